@@ -1,0 +1,77 @@
+"""Rollups of `user_behaviors`, rebuilt from raw one UTC day at a time.
+
+Each materialization of an hour (or range of hours) recomputes the whole UTC day(s) it
+touches into a `__rebuild` table and swaps the day in with `REPLACE PARTITION`, so a rollup
+always equals an aggregation of the raw rows that exist now: reloading an hour of raw
+events can never double-count, and readers never see a half-built day. (Materialized views
+would double-count here: they see inserts, not the hour-replacing deletes.)
+"""
+
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from analytics_assets.behavior.partitions import days_in, hourly_partitions, require_within_retention
+from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
+from analytics_assets.metadata import markdown_table
+from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
+
+ROLLUPS: dict[str, str] = {
+    "metrics_hourly": (
+        "ClickHouse `metrics_hourly`: one row per tenant, scenario and UTC hour with "
+        "impression/click/view/add_cart/order counts and mergeable distinct-user and item "
+        "states (uniqExactMerge(active_users) over any hours gives exact active users)."
+    ),
+    "item_stats_daily": (
+        "ClickHouse `item_stats_daily`: one row per tenant, scenario, UTC day and item with "
+        "impressions, clicks, views, orders, watch time, average completion and viewers."
+    ),
+    "experiment_metrics": (
+        "ClickHouse `experiment_metrics`: one row per tenant, scenario, experiment, group and "
+        "UTC day with impressions, clicks, orders and exact exposed/clicking/ordering users "
+        "(the inputs of a two-proportion test per group)."
+    ),
+}
+
+
+def build_rollup(name: str, description: str) -> AssetsDefinition:
+    @asset(
+        name=name,
+        deps=[user_behaviors],
+        partitions_def=hourly_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=CLICKHOUSE_POOL,
+        group_name=GROUP,
+        kinds={"clickhouse"},
+        owners=["team:analytics-platform"],
+        tags={"layer": "rollup"},
+        description=description,
+    )
+    def _rollup(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> MaterializeResult:
+        days = days_in(context.partition_time_window)
+        require_within_retention(days, name)
+        for day in days:
+            clickhouse.run_script(f"rollups/{name}", {"day": day})
+            context.log.info(f"rebuilt {name} for {day} from user_behaviors")
+        partitions = clickhouse.query(
+            "checks/table_partition_rows",
+            {"table": name, "partitions": [day.isoformat() for day in days]},
+        )
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": int(partitions["row_count"].sum() or 0),
+                "days_rebuilt": MetadataValue.text(", ".join(str(day) for day in days)),
+                "rows_per_day": MetadataValue.md(markdown_table(partitions)),
+            }
+        )
+
+    return _rollup
+
+
+rollup_assets = [build_rollup(name, description) for name, description in ROLLUPS.items()]

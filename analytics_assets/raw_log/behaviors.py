@@ -1,0 +1,84 @@
+"""The `behaviors` stream of the raw event log: the contract between producers (collector,
+demo traffic) and every consumer (ClickHouse loads, Flink jobs, lake loads).
+
+A file conforms when it has every required column with a castable type; extra columns
+are ignored (producers may add fields before consumers read them).
+"""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+STREAM = "behaviors"
+
+ACTION_TYPES = ("impression", "click", "view", "like", "share", "add_cart", "order")
+FUNNEL_STEPS = ("impression", "click", "view", "add_cart", "order")
+
+SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("tenant_id", pa.string(), nullable=False),
+        pa.field("scenario_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("action_type", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("device_type", pa.string()),
+        pa.field("os", pa.string()),
+        pa.field("location", pa.string()),
+        pa.field("ip", pa.string()),
+        pa.field("watch_duration", pa.uint32()),
+        pa.field("completion_rate", pa.float32()),
+        pa.field("experiment_id", pa.string()),
+        pa.field("experiment_group", pa.string()),
+        pa.field("received_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+_DEFAULTS = {
+    "device_type": "",
+    "os": "",
+    "location": "",
+    "ip": "::",
+    "watch_duration": 0,
+    "completion_rate": 0.0,
+    "experiment_id": "",
+    "experiment_group": "",
+}
+
+
+class NonConformingBatch(ValueError):
+    """A batch does not satisfy the stream contract; the message says what to fix."""
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Select and cast the contract's columns, in order; raise on anything missing or null."""
+    missing = [f.name for f in SCHEMA if f.name not in table.column_names and not f.nullable]
+    if missing:
+        raise NonConformingBatch(f"missing required columns {missing}")
+    columns = []
+    for field in SCHEMA:
+        if field.name in table.column_names:
+            try:
+                column = table[field.name].cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise NonConformingBatch(
+                    f"column {field.name!r} has type {table[field.name].type}, "
+                    f"which does not cast to {field.type}: {exc}"
+                ) from exc
+        else:
+            column = pa.nulls(table.num_rows, field.type)
+        if not field.nullable and column.null_count:
+            raise NonConformingBatch(f"column {field.name!r} has {column.null_count} null values")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
+
+
+def with_defaults(table: pa.Table) -> pa.Table:
+    """Replace nulls in optional columns with the values ClickHouse stores for 'unknown'."""
+    for name, default in _DEFAULTS.items():
+        index = table.schema.get_field_index(name)
+        column = table[name]
+        if column.null_count:
+            filled = pc.fill_null(column, pa.scalar(default, column.type))
+            table = table.set_column(index, table.schema.field(index), filled)
+    return table

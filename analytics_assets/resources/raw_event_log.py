@@ -1,0 +1,203 @@
+"""The raw event log on a local folder or an S3 URI.
+
+Layout: `<root>/<stream>/dt=YYYY-MM-DD/hour=HH/part-<utc time>-<id>.parquet`, bucketed by
+the UTC hour of each event's own timestamp, so an hour directory is exactly the input of
+one hourly partition. Files appear atomically: on a local disk they are written to a
+hidden temp name, fsynced and renamed; on S3 an object only becomes visible when its
+upload completes. Readers skip names starting with `.` or `_`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from dagster import ConfigurableResource
+
+from analytics_assets.project import data_dir
+from analytics_assets.raw_log import behaviors
+
+
+class StagingFileError(ValueError):
+    """A staging file cannot be loaded; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    path: str
+    size_bytes: int
+
+
+def hour_floor(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class RawEventLog(ConfigurableResource):
+    """Staging Parquet files; `root` is a folder path or `s3://bucket/prefix`."""
+
+    root: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+
+    # -- location ----------------------------------------------------------------------
+    def _filesystem(self) -> tuple[pafs.FileSystem, str]:
+        root = self.root or str(data_dir() / "staging")
+        if root.startswith("s3://"):
+            endpoint = self.s3_endpoint_url
+            fs = pafs.S3FileSystem(
+                region=self.s3_region,
+                endpoint_override=endpoint.split("://", 1)[-1] if endpoint else None,
+                scheme=endpoint.split("://", 1)[0] if endpoint else "https",
+                access_key=self.s3_access_key_id or None,
+                secret_key=self.s3_secret_access_key or None,
+            )
+            return fs, root.removeprefix("s3://").rstrip("/")
+        Path(root).mkdir(parents=True, exist_ok=True)
+        return pafs.LocalFileSystem(), str(Path(root).resolve())
+
+    def describe(self) -> str:
+        return self.root or str(data_dir() / "staging")
+
+    @staticmethod
+    def hour_directory(base: str, stream: str, hour: dt.datetime) -> str:
+        hour = hour_floor(hour)
+        return f"{base}/{stream}/dt={hour:%Y-%m-%d}/hour={hour:%H}"
+
+    # -- writing -----------------------------------------------------------------------
+    def write_behaviors(self, table: pa.Table) -> list[StagedFile]:
+        """Validate a batch against the stream contract and write one file per event hour."""
+        conformed = behaviors.conform(table)
+        frame = pl.from_arrow(conformed)
+        assert isinstance(frame, pl.DataFrame)
+        written = []
+        hours = frame.get_column("timestamp").dt.truncate("1h")
+        for (hour,), part in frame.group_by(hours.alias("hour"), maintain_order=True):
+            written.append(self._write_file(behaviors.STREAM, hour, part.to_arrow().cast(behaviors.SCHEMA)))
+        return written
+
+    def _write_file(self, stream: str, hour: dt.datetime, table: pa.Table) -> StagedFile:
+        fs, base = self._filesystem()
+        directory = self.hour_directory(base, stream, hour)
+        name = f"part-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.parquet"
+        final = f"{directory}/{name}"
+        if isinstance(fs, pafs.LocalFileSystem):
+            os.makedirs(directory, exist_ok=True)
+            temp = f"{directory}/.{name}.tmp"
+            with open(temp, "wb") as handle:
+                pq.write_table(table, handle, compression="zstd")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, final)
+            directory_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(directory_fd)
+            finally:
+                os.close(directory_fd)
+        else:
+            with fs.open_output_stream(final) as stream_out:
+                pq.write_table(table, stream_out, compression="zstd")
+        return StagedFile(path=final, size_bytes=fs.get_file_info(final).size or 0)
+
+    # -- reading -----------------------------------------------------------------------
+    def list_hour(self, stream: str, hour: dt.datetime) -> list[StagedFile]:
+        fs, base = self._filesystem()
+        selector = pafs.FileSelector(self.hour_directory(base, stream, hour), allow_not_found=True)
+        files = [
+            StagedFile(path=info.path, size_bytes=info.size or 0)
+            for info in fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and not os.path.basename(info.path).startswith((".", "_"))
+            and info.path.endswith(".parquet")
+        ]
+        return sorted(files, key=lambda f: f.path)
+
+    def check_behaviors_hour(self, hour: dt.datetime) -> list[StagedFile]:
+        """Cheap pre-flight from Parquet footers only (schema, null counts, time statistics),
+        so a range load can refuse a bad file before it writes anything."""
+        fs, _ = self._filesystem()
+        hour = hour_floor(hour)
+        files = self.list_hour(behaviors.STREAM, hour)
+        for staged in files:
+            try:
+                metadata = pq.read_metadata(staged.path, filesystem=fs)
+                behaviors.conform(metadata.schema.to_arrow_schema().empty_table())
+            except behaviors.NonConformingBatch as exc:
+                raise StagingFileError(f"{staged.path}: {exc}") from exc
+            except (pa.ArrowException, OSError) as exc:
+                raise StagingFileError(f"{staged.path}: not a readable Parquet file ({exc})") from exc
+            _require_footer_within(metadata, hour, staged.path)
+        return files
+
+    def read_behaviors_hour(self, hour: dt.datetime) -> tuple[pa.Table, list[StagedFile]]:
+        """Every event of one UTC hour, conformed; any bad file fails the whole hour."""
+        fs, _ = self._filesystem()
+        hour = hour_floor(hour)
+        files = self.list_hour(behaviors.STREAM, hour)
+        tables = []
+        for staged in files:
+            try:
+                table = behaviors.conform(pq.read_table(staged.path, filesystem=fs))
+            except behaviors.NonConformingBatch as exc:
+                raise StagingFileError(f"{staged.path}: {exc}") from exc
+            except (pa.ArrowException, OSError) as exc:
+                raise StagingFileError(f"{staged.path}: not a readable Parquet file ({exc})") from exc
+            _require_events_within(table, hour, staged.path)
+            tables.append(table)
+        if not tables:
+            return behaviors.SCHEMA.empty_table(), files
+        return pa.concat_tables(tables), files
+
+    def distinct_event_count(self, stream: str, hour: dt.datetime) -> int:
+        """Distinct event ids staged for an hour (reads only the event_id column)."""
+        fs, _ = self._filesystem()
+        ids = [
+            pq.read_table(staged.path, columns=["event_id"], filesystem=fs)["event_id"]
+            for staged in self.list_hour(stream, hour_floor(hour))
+        ]
+        if not ids:
+            return 0
+        return pc.count_distinct(pa.chunked_array([c for column in ids for c in column.chunks])).as_py()
+
+
+def _require_footer_within(metadata: pq.FileMetaData, hour: dt.datetime, path: str) -> None:
+    names = metadata.schema.names
+    if "timestamp" not in names:
+        return
+    column = names.index("timestamp")
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            continue
+        low, high = stats.min, stats.max
+        if isinstance(low, dt.datetime) and low.tzinfo is None:
+            low, high = low.replace(tzinfo=dt.UTC), high.replace(tzinfo=dt.UTC)
+        if isinstance(low, dt.datetime):
+            _require_range_within(low, high, hour, path)
+
+
+def _require_range_within(low: dt.datetime, high: dt.datetime, hour: dt.datetime, path: str) -> None:
+    end = hour + dt.timedelta(hours=1)
+    if low < hour or high >= end:
+        raise StagingFileError(
+            f"{path}: holds events from {low} to {high}, outside its hour "
+            f"[{hour:%Y-%m-%d %H:00}, {end:%Y-%m-%d %H:00}) UTC; the producer must bucket "
+            "files by event hour"
+        )
+
+
+def _require_events_within(table: pa.Table, hour: dt.datetime, path: str) -> None:
+    """A file in hour H's directory may only hold events of hour H (the load replaces H)."""
+    if table.num_rows == 0:
+        return
+    low, high = pc.min_max(table["timestamp"]).values()
+    _require_range_within(low.as_py(), high.as_py(), hour, path)
