@@ -39,7 +39,7 @@ def user_behaviors_reconciles_with_staging(
     rows = []
     for hour in hours_in(context.partition_time_window):
         staged = raw_event_log.distinct_event_count(behaviors.STREAM, hour)
-        in_clickhouse = int(loaded.get(hour.replace(tzinfo=None), loaded.get(hour, 0)))
+        in_clickhouse = int(loaded.get(hour, 0))
         rows.append({"hour": f"{hour:%Y-%m-%d %H}:00", "staged": staged, "clickhouse": in_clickhouse})
     table = pl.DataFrame(rows, schema={"hour": pl.String, "staged": pl.Int64, "clickhouse": pl.Int64})
     mismatched = table.filter(pl.col("staged") != pl.col("clickhouse"))

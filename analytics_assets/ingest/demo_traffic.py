@@ -157,7 +157,8 @@ def generate_behaviors(
     is_view = events_frame["action_type"] == "view"
     watch = np.where(is_view.to_numpy(), rng.integers(5, 600, n), 0).astype(np.uint32)
     completion = np.where(is_view.to_numpy(), rng.beta(2.0, 2.5, n), 0.0).astype(np.float32)
-    event_ids = pl.Series(np.frombuffer(rng.bytes(16 * n), dtype="S16")).cast(pl.Binary).bin.encode("hex")
+    random_ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(rng.bytes(16 * n))])
+    event_ids = pl.Series(random_ids.cast(pa.binary())).bin.encode("hex")
 
     def lookup(values: tuple[str, ...], column: str) -> pl.Expr:
         return pl.col(column).replace_strict(list(range(len(values))), list(values), return_dtype=pl.String)

@@ -46,6 +46,9 @@ _DEFAULTS = {
 }
 
 
+_UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
 class NonConformingBatch(ValueError):
     """A batch does not satisfy the stream contract; the message says what to fix."""
 
@@ -70,7 +73,17 @@ def conform(table: pa.Table) -> pa.Table:
         if not field.nullable and column.null_count:
             raise NonConformingBatch(f"column {field.name!r} has {column.null_count} null values")
         columns.append(column)
-    return pa.Table.from_arrays(columns, schema=SCHEMA)
+    conformed = pa.Table.from_arrays(columns, schema=SCHEMA)
+    _require_uuid_event_ids(conformed)
+    return conformed
+
+
+def _require_uuid_event_ids(table: pa.Table) -> None:
+    valid = pc.match_substring_regex(table["event_id"], _UUID_PATTERN)
+    invalid = table.num_rows - pc.sum(valid).as_py() if table.num_rows else 0
+    if invalid:
+        example = table["event_id"].filter(pc.invert(valid))[0].as_py()
+        raise NonConformingBatch(f"{invalid} event_id value(s) are not UUIDs, e.g. {example!r}")
 
 
 def with_defaults(table: pa.Table) -> pa.Table:

@@ -1,6 +1,7 @@
 -- Rows and distinct event ids per UTC hour in a range (reconciliation and duplicate checks).
+-- Times are returned as DateTime64: ClickHouse's Arrow output encodes DateTime as UInt32.
 SELECT
-    toStartOfHour(timestamp) AS hour,
+    toDateTime64(toStartOfHour(timestamp), 0, 'UTC') AS hour,
     count()                  AS row_count,
     uniqExact(event_id)      AS distinct_events
 FROM user_behaviors
