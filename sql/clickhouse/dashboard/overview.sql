@@ -1,0 +1,15 @@
+-- Dashboard overview for the 24 hours ending at `now`: counts, rates and exact active users
+-- merged from hourly states (the seed's `hour >= toHour(now()) - 24` was always true).
+-- An empty scenario_id means all scenarios of the tenant.
+SELECT
+    sum(impressions)                                AS recommendations,
+    sum(clicks)                                     AS clicks,
+    sum(orders)                                     AS conversions,
+    if(recommendations = 0, 0, clicks / recommendations)      AS ctr,
+    if(recommendations = 0, 0, conversions / recommendations) AS conversion_rate,
+    uniqExactMerge(active_users)                    AS active_users
+FROM metrics_hourly
+WHERE tenant_id = {tenant_id:String}
+  AND ({scenario_id:String} = '' OR scenario_id = {scenario_id:String})
+  AND hour >= toStartOfHour({now:DateTime64(3, 'UTC')}) - INTERVAL 23 HOUR
+  AND hour <= {now:DateTime64(3, 'UTC')}

@@ -1,0 +1,64 @@
+"""The raw event log contract: hour bucketing, atomic files, clear errors on bad files."""
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.raw_log import behaviors
+from analytics_assets.resources.raw_event_log import RawEventLog, StagingFileError
+from tests.conftest import ANCHOR
+
+
+def test_batches_are_bucketed_by_event_hour_and_read_back(raw_event_log: RawEventLog, tmp_path: Path) -> None:
+    table = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=3), 3_000, seed=1)
+    files = raw_event_log.write_behaviors(table)
+    assert len(files) == 3
+    assert not list((tmp_path / "staging").rglob(".*.tmp"))
+    total = 0
+    for offset in range(3):
+        hour = ANCHOR + dt.timedelta(hours=offset)
+        events, staged = raw_event_log.read_behaviors_hour(hour)
+        assert staged and all(f"dt={hour:%Y-%m-%d}/hour={hour:%H}" in f.path for f in staged)
+        assert events.num_rows == raw_event_log.distinct_event_count(behaviors.STREAM, hour)
+        total += events.num_rows
+    assert total == table.num_rows
+
+
+def test_missing_column_is_reported_with_the_file_name(raw_event_log: RawEventLog) -> None:
+    table = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=30), 200, seed=2).drop_columns(["user_id"])
+    directory = Path(raw_event_log.root) / "behaviors" / f"dt={ANCHOR:%Y-%m-%d}" / f"hour={ANCHOR:%H}"
+    directory.mkdir(parents=True)
+    pq.write_table(table, directory / "part-bad.parquet")
+    for read in (raw_event_log.check_behaviors_hour, raw_event_log.read_behaviors_hour):
+        with pytest.raises(StagingFileError, match=r"part-bad\.parquet: missing required columns \['user_id'\]"):
+            read(ANCHOR)
+
+
+def test_corrupt_file_and_foreign_hour_are_rejected(raw_event_log: RawEventLog) -> None:
+    directory = Path(raw_event_log.root) / "behaviors" / f"dt={ANCHOR:%Y-%m-%d}" / f"hour={ANCHOR:%H}"
+    directory.mkdir(parents=True)
+    (directory / "part-corrupt.parquet").write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(StagingFileError, match="part-corrupt.parquet: not a readable Parquet file"):
+        raw_event_log.check_behaviors_hour(ANCHOR)
+    (directory / "part-corrupt.parquet").unlink()
+    later = generate_behaviors(ANCHOR + dt.timedelta(hours=5), ANCHOR + dt.timedelta(hours=6), 100, seed=3)
+    pq.write_table(later, directory / "part-elsewhere.parquet")
+    with pytest.raises(StagingFileError, match="part-elsewhere.parquet: holds events from .* outside its hour"):
+        raw_event_log.check_behaviors_hour(ANCHOR)
+
+
+def test_contract_rejects_nulls_bad_types_and_non_uuid_ids() -> None:
+    good = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=5), 50, seed=4)
+    with pytest.raises(behaviors.NonConformingBatch, match="not UUIDs"):
+        behaviors.conform(good.set_column(0, "event_id", pa.array(["nope"] * good.num_rows)))
+    with pytest.raises(behaviors.NonConformingBatch, match="'tenant_id' has 1 null"):
+        ids = good["tenant_id"].to_pylist()
+        behaviors.conform(good.set_column(1, "tenant_id", pa.array([None, *ids[1:]], pa.string())))
+    with pytest.raises(behaviors.NonConformingBatch, match="'timestamp' has type"):
+        behaviors.conform(good.set_column(6, "timestamp", pa.array(["yesterday"] * good.num_rows)))
+    extra = good.append_column("future_field", pa.array([1] * good.num_rows))
+    assert behaviors.conform(extra).schema == behaviors.SCHEMA
