@@ -8,7 +8,9 @@ from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.raw_event_log import RawEventLog
 
 # A fixed, recent-enough anchor so partitions stay inside the 90-day raw retention.
-ANCHOR = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+ANCHOR = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(
+    hour=0, minute=0, second=0, microsecond=0
+)
 
 
 @pytest.fixture
@@ -32,7 +34,12 @@ def materialize_behavior(
     raw_event_log: RawEventLog,
     first_hour: dt.datetime,
     last_hour: dt.datetime | None = None,
-    selection: tuple[str, ...] = ("user_behaviors", "metrics_hourly", "item_stats_daily", "experiment_metrics"),
+    selection: tuple[str, ...] = (
+        "user_behaviors",
+        "metrics_hourly",
+        "item_stats_daily",
+        "experiment_metrics",
+    ),
 ):
     """Materialize the behavior assets (and their checks) for one hour or an hour range."""
     from dagster import materialize

@@ -65,17 +65,22 @@ def funnel_users(events: pl.DataFrame, tenant: str, window_ms: int) -> list[int]
     timed = events.filter(pl.col("tenant_id") == tenant).select(
         "user_id", "action_type", ts=pl.col("timestamp").dt.epoch("ms")
     )
-    chains = (
-        timed.filter(pl.col("action_type") == FUNNEL[0])
-        .select("user_id", t0="ts", prev="ts")
-    )
+    chains = timed.filter(pl.col("action_type") == FUNNEL[0]).select("user_id", t0="ts", prev="ts")
     reached = [chains["user_id"].n_unique()]
     for action in FUNNEL[1:]:
-        candidates = timed.filter(pl.col("action_type") == action).select("user_id", t="ts").sort("t")
+        candidates = (
+            timed.filter(pl.col("action_type") == action).select("user_id", t="ts").sort("t")
+        )
         chains = (
             chains.sort("prev")
-            .join_asof(candidates, left_on="prev", right_on="t", by="user_id",
-                       strategy="forward", allow_exact_matches=False)
+            .join_asof(
+                candidates,
+                left_on="prev",
+                right_on="t",
+                by="user_id",
+                strategy="forward",
+                allow_exact_matches=False,
+            )
             .filter(pl.col("t").is_not_null() & (pl.col("t") <= pl.col("t0") + window_ms))
             .select("user_id", "t0", prev="t")
         )

@@ -19,8 +19,12 @@ from tests.conftest import ANCHOR, materialize_behavior
 HOURS = 30  # spans two UTC days, so day rebuilds and cross-day merges are exercised
 
 
-def _stage(raw_event_log: RawEventLog, hours: int = HOURS, events: int = 60_000, seed: int = 11) -> None:
-    raw_event_log.write_behaviors(generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=hours), events, seed=seed))
+def _stage(
+    raw_event_log: RawEventLog, hours: int = HOURS, events: int = 60_000, seed: int = 11
+) -> None:
+    raw_event_log.write_behaviors(
+        generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=hours), events, seed=seed)
+    )
 
 
 def _hour_rows(clickhouse: EmbeddedClickHouse) -> dict[dt.datetime, int]:
@@ -33,7 +37,11 @@ def _hour_rows(clickhouse: EmbeddedClickHouse) -> dict[dt.datetime, int]:
 
 def test_schema_applies_twice_cleanly(clickhouse: EmbeddedClickHouse) -> None:
     assert clickhouse.migrate() == []  # the fixture already applied everything once
-    tables = set(clickhouse.query_sql("SELECT name FROM system.tables WHERE database = currentDatabase()")["name"])
+    tables = set(
+        clickhouse.query_sql("SELECT name FROM system.tables WHERE database = currentDatabase()")[
+            "name"
+        ]
+    )
     assert {"user_behaviors", "metrics_hourly", "item_stats_daily", "experiment_metrics"} <= tables
     assert clickhouse.schema_version() == 2
 
@@ -55,7 +63,9 @@ def test_reloading_a_partition_does_not_double_count(
     assert checks and all(checks.values()), checks
 
 
-def test_duplicates_in_staging_are_loaded_once(clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog) -> None:
+def test_duplicates_in_staging_are_loaded_once(
+    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+) -> None:
     batch = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=50), 3_000, seed=5)
     raw_event_log.write_behaviors(batch)
     raw_event_log.write_behaviors(batch.slice(0, 500))  # an at-least-once redelivery
@@ -73,8 +83,12 @@ def test_rollups_and_dashboard_queries_match_polars(
     _stage(raw_event_log)
     # Many separate inserts: every hour its own run, then the whole range again as one run.
     for offset in range(0, HOURS, 3):
-        assert materialize_behavior(clickhouse, raw_event_log, ANCHOR + dt.timedelta(hours=offset)).success
-    ranged = materialize_behavior(clickhouse, raw_event_log, ANCHOR, ANCHOR + dt.timedelta(hours=HOURS - 1))
+        assert materialize_behavior(
+            clickhouse, raw_event_log, ANCHOR + dt.timedelta(hours=offset)
+        ).success
+    ranged = materialize_behavior(
+        clickhouse, raw_event_log, ANCHOR, ANCHOR + dt.timedelta(hours=HOURS - 1)
+    )
     assert ranged.success
     assert all(c.passed for c in ranged.get_asset_check_evaluations())
 
@@ -82,14 +96,21 @@ def test_rollups_and_dashboard_queries_match_polars(
     now = ANCHOR + dt.timedelta(hours=HOURS - 1, minutes=30)
     for tenant in ("acme", "globex"):
         expected = independent.overview(events, tenant, now)
-        got = clickhouse.query("dashboard/overview", {"tenant_id": tenant, "scenario_id": "", "now": now}).row(0, named=True)
+        got = clickhouse.query(
+            "dashboard/overview", {"tenant_id": tenant, "scenario_id": "", "now": now}
+        ).row(0, named=True)
         for name in ("recommendations", "clicks", "conversions", "active_users"):
             assert got[name] == expected[name], name
         assert got["ctr"] == pytest.approx(expected["ctr"])
 
         trend = clickhouse.query(
             "dashboard/hourly_trend",
-            {"tenant_id": tenant, "scenario_id": "", "start": ANCHOR, "end": ANCHOR + dt.timedelta(hours=HOURS)},
+            {
+                "tenant_id": tenant,
+                "scenario_id": "",
+                "start": ANCHOR,
+                "end": ANCHOR + dt.timedelta(hours=HOURS),
+            },
         ).select("hour_start", "impressions", "clicks", "orders", "active_users")
         expected_trend = independent.hourly_trend(events, tenant)
         assert trend.height == HOURS
@@ -97,8 +118,13 @@ def test_rollups_and_dashboard_queries_match_polars(
 
         top = clickhouse.query(
             "dashboard/top_items",
-            {"tenant_id": tenant, "scenario_id": "", "start_day": ANCHOR.date(),
-             "end_day": (ANCHOR + dt.timedelta(hours=HOURS)).date(), "limit": 10},
+            {
+                "tenant_id": tenant,
+                "scenario_id": "",
+                "start_day": ANCHOR.date(),
+                "end_day": (ANCHOR + dt.timedelta(hours=HOURS)).date(),
+                "limit": 10,
+            },
         ).select("item_id", "impressions", "clicks")
         expected_top = independent.top_items(events, tenant)
         assert top.cast(expected_top.schema).equals(expected_top)
@@ -106,8 +132,13 @@ def test_rollups_and_dashboard_queries_match_polars(
         window_ms = 3_600_000
         funnel = clickhouse.query(
             "dashboard/user_funnel",
-            {"tenant_id": tenant, "scenario_id": "", "window_ms": window_ms,
-             "start": ANCHOR, "end": ANCHOR + dt.timedelta(hours=HOURS)},
+            {
+                "tenant_id": tenant,
+                "scenario_id": "",
+                "window_ms": window_ms,
+                "start": ANCHOR,
+                "end": ANCHOR + dt.timedelta(hours=HOURS),
+            },
         )
         assert funnel["users"].to_list() == independent.funnel_users(events, tenant, window_ms)
         assert funnel["users"].to_list() == sorted(funnel["users"].to_list(), reverse=True)
@@ -122,9 +153,14 @@ def test_rollups_and_dashboard_queries_match_polars(
         "SELECT uniqExact(user_id) AS u FROM user_behaviors WHERE tenant_id = 'acme' AND timestamp >= {s:DateTime64(3, 'UTC')}",
         {"s": ANCHOR + dt.timedelta(hours=6)},
     )["u"][0]
-    assert merged == raw == events.filter(
-        (pl.col("tenant_id") == "acme") & (pl.col("timestamp") >= ANCHOR + dt.timedelta(hours=6))
-    )["user_id"].n_unique()
+    assert (
+        merged
+        == raw
+        == events.filter(
+            (pl.col("tenant_id") == "acme")
+            & (pl.col("timestamp") >= ANCHOR + dt.timedelta(hours=6))
+        )["user_id"].n_unique()
+    )
 
 
 @pytest.mark.parametrize("bad_file", ["corrupt", "schema_mismatch"])
@@ -133,7 +169,9 @@ def test_bad_staging_file_fails_only_its_partition_and_writes_nothing(
 ) -> None:
     _stage(raw_event_log, hours=2, events=6_000)
     for offset in (0, 1):
-        assert materialize_behavior(clickhouse, raw_event_log, ANCHOR + dt.timedelta(hours=offset)).success
+        assert materialize_behavior(
+            clickhouse, raw_event_log, ANCHOR + dt.timedelta(hours=offset)
+        ).success
     before = _hour_rows(clickhouse)
 
     hour = ANCHOR + dt.timedelta(hours=1)
@@ -159,13 +197,20 @@ def test_bad_staging_file_fails_only_its_partition_and_writes_nothing(
 def test_partitions_beyond_raw_retention_are_refused(
     clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
 ) -> None:
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=120)).replace(minute=0, second=0, microsecond=0)
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=120)).replace(
+        minute=0, second=0, microsecond=0
+    )
     failed = materialize_behavior(clickhouse, raw_event_log, old, selection=("user_behaviors",))
     assert not failed.success
-    assert "older than the 90-day raw retention" in failed.get_step_failure_events()[0].step_failure_data.error.to_string()
+    assert (
+        "older than the 90-day raw retention"
+        in failed.get_step_failure_events()[0].step_failure_data.error.to_string()
+    )
 
 
-def test_checks_fail_on_tampered_state(clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog) -> None:
+def test_checks_fail_on_tampered_state(
+    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+) -> None:
     from types import SimpleNamespace
 
     from dagster import TimeWindow
@@ -174,7 +219,9 @@ def test_checks_fail_on_tampered_state(clickhouse: EmbeddedClickHouse, raw_event
 
     # Dagster cannot build a checks-only job over partitioned assets, so the checks' own
     # functions are called with the partition window they read, against the real engine.
-    context = SimpleNamespace(partition_time_window=TimeWindow(ANCHOR, ANCHOR + dt.timedelta(hours=1)))
+    context = SimpleNamespace(
+        partition_time_window=TimeWindow(ANCHOR, ANCHOR + dt.timedelta(hours=1))
+    )
 
     def run_checks() -> dict[str, bool]:
         outcome = {}
@@ -189,11 +236,14 @@ def test_checks_fail_on_tampered_state(clickhouse: EmbeddedClickHouse, raw_event
     _stage(raw_event_log, hours=1, events=3_000)
     assert materialize_behavior(clickhouse, raw_event_log, ANCHOR).success
     assert all(run_checks().values())
-    clickhouse.query_sql("INSERT INTO user_behaviors SELECT * EXCEPT (date) FROM user_behaviors LIMIT 3")
+    clickhouse.query_sql(
+        "INSERT INTO user_behaviors SELECT * EXCEPT (date) FROM user_behaviors LIMIT 3"
+    )
     clickhouse.query_sql("INSERT INTO metrics_hourly SELECT * FROM metrics_hourly LIMIT 1")
     clickhouse.query_sql(
         "INSERT INTO metrics_hourly (tenant_id, scenario_id, hour, impressions, clicks) "
-        "VALUES ('acme', 'tampered_scenario', toDateTime({h:DateTime64(3, 'UTC')}), 1, 5)", {"h": ANCHOR}
+        "VALUES ('acme', 'tampered_scenario', toDateTime({h:DateTime64(3, 'UTC')}), 1, 5)",
+        {"h": ANCHOR},
     )
     outcome = run_checks()
     assert outcome["user_behaviors_event_id_unique"] is False

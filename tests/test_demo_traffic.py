@@ -16,7 +16,14 @@ def test_traffic_is_within_range_unique_and_skewed() -> None:
     assert events["timestamp"].min() >= ANCHOR and events["timestamp"].max() < end
     counts = events.group_by("action_type").len()
     by_action = dict(counts.iter_rows())
-    assert by_action["impression"] > by_action["click"] > by_action["view"] > by_action["add_cart"] > by_action["order"] > 0
+    assert (
+        by_action["impression"]
+        > by_action["click"]
+        > by_action["view"]
+        > by_action["add_cart"]
+        > by_action["order"]
+        > 0
+    )
     impressions = events.filter(pl.col("action_type") == "impression")
     per_item = impressions.group_by("item_id").len().sort("len", descending=True)["len"]
     assert per_item[0] > 20 * per_item.median()  # Zipf: a head item dwarfs the median one
@@ -27,4 +34,6 @@ def test_traffic_is_within_range_unique_and_skewed() -> None:
 
 def test_same_seed_same_traffic() -> None:
     end = ANCHOR + dt.timedelta(minutes=10)
-    assert generate_behaviors(ANCHOR, end, 1_000, seed=3).equals(generate_behaviors(ANCHOR, end, 1_000, seed=3))
+    assert generate_behaviors(ANCHOR, end, 1_000, seed=3).equals(
+        generate_behaviors(ANCHOR, end, 1_000, seed=3)
+    )

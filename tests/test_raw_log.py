@@ -13,7 +13,9 @@ from analytics_assets.resources.raw_event_log import RawEventLog, StagingFileErr
 from tests.conftest import ANCHOR
 
 
-def test_batches_are_bucketed_by_event_hour_and_read_back(raw_event_log: RawEventLog, tmp_path: Path) -> None:
+def test_batches_are_bucketed_by_event_hour_and_read_back(
+    raw_event_log: RawEventLog, tmp_path: Path
+) -> None:
     table = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=3), 3_000, seed=1)
     files = raw_event_log.write_behaviors(table)
     assert len(files) == 3
@@ -29,25 +31,39 @@ def test_batches_are_bucketed_by_event_hour_and_read_back(raw_event_log: RawEven
 
 
 def test_missing_column_is_reported_with_the_file_name(raw_event_log: RawEventLog) -> None:
-    table = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=30), 200, seed=2).drop_columns(["user_id"])
-    directory = Path(raw_event_log.root) / "behaviors" / f"dt={ANCHOR:%Y-%m-%d}" / f"hour={ANCHOR:%H}"
+    table = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=30), 200, seed=2).drop_columns(
+        ["user_id"]
+    )
+    directory = (
+        Path(raw_event_log.root) / "behaviors" / f"dt={ANCHOR:%Y-%m-%d}" / f"hour={ANCHOR:%H}"
+    )
     directory.mkdir(parents=True)
     pq.write_table(table, directory / "part-bad.parquet")
     for read in (raw_event_log.check_behaviors_hour, raw_event_log.read_behaviors_hour):
-        with pytest.raises(StagingFileError, match=r"part-bad\.parquet: missing required columns \['user_id'\]"):
+        with pytest.raises(
+            StagingFileError, match=r"part-bad\.parquet: missing required columns \['user_id'\]"
+        ):
             read(ANCHOR)
 
 
 def test_corrupt_file_and_foreign_hour_are_rejected(raw_event_log: RawEventLog) -> None:
-    directory = Path(raw_event_log.root) / "behaviors" / f"dt={ANCHOR:%Y-%m-%d}" / f"hour={ANCHOR:%H}"
+    directory = (
+        Path(raw_event_log.root) / "behaviors" / f"dt={ANCHOR:%Y-%m-%d}" / f"hour={ANCHOR:%H}"
+    )
     directory.mkdir(parents=True)
     (directory / "part-corrupt.parquet").write_bytes(b"PAR1 not really parquet")
-    with pytest.raises(StagingFileError, match="part-corrupt.parquet: not a readable Parquet file"):
+    with pytest.raises(
+        StagingFileError, match=r"part-corrupt\.parquet: not a readable Parquet file"
+    ):
         raw_event_log.check_behaviors_hour(ANCHOR)
     (directory / "part-corrupt.parquet").unlink()
-    later = generate_behaviors(ANCHOR + dt.timedelta(hours=5), ANCHOR + dt.timedelta(hours=6), 100, seed=3)
+    later = generate_behaviors(
+        ANCHOR + dt.timedelta(hours=5), ANCHOR + dt.timedelta(hours=6), 100, seed=3
+    )
     pq.write_table(later, directory / "part-elsewhere.parquet")
-    with pytest.raises(StagingFileError, match="part-elsewhere.parquet: holds events from .* outside its hour"):
+    with pytest.raises(
+        StagingFileError, match=r"part-elsewhere\.parquet: holds events from .* outside its hour"
+    ):
         raw_event_log.check_behaviors_hour(ANCHOR)
 
 

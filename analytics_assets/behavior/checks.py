@@ -1,12 +1,11 @@
 """Asset checks of the behavior path; each message says what to do when it fails."""
 
-
 import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     MetadataValue,
     asset_check,
 )
@@ -20,9 +19,13 @@ from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseRes
 from analytics_assets.resources.raw_event_log import RawEventLog
 
 
-def _hour_counts(context: AssetCheckExecutionContext, clickhouse: ClickHouseResource) -> pl.DataFrame:
+def _hour_counts(
+    context: AssetCheckExecutionContext, clickhouse: ClickHouseResource
+) -> pl.DataFrame:
     window = context.partition_time_window
-    return clickhouse.query("checks/user_behaviors_hours", {"start": window.start, "end": window.end})
+    return clickhouse.query(
+        "checks/user_behaviors_hours", {"start": window.start, "end": window.end}
+    )
 
 
 @asset_check(
@@ -40,8 +43,12 @@ def user_behaviors_reconciles_with_staging(
     for hour in hours_in(context.partition_time_window):
         staged = raw_event_log.distinct_event_count(behaviors.STREAM, hour)
         in_clickhouse = int(loaded.get(hour, 0))
-        rows.append({"hour": f"{hour:%Y-%m-%d %H}:00", "staged": staged, "clickhouse": in_clickhouse})
-    table = pl.DataFrame(rows, schema={"hour": pl.String, "staged": pl.Int64, "clickhouse": pl.Int64})
+        rows.append(
+            {"hour": f"{hour:%Y-%m-%d %H}:00", "staged": staged, "clickhouse": in_clickhouse}
+        )
+    table = pl.DataFrame(
+        rows, schema={"hour": pl.String, "staged": pl.Int64, "clickhouse": pl.Int64}
+    )
     mismatched = table.filter(pl.col("staged") != pl.col("clickhouse"))
     return AssetCheckResult(
         passed=mismatched.is_empty(),
@@ -93,7 +100,9 @@ def _totals_match_raw(name: str) -> AssetChecksDefinition:
         pool=CLICKHOUSE_POOL,
         description=f"{name} totals for each UTC day equal the same totals over user_behaviors.",
     )
-    def _check(context: AssetCheckExecutionContext, clickhouse: ClickHouseResource) -> AssetCheckResult:
+    def _check(
+        context: AssetCheckExecutionContext, clickhouse: ClickHouseResource
+    ) -> AssetCheckResult:
         comparisons = pl.concat(
             [
                 clickhouse.query(f"checks/{name}_vs_raw", {"day": day}).with_columns(

@@ -7,7 +7,6 @@ events can never double-count, and readers never see a half-built day. (Material
 would double-count here: they see inserts, not the hour-replacing deletes.)
 """
 
-
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -17,7 +16,11 @@ from dagster import (
     asset,
 )
 
-from analytics_assets.behavior.partitions import days_in, hourly_partitions, require_within_retention
+from analytics_assets.behavior.partitions import (
+    days_in,
+    hourly_partitions,
+    require_within_retention,
+)
 from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
 from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
@@ -53,7 +56,9 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
         tags={"layer": "rollup"},
         description=description,
     )
-    def _rollup(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> MaterializeResult:
+    def _rollup(
+        context: AssetExecutionContext, clickhouse: ClickHouseResource
+    ) -> MaterializeResult:
         days = days_in(context.partition_time_window)
         require_within_retention(days, name)
         for day in days:

@@ -1,6 +1,5 @@
 """`raw_behaviors` (staging files) → `user_behaviors` (ClickHouse), one UTC hour at a time."""
 
-
 import datetime as dt
 from dataclasses import dataclass
 
@@ -125,4 +124,3 @@ def user_behaviors(
             "per_hour": MetadataValue.md(markdown_table(per_hour.tail(48))),
         }
     )
-

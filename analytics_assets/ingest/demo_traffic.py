@@ -51,7 +51,14 @@ class TrafficProfile:
     )
     devices: tuple[str, ...] = ("mobile", "desktop", "tablet")
     operating_systems: tuple[str, ...] = ("iOS", "Android", "Windows", "macOS", "Linux")
-    locations: tuple[str, ...] = ("Shanghai", "Beijing", "Shenzhen", "Hangzhou", "Chengdu", "Singapore")
+    locations: tuple[str, ...] = (
+        "Shanghai",
+        "Beijing",
+        "Shenzhen",
+        "Hangzhou",
+        "Chengdu",
+        "Singapore",
+    )
 
     @property
     def events_per_session(self) -> float:
@@ -100,7 +107,11 @@ def generate_behaviors(
     k = profile.impressions_per_session
     imp = {name: np.repeat(values, k) for name, values in per_session.items()}
     n_imp = sessions * k
-    imp["ts"] = np.repeat(session_start, k) + np.tile(np.arange(k) * 400, sessions) + rng.integers(0, 300, n_imp)
+    imp["ts"] = (
+        np.repeat(session_start, k)
+        + np.tile(np.arange(k) * 400, sessions)
+        + rng.integers(0, 300, n_imp)
+    )
     imp["item"] = _zipf_choice(rng, profile.items_per_tenant, profile.zipf_exponent, n_imp)
 
     experiment_id = np.full(n_imp, "", dtype=object)
@@ -157,16 +168,25 @@ def generate_behaviors(
     is_view = events_frame["action_type"] == "view"
     watch = np.where(is_view.to_numpy(), rng.integers(5, 600, n), 0).astype(np.uint32)
     completion = np.where(is_view.to_numpy(), rng.beta(2.0, 2.5, n), 0.0).astype(np.float32)
-    random_ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(rng.bytes(16 * n))])
+    random_ids = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), n, [None, pa.py_buffer(rng.bytes(16 * n))]
+    )
     event_ids = pl.Series(random_ids.cast(pa.binary())).bin.encode("hex")
 
     def lookup(values: tuple[str, ...], column: str) -> pl.Expr:
-        return pl.col(column).replace_strict(list(range(len(values))), list(values), return_dtype=pl.String)
+        return pl.col(column).replace_strict(
+            list(range(len(values))), list(values), return_dtype=pl.String
+        )
 
     result = events_frame.with_columns(
         event_id=pl.concat_str(
-            [event_ids.str.slice(0, 8), event_ids.str.slice(8, 4), event_ids.str.slice(12, 4),
-             event_ids.str.slice(16, 4), event_ids.str.slice(20, 12)],
+            [
+                event_ids.str.slice(0, 8),
+                event_ids.str.slice(8, 4),
+                event_ids.str.slice(12, 4),
+                event_ids.str.slice(16, 4),
+                event_ids.str.slice(20, 12),
+            ],
             separator="-",
         ),
         tenant_id=lookup(profile.tenants, "tenant"),
@@ -177,10 +197,14 @@ def generate_behaviors(
         device_type=lookup(profile.devices, "device"),
         os=lookup(profile.operating_systems, "os"),
         location=lookup(profile.locations, "location"),
-        ip=pl.concat_str([(pl.col("ip") // 2**shift % 256) for shift in (24, 16, 8, 0)], separator="."),
+        ip=pl.concat_str(
+            [(pl.col("ip") // 2**shift % 256) for shift in (24, 16, 8, 0)], separator="."
+        ),
         watch_duration=pl.Series(watch),
         completion_rate=pl.Series(completion),
-        received_at=(pl.from_epoch(pl.col("ts"), time_unit="ms") + pl.duration(milliseconds=150)).dt.replace_time_zone("UTC"),
+        received_at=(
+            pl.from_epoch(pl.col("ts"), time_unit="ms") + pl.duration(milliseconds=150)
+        ).dt.replace_time_zone("UTC"),
     ).sort("timestamp")
     return behaviors.conform(result.to_arrow())
 
@@ -191,7 +215,9 @@ def _write_history(log_resource, hours: int, events_per_hour: int, now: dt.datet
         hour = current_hour - dt.timedelta(hours=back)
         if log_resource.list_hour(behaviors.STREAM, hour):
             continue
-        table = generate_behaviors(hour, hour + dt.timedelta(hours=1), events_per_hour, seed=int(hour.timestamp()))
+        table = generate_behaviors(
+            hour, hour + dt.timedelta(hours=1), events_per_hour, seed=int(hour.timestamp())
+        )
         log_resource.write_behaviors(table)
         log.info("wrote %s events for %s", table.num_rows, f"{hour:%Y-%m-%d %H}:00")
 
@@ -199,8 +225,12 @@ def _write_history(log_resource, hours: int, events_per_hour: int, now: dt.datet
 def main() -> None:
     from analytics_assets.resources.raw_event_log import RawEventLog
 
-    parser = argparse.ArgumentParser(description="Write demo recommendation traffic to the raw event log")
-    parser.add_argument("--root", default="", help="log root (folder or s3://…); default .data/staging")
+    parser = argparse.ArgumentParser(
+        description="Write demo recommendation traffic to the raw event log"
+    )
+    parser.add_argument(
+        "--root", default="", help="log root (folder or s3://…); default .data/staging"
+    )
     parser.add_argument("--history-hours", type=int, default=48)
     parser.add_argument("--events-per-second", type=float, default=20.0)
     parser.add_argument("--interval-seconds", type=float, default=10.0)
@@ -215,7 +245,9 @@ def main() -> None:
         time.sleep(args.interval_seconds)
         window_end = dt.datetime.now(dt.UTC)
         events = int(args.events_per_second * (window_end - window_start).total_seconds())
-        table = generate_behaviors(window_start, window_end, events, seed=int(window_end.timestamp()))
+        table = generate_behaviors(
+            window_start, window_end, events, seed=int(window_end.timestamp())
+        )
         files = log_resource.write_behaviors(table)
         log.info("wrote %s live events in %s file(s)", table.num_rows, len(files))
         window_start = window_end

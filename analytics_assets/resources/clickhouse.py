@@ -124,7 +124,11 @@ class ClickHouseResource(ConfigurableResource):
             self._execute(
                 "INSERT INTO schema_migrations (version, name, checksum) "
                 "VALUES ({version:UInt32}, {name:String}, {checksum:String})",
-                {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
+                {
+                    "version": migration.version,
+                    "name": migration.name,
+                    "checksum": migration.checksum,
+                },
             )
             newly_applied.append(migration)
         return newly_applied
@@ -139,9 +143,13 @@ class ClickHouseResource(ConfigurableResource):
 
     def query(self, name: str, params: Params | None = None) -> pl.DataFrame:
         """Run the SELECT in `sql/clickhouse/<name>.sql` and return it as a polars frame."""
-        return self.query_sql(load_sql("clickhouse", name), params, origin=f"sql/clickhouse/{name}.sql")
+        return self.query_sql(
+            load_sql("clickhouse", name), params, origin=f"sql/clickhouse/{name}.sql"
+        )
 
-    def query_sql(self, sql: str, params: Params | None = None, origin: str = "query") -> pl.DataFrame:
+    def query_sql(
+        self, sql: str, params: Params | None = None, origin: str = "query"
+    ) -> pl.DataFrame:
         """Ad-hoc SELECT (tests, checks of table state); parameters are still bound."""
         bound = {k: _bindable(v) for k, v in (params or {}).items()}
         try:
@@ -232,8 +240,7 @@ class EmbeddedClickHouse(ClickHouseResource):
     def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
         columns = ", ".join(data.column_names)
         statement = (
-            f"INSERT INTO {table} ({columns}) "
-            f"SETTINGS insert_deduplication_token = '{dedup_token}'"
+            f"INSERT INTO {table} ({columns}) SETTINGS insert_deduplication_token = '{dedup_token}'"
         )
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, data.schema) as writer:
@@ -278,6 +285,4 @@ class ServerClickHouse(ClickHouseResource):
         return self._client.query_arrow(sql, parameters=dict(params) or None)
 
     def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
-        self._client.insert_arrow(
-            table, data, settings={"insert_deduplication_token": dedup_token}
-        )
+        self._client.insert_arrow(table, data, settings={"insert_deduplication_token": dedup_token})

@@ -82,7 +82,9 @@ class RawEventLog(ConfigurableResource):
         written = []
         hours = frame.get_column("timestamp").dt.truncate("1h")
         for (hour,), part in frame.group_by(hours.alias("hour"), maintain_order=True):
-            written.append(self._write_file(behaviors.STREAM, hour, part.to_arrow().cast(behaviors.SCHEMA)))
+            written.append(
+                self._write_file(behaviors.STREAM, hour, part.to_arrow().cast(behaviors.SCHEMA))
+            )
         return written
 
     def _write_file(self, stream: str, hour: dt.datetime, table: pa.Table) -> StagedFile:
@@ -134,7 +136,9 @@ class RawEventLog(ConfigurableResource):
             except behaviors.NonConformingBatch as exc:
                 raise StagingFileError(f"{staged.path}: {exc}") from exc
             except (pa.ArrowException, OSError) as exc:
-                raise StagingFileError(f"{staged.path}: not a readable Parquet file ({exc})") from exc
+                raise StagingFileError(
+                    f"{staged.path}: not a readable Parquet file ({exc})"
+                ) from exc
             _require_footer_within(metadata, hour, staged.path)
         return files
 
@@ -150,7 +154,9 @@ class RawEventLog(ConfigurableResource):
             except behaviors.NonConformingBatch as exc:
                 raise StagingFileError(f"{staged.path}: {exc}") from exc
             except (pa.ArrowException, OSError) as exc:
-                raise StagingFileError(f"{staged.path}: not a readable Parquet file ({exc})") from exc
+                raise StagingFileError(
+                    f"{staged.path}: not a readable Parquet file ({exc})"
+                ) from exc
             _require_events_within(table, hour, staged.path)
             tables.append(table)
         if not tables:
@@ -166,7 +172,9 @@ class RawEventLog(ConfigurableResource):
         ]
         if not ids:
             return 0
-        return pc.count_distinct(pa.chunked_array([c for column in ids for c in column.chunks])).as_py()
+        return pc.count_distinct(
+            pa.chunked_array([c for column in ids for c in column.chunks])
+        ).as_py()
 
 
 def _require_footer_within(metadata: pq.FileMetaData, hour: dt.datetime, path: str) -> None:
@@ -185,7 +193,9 @@ def _require_footer_within(metadata: pq.FileMetaData, hour: dt.datetime, path: s
             _require_range_within(low, high, hour, path)
 
 
-def _require_range_within(low: dt.datetime, high: dt.datetime, hour: dt.datetime, path: str) -> None:
+def _require_range_within(
+    low: dt.datetime, high: dt.datetime, hour: dt.datetime, path: str
+) -> None:
     end = hour + dt.timedelta(hours=1)
     if low < hour or high >= end:
         raise StagingFileError(

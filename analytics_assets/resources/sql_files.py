@@ -28,7 +28,9 @@ def split_statements(script: str) -> list[str]:
     without_comments = "\n".join(
         line for line in script.splitlines() if not line.lstrip().startswith("--")
     )
-    return [stmt.strip() for stmt in re.split(r";\s*$", without_comments, flags=re.M) if stmt.strip()]
+    return [
+        stmt.strip() for stmt in re.split(r";\s*$", without_comments, flags=re.M) if stmt.strip()
+    ]
 
 
 @dataclass(frozen=True)

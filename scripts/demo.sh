@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The embedded demo: history + live traffic into the raw log, a 48-hour backfill, Dagster UI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/dagster_home}"
+PY=.venv/bin/python
+EVENTS_PER_SECOND="${DEMO_EVENTS_PER_SECOND:-20}"
+
+echo "==> writing 48 hours of demo history into the raw event log (.data/staging)"
+$PY -m analytics_assets.ingest.demo_traffic --history-hours 48 --events-per-second "$EVENTS_PER_SECOND"
+
+echo "==> starting live demo traffic (${EVENTS_PER_SECOND} events/s)"
+$PY -m analytics_assets.ingest.demo_traffic --history-hours 0 --events-per-second "$EVENTS_PER_SECOND" --follow &
+TRAFFIC_PID=$!
+trap 'kill $TRAFFIC_PID 2>/dev/null || true' EXIT
+
+first=$(date -u -d '48 hours ago' +%Y-%m-%d-%H:00)
+last=$(date -u +%Y-%m-%d-%H:00)
+echo "==> backfilling user_behaviors and rollups for ${first}...${last} (one run, visible in the UI)"
+.venv/bin/dagster asset materialize -f definitions.py \
+  --select 'user_behaviors,metrics_hourly,item_stats_daily,experiment_metrics' \
+  --partition-range "${first}...${last}"
+
+echo "==> Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000} (the behavior_hourly schedule reloads the open hour every 10 minutes)"
+exec .venv/bin/dagster dev -w workspace.yaml -p "${DAGSTER_PORT:-3000}"
