@@ -58,13 +58,17 @@ def read_hour(raw_event_log: RawEventLog, hour: dt.datetime) -> HourBatch:
 
 
 def replace_hour(clickhouse: ClickHouseResource, batch: HourBatch, run_id: str) -> None:
-    """Delete the hour, then insert it; the dedup token makes a retried insert a no-op."""
-    clickhouse.run_script(
-        "user_behaviors/delete_hour",
-        {"hour_start": batch.hour, "hour_end": batch.hour + dt.timedelta(hours=1)},
-    )
+    """Delete the hour if it was loaded before, then insert it; the dedup token makes a
+    retried insert a no-op. The lightweight delete masks every part of the day partition
+    (the sort key cannot prune by time), so first loads, the common case in backfills,
+    skip it."""
+    bounds = {"hour_start": batch.hour, "hour_end": batch.hour + dt.timedelta(hours=1)}
+    if clickhouse.query("user_behaviors/hour_row_count", bounds)["row_count"][0] > 0:
+        clickhouse.run_script("user_behaviors/delete_hour", bounds)
     clickhouse.insert_arrow(
-        "user_behaviors", batch.events, dedup_token=f"user_behaviors-{batch.hour:%Y%m%d%H}-{run_id}"
+        "user_behaviors",
+        batch.events,
+        dedup_token=f"user_behaviors-{batch.hour:%Y%m%d%H}-{run_id}",
     )
 
 

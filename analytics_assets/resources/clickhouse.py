@@ -246,7 +246,7 @@ class EmbeddedClickHouse(ClickHouseResource):
         with pa.ipc.new_stream(sink, data.schema) as writer:
             writer.write_table(data, max_chunksize=1_000_000)
         with self._require_open().send_insert(statement, "ArrowStream") as inserter:
-            inserter.append(sink.getvalue().to_pybytes())
+            inserter.append(memoryview(sink.getvalue()))
             inserter.finish()
 
 

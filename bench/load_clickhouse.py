@@ -1,0 +1,173 @@
+"""Benchmark: staging → user_behaviors load rate, and dashboard query latency.
+
+    .venv/bin/python bench/load_clickhouse.py [--events 10000000] [--scale-to 100000000]
+
+1. Writes `--events` demo behaviors over 24 UTC hours into a fresh staging folder.
+2. Loads them hour by hour exactly as the `user_behaviors` asset does (read + validate +
+   dedup + delete hour + insert) and reports rows/s.
+3. Rebuilds the rollups, then times the dashboard queries (p50/p95 over repeated runs).
+4. With `--scale-to`, grows user_behaviors inside ClickHouse to that many rows (copies of
+   the loaded days shifted back in time with fresh event ids), rebuilds rollups, re-times.
+"""
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from analytics_assets.behavior.user_behaviors import read_hour, replace_hour
+from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.raw_event_log import RawEventLog
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _timed(label: str, function):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    value = function()
+    elapsed = time.perf_counter() - started
+    print(f"{label}: {elapsed:.2f} s", flush=True)
+    return value, elapsed
+
+
+def _latencies(
+    clickhouse: EmbeddedClickHouse, day: dt.datetime, repeats: int
+) -> dict[str, dict[str, float]]:
+    end = day + dt.timedelta(days=1)
+    queries = {
+        "overview (rollup)": (
+            "dashboard/overview",
+            {"tenant_id": "acme", "scenario_id": "", "now": end - dt.timedelta(minutes=1)},
+        ),
+        "hourly_trend (rollup)": (
+            "dashboard/hourly_trend",
+            {"tenant_id": "acme", "scenario_id": "", "start": day, "end": end},
+        ),
+        "top_items (rollup)": (
+            "dashboard/top_items",
+            {
+                "tenant_id": "acme",
+                "scenario_id": "",
+                "start_day": day.date(),
+                "end_day": day.date(),
+                "limit": 10,
+            },
+        ),
+        "user_funnel (raw, 1 day)": (
+            "dashboard/user_funnel",
+            {
+                "tenant_id": "acme",
+                "scenario_id": "home_feed",
+                "window_ms": 3_600_000,
+                "start": day,
+                "end": end,
+            },
+        ),
+    }
+    report = {}
+    for label, (name, params) in queries.items():
+        clickhouse.query(name, params)  # warm-up
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            clickhouse.query(name, params)
+            samples.append((time.perf_counter() - started) * 1000)
+        samples.sort()
+        report[label] = {
+            "p50_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1),
+        }
+        print(
+            f"  {label}: p50 {report[label]['p50_ms']} ms, p95 {report[label]['p95_ms']} ms",
+            flush=True,
+        )
+    return report
+
+
+def _rebuild_rollups(clickhouse: EmbeddedClickHouse) -> None:
+    days = clickhouse.query_sql("SELECT DISTINCT date FROM user_behaviors ORDER BY date")[
+        "date"
+    ].to_list()
+    for day in days:
+        for name in ("metrics_hourly", "item_stats_daily", "experiment_metrics"):
+            clickhouse.run_script(f"rollups/{name}", {"day": day})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--scale-to", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    log = RawEventLog(root=str(work / "staging"))
+    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    hours = [day + dt.timedelta(hours=h) for h in range(24)]
+    per_hour = args.events // 24
+
+    def stage() -> None:
+        for hour in hours:
+            log.write_behaviors(
+                generate_behaviors(hour, hour + dt.timedelta(hours=1), per_hour, seed=hour.hour)
+            )
+
+    _timed(f"generate + stage {args.events:,} events", stage)
+    result: dict[str, object] = {"machine": "2 cores, 24 GB", "events_requested": args.events}
+    with EmbeddedClickHouse(path=str(work / "clickhouse")).opened() as clickhouse:
+        read_seconds = insert_seconds = 0.0
+        rows = 0
+        for hour in hours:
+            batch, seconds = _timed(
+                f"  read+validate {hour:%H}:00", lambda hour=hour: read_hour(log, hour)
+            )
+            read_seconds += seconds
+            _, seconds = _timed(
+                f"  replace {hour:%H}:00 ({batch.events.num_rows:,} rows)",
+                lambda batch=batch: replace_hour(clickhouse, batch, "bench"),
+            )
+            insert_seconds += seconds
+            rows += batch.events.num_rows
+        result["rows_loaded"] = rows
+        result["load_rows_per_s_end_to_end"] = round(rows / (read_seconds + insert_seconds))
+        result["load_rows_per_s_clickhouse_insert"] = round(rows / insert_seconds)
+        print(
+            f"load: {rows:,} rows, {result['load_rows_per_s_end_to_end']:,} rows/s end to end, "
+            f"{result['load_rows_per_s_clickhouse_insert']:,} rows/s insert only"
+        )
+        _, seconds = _timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
+        result["rollup_rebuild_s_per_day"] = round(seconds, 2)
+        print(f"dashboard latency over {rows:,} raw events:")
+        result[f"latency_{rows // 1_000_000}M"] = _latencies(clickhouse, day, args.repeats)
+
+        if args.scale_to > rows:
+            copies = args.scale_to // rows - 1
+
+            def grow() -> None:
+                for copy in range(1, copies + 1):
+                    clickhouse.query_sql(
+                        "INSERT INTO user_behaviors SELECT * REPLACE (generateUUIDv4() AS event_id, "
+                        "timestamp - toIntervalDay({shift:UInt32}) AS timestamp, now64(3) AS ingested_at) "
+                        "FROM user_behaviors WHERE date = {day:Date}",
+                        {"shift": copy, "day": day.date()},
+                    )
+
+            _timed(f"grow to {(copies + 1) * rows:,} rows inside ClickHouse", grow)
+            _timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
+            total = clickhouse.query_sql("SELECT count() AS n FROM user_behaviors")["n"][0]
+            print(f"dashboard latency over {total:,} raw events:")
+            result[f"latency_{total // 1_000_000}M"] = _latencies(clickhouse, day, args.repeats)
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "load_clickhouse.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
