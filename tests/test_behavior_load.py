@@ -220,7 +220,9 @@ def test_checks_fail_on_tampered_state(
     # Dagster cannot build a checks-only job over partitioned assets, so the checks' own
     # functions are called with the partition window they read, against the real engine.
     context = SimpleNamespace(
-        partition_time_window=TimeWindow(ANCHOR, ANCHOR + dt.timedelta(hours=1))
+        partition_time_window=TimeWindow(ANCHOR, ANCHOR + dt.timedelta(hours=1)),
+        run=SimpleNamespace(run_id="direct-invocation"),
+        instance=SimpleNamespace(get_run_stats=lambda run_id: SimpleNamespace(start_time=None)),
     )
 
     def run_checks() -> dict[str, bool]:

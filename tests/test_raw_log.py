@@ -1,6 +1,7 @@
 """The raw event log contract: hour bucketing, atomic files, clear errors on bad files."""
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -78,3 +79,21 @@ def test_contract_rejects_nulls_bad_types_and_non_uuid_ids() -> None:
         behaviors.conform(good.set_column(6, "timestamp", pa.array(["yesterday"] * good.num_rows)))
     extra = good.append_column("future_field", pa.array([1] * good.num_rows))
     assert behaviors.conform(extra).schema == behaviors.SCHEMA
+
+
+def test_event_counts_can_exclude_files_that_landed_later(raw_event_log: RawEventLog) -> None:
+    first = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=20), 300, seed=5)
+    raw_event_log.write_behaviors(first)
+    cutoff = dt.datetime.now(dt.UTC)
+    time.sleep(0.05)
+    raw_event_log.write_behaviors(
+        generate_behaviors(
+            ANCHOR + dt.timedelta(minutes=20), ANCHOR + dt.timedelta(minutes=40), 300, seed=6
+        )
+    )
+    everything = raw_event_log.distinct_event_count(behaviors.STREAM, ANCHOR)
+    assert (
+        raw_event_log.distinct_event_count(behaviors.STREAM, ANCHOR, written_before=cutoff)
+        == first.num_rows
+    )
+    assert everything > first.num_rows

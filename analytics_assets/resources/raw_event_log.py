@@ -34,6 +34,7 @@ class StagingFileError(ValueError):
 class StagedFile:
     path: str
     size_bytes: int
+    modified: dt.datetime | None = None
 
 
 def hour_floor(moment: dt.datetime) -> dt.datetime:
@@ -115,7 +116,7 @@ class RawEventLog(ConfigurableResource):
         fs, base = self._filesystem()
         selector = pafs.FileSelector(self.hour_directory(base, stream, hour), allow_not_found=True)
         files = [
-            StagedFile(path=info.path, size_bytes=info.size or 0)
+            StagedFile(path=info.path, size_bytes=info.size or 0, modified=info.mtime)
             for info in fs.get_file_info(selector)
             if info.type == pafs.FileType.File
             and not os.path.basename(info.path).startswith((".", "_"))
@@ -163,12 +164,16 @@ class RawEventLog(ConfigurableResource):
             return behaviors.SCHEMA.empty_table(), files
         return pa.concat_tables(tables), files
 
-    def distinct_event_count(self, stream: str, hour: dt.datetime) -> int:
-        """Distinct event ids staged for an hour (reads only the event_id column)."""
+    def distinct_event_count(
+        self, stream: str, hour: dt.datetime, written_before: dt.datetime | None = None
+    ) -> int:
+        """Distinct event ids staged for an hour (reads only the event_id column); with
+        `written_before`, only files that had landed by then (the open hour keeps growing)."""
         fs, _ = self._filesystem()
         ids = [
             pq.read_table(staged.path, columns=["event_id"], filesystem=fs)["event_id"]
             for staged in self.list_hour(stream, hour_floor(hour))
+            if written_before is None or staged.modified is None or staged.modified < written_before
         ]
         if not ids:
             return 0
