@@ -20,6 +20,7 @@ from pathlib import Path
 
 from analytics_assets.behavior.user_behaviors import read_hour, replace_hour
 from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.raw_event_log import RawEventLog
 
@@ -114,8 +115,9 @@ def main() -> None:
 
     def stage() -> None:
         for hour in hours:
-            log.write_behaviors(
-                generate_behaviors(hour, hour + dt.timedelta(hours=1), per_hour, seed=hour.hour)
+            log.write(
+                behaviors.CONTRACT,
+                generate_behaviors(hour, hour + dt.timedelta(hours=1), per_hour, seed=hour.hour),
             )
 
     _timed(f"generate + stage {args.events:,} events", stage)

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests import independent
@@ -22,8 +23,9 @@ HOURS = 30  # spans two UTC days, so day rebuilds and cross-day merges are exerc
 def _stage(
     raw_event_log: RawEventLog, hours: int = HOURS, events: int = 60_000, seed: int = 11
 ) -> None:
-    raw_event_log.write_behaviors(
-        generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=hours), events, seed=seed)
+    raw_event_log.write(
+        behaviors.CONTRACT,
+        generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=hours), events, seed=seed),
     )
 
 
@@ -67,8 +69,8 @@ def test_duplicates_in_staging_are_loaded_once(
     clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
 ) -> None:
     batch = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=50), 3_000, seed=5)
-    raw_event_log.write_behaviors(batch)
-    raw_event_log.write_behaviors(batch.slice(0, 500))  # an at-least-once redelivery
+    raw_event_log.write(behaviors.CONTRACT, batch)
+    raw_event_log.write(behaviors.CONTRACT, batch.slice(0, 500))  # an at-least-once redelivery
     result = materialize_behavior(clickhouse, raw_event_log, ANCHOR, selection=("user_behaviors",))
     assert result.success
     assert _hour_rows(clickhouse)[ANCHOR] == batch.num_rows

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key
@@ -43,8 +44,9 @@ def test_definitions_load_without_touching_engines(tmp_path: Path) -> None:
 def test_cli_backfills_48_hours_in_one_run(tmp_path: Path) -> None:
     env = _env(tmp_path)
     log = RawEventLog(root=str(tmp_path / "data" / "staging"))
-    log.write_behaviors(
-        generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=48), 40_000, seed=21)
+    log.write(
+        behaviors.CONTRACT,
+        generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=48), 40_000, seed=21),
     )
     last = ANCHOR + dt.timedelta(hours=47)
     completed = subprocess.run(

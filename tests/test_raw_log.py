@@ -18,7 +18,7 @@ def test_batches_are_bucketed_by_event_hour_and_read_back(
     raw_event_log: RawEventLog, tmp_path: Path
 ) -> None:
     table = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=3), 3_000, seed=1)
-    files = raw_event_log.write_behaviors(table)
+    files = raw_event_log.write(behaviors.CONTRACT, table)
     assert len(files) == 3
     assert not list((tmp_path / "staging").rglob(".*.tmp"))
     total = 0
@@ -42,7 +42,7 @@ def test_missing_column_is_reported_with_the_file_name(raw_event_log: RawEventLo
     pq.write_table(table, directory / "part-bad.parquet")
     for read in (raw_event_log.check_behaviors_hour, raw_event_log.read_behaviors_hour):
         with pytest.raises(
-            StagingFileError, match=r"part-bad\.parquet: missing required columns \['user_id'\]"
+            StagingFileError, match=r"part-bad\.parquet: behaviors: missing required columns \['user_id'\]"
         ):
             read(ANCHOR)
 
@@ -83,13 +83,14 @@ def test_contract_rejects_nulls_bad_types_and_non_uuid_ids() -> None:
 
 def test_event_counts_can_exclude_files_that_landed_later(raw_event_log: RawEventLog) -> None:
     first = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=20), 300, seed=5)
-    raw_event_log.write_behaviors(first)
+    raw_event_log.write(behaviors.CONTRACT, first)
     cutoff = dt.datetime.now(dt.UTC)
     time.sleep(0.05)
-    raw_event_log.write_behaviors(
+    raw_event_log.write(
+        behaviors.CONTRACT,
         generate_behaviors(
             ANCHOR + dt.timedelta(minutes=20), ANCHOR + dt.timedelta(minutes=40), 300, seed=6
-        )
+        ),
     )
     everything = raw_event_log.distinct_event_count(behaviors.STREAM, ANCHOR)
     assert (

@@ -218,7 +218,7 @@ def _write_history(log_resource, hours: int, events_per_hour: int, now: dt.datet
         table = generate_behaviors(
             hour, hour + dt.timedelta(hours=1), events_per_hour, seed=int(hour.timestamp())
         )
-        log_resource.write_behaviors(table)
+        log_resource.write(behaviors.CONTRACT, table)
         log.info("wrote %s events for %s", table.num_rows, f"{hour:%Y-%m-%d %H}:00")
 
 
@@ -248,7 +248,7 @@ def main() -> None:
         table = generate_behaviors(
             window_start, window_end, events, seed=int(window_end.timestamp())
         )
-        files = log_resource.write_behaviors(table)
+        files = log_resource.write(behaviors.CONTRACT, table)
         log.info("wrote %s live events in %s file(s)", table.num_rows, len(files))
         window_start = window_end
 

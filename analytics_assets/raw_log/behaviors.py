@@ -8,6 +8,8 @@ are ignored (producers may add fields before consumers read them).
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics_assets.raw_log.contract import NonConformingBatch, StreamContract
+
 STREAM = "behaviors"
 
 ACTION_TYPES = ("impression", "click", "view", "like", "share", "add_cart", "order")
@@ -49,33 +51,9 @@ _DEFAULTS = {
 _UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
-class NonConformingBatch(ValueError):
-    """A batch does not satisfy the stream contract; the message says what to fix."""
-
-
 def conform(table: pa.Table) -> pa.Table:
     """Select and cast the contract's columns, in order; raise on anything missing or null."""
-    missing = [f.name for f in SCHEMA if f.name not in table.column_names and not f.nullable]
-    if missing:
-        raise NonConformingBatch(f"missing required columns {missing}")
-    columns = []
-    for field in SCHEMA:
-        if field.name in table.column_names:
-            try:
-                column = table[field.name].cast(field.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise NonConformingBatch(
-                    f"column {field.name!r} has type {table[field.name].type}, "
-                    f"which does not cast to {field.type}: {exc}"
-                ) from exc
-        else:
-            column = pa.nulls(table.num_rows, field.type)
-        if not field.nullable and column.null_count:
-            raise NonConformingBatch(f"column {field.name!r} has {column.null_count} null values")
-        columns.append(column)
-    conformed = pa.Table.from_arrays(columns, schema=SCHEMA)
-    _require_uuid_event_ids(conformed)
-    return conformed
+    return CONTRACT.conform(table)
 
 
 def _require_uuid_event_ids(table: pa.Table) -> None:
@@ -84,6 +62,11 @@ def _require_uuid_event_ids(table: pa.Table) -> None:
     if invalid:
         example = table["event_id"].filter(pc.invert(valid))[0].as_py()
         raise NonConformingBatch(f"{invalid} event_id value(s) are not UUIDs, e.g. {example!r}")
+
+
+CONTRACT = StreamContract(
+    name=STREAM, schema=SCHEMA, time_column="timestamp", extra_checks=(_require_uuid_event_ids,)
+)
 
 
 def with_defaults(table: pa.Table) -> pa.Table:

@@ -24,6 +24,7 @@ from dagster import ConfigurableResource
 
 from analytics_assets.project import data_dir
 from analytics_assets.raw_log import behaviors
+from analytics_assets.raw_log.contract import StreamContract
 
 
 class StagingFileError(ValueError):
@@ -75,23 +76,35 @@ class RawEventLog(ConfigurableResource):
         return f"{base}/{stream}/dt={hour:%Y-%m-%d}/hour={hour:%H}"
 
     # -- writing -----------------------------------------------------------------------
-    def write_behaviors(self, table: pa.Table) -> list[StagedFile]:
-        """Validate a batch against the stream contract and write one file per event hour."""
-        conformed = behaviors.conform(table)
+    def write(
+        self, contract: StreamContract, table: pa.Table, file_stem: str | None = None
+    ) -> list[StagedFile]:
+        """Validate a batch against its stream contract and write one file per event hour.
+
+        With `file_stem`, file names are deterministic (`<file_stem>.parquet` in each hour),
+        so a producer that replays the same batch after a crash overwrites its own files
+        instead of duplicating them.
+        """
+        conformed = contract.conform(table)
         frame = pl.from_arrow(conformed)
         assert isinstance(frame, pl.DataFrame)
         written = []
-        hours = frame.get_column("timestamp").dt.truncate("1h")
+        hours = frame.get_column(contract.time_column).dt.truncate("1h")
         for (hour,), part in frame.group_by(hours.alias("hour"), maintain_order=True):
             written.append(
-                self._write_file(behaviors.STREAM, hour, part.to_arrow().cast(behaviors.SCHEMA))
+                self._write_file(
+                    contract.name, hour, part.to_arrow().cast(contract.schema), file_stem
+                )
             )
         return written
 
-    def _write_file(self, stream: str, hour: dt.datetime, table: pa.Table) -> StagedFile:
+    def _write_file(
+        self, stream: str, hour: dt.datetime, table: pa.Table, file_stem: str | None
+    ) -> StagedFile:
         fs, base = self._filesystem()
         directory = self.hour_directory(base, stream, hour)
-        name = f"part-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.parquet"
+        stem = file_stem or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}"
+        name = f"part-{stem}.parquet"
         final = f"{directory}/{name}"
         if isinstance(fs, pafs.LocalFileSystem):
             os.makedirs(directory, exist_ok=True)

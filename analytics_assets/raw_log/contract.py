@@ -1,0 +1,53 @@
+"""What makes a batch belong to a stream of the raw event log.
+
+Every stream (behaviors, sa_events, dead_letters) is a Parquet dataset bucketed by the
+UTC hour of one time column. A batch conforms when it has every required column with a
+castable type and no nulls where the contract forbids them; extra columns are ignored,
+so producers may add fields before consumers read them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+
+class NonConformingBatch(ValueError):
+    """A batch does not satisfy a stream contract; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class StreamContract:
+    name: str
+    schema: pa.Schema
+    time_column: str
+    extra_checks: tuple[Callable[[pa.Table], None], ...] = field(default=())
+
+    def conform(self, table: pa.Table) -> pa.Table:
+        """Select and cast the contract's columns, in order; raise on anything missing or null."""
+        missing = [
+            f.name for f in self.schema if f.name not in table.column_names and not f.nullable
+        ]
+        if missing:
+            raise NonConformingBatch(f"{self.name}: missing required columns {missing}")
+        columns = []
+        for spec in self.schema:
+            if spec.name in table.column_names:
+                try:
+                    column = table[spec.name].cast(spec.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise NonConformingBatch(
+                        f"{self.name}: column {spec.name!r} has type {table[spec.name].type}, "
+                        f"which does not cast to {spec.type}: {exc}"
+                    ) from exc
+            else:
+                column = pa.nulls(table.num_rows, spec.type)
+            if not spec.nullable and column.null_count:
+                raise NonConformingBatch(
+                    f"{self.name}: column {spec.name!r} has {column.null_count} null values"
+                )
+            columns.append(column)
+        conformed = pa.Table.from_arrays(columns, schema=self.schema)
+        for check in self.extra_checks:
+            check(conformed)
+        return conformed
