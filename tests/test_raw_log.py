@@ -42,7 +42,8 @@ def test_missing_column_is_reported_with_the_file_name(raw_event_log: RawEventLo
     pq.write_table(table, directory / "part-bad.parquet")
     for read in (raw_event_log.check_behaviors_hour, raw_event_log.read_behaviors_hour):
         with pytest.raises(
-            StagingFileError, match=r"part-bad\.parquet: behaviors: missing required columns \['user_id'\]"
+            StagingFileError,
+            match=r"part-bad\.parquet: behaviors: missing required columns \['user_id'\]",
         ):
             read(ANCHOR)
 

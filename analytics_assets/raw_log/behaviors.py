@@ -5,6 +5,8 @@ A file conforms when it has every required column with a castable type; extra co
 are ignored (producers may add fields before consumers read them).
 """
 
+import ipaddress
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -64,8 +66,22 @@ def _require_uuid_event_ids(table: pa.Table) -> None:
         raise NonConformingBatch(f"{invalid} event_id value(s) are not UUIDs, e.g. {example!r}")
 
 
+def _require_ip_addresses(table: pa.Table) -> None:
+    """ClickHouse stores `ip` as IPv6: one unparsable address would fail a whole hour."""
+    for value in pc.unique(table["ip"]).to_pylist():
+        if value is None:
+            continue
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise NonConformingBatch(f"ip {value[:60]!r} is not an IPv4 or IPv6 address") from None
+
+
 CONTRACT = StreamContract(
-    name=STREAM, schema=SCHEMA, time_column="timestamp", extra_checks=(_require_uuid_event_ids,)
+    name=STREAM,
+    schema=SCHEMA,
+    time_column="timestamp",
+    extra_checks=(_require_uuid_event_ids, _require_ip_addresses),
 )
 
 

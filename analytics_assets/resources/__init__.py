@@ -25,14 +25,21 @@ def clickhouse_from_environment() -> ClickHouseResource:
     return EmbeddedClickHouse(path=os.environ.get("CHDB_PATH", ""))
 
 
-def raw_event_log_from_environment() -> RawEventLog:
-    """`RAW_LOG_ROOT` (folder or s3://bucket/prefix) with optional S3 endpoint/credentials."""
+def raw_event_log_from_environment(resolved: bool = False) -> RawEventLog:
+    """`RAW_LOG_ROOT` (folder or s3://bucket/prefix) with optional S3 endpoint/credentials.
+
+    Inside Dagster, secrets stay `EnvVar`s (resolved at run time, never shown in the UI);
+    a process outside Dagster (the collector) asks for `resolved` values.
+    """
     s3_settings: dict[str, Any] = {}
     if os.environ.get("RAW_LOG_S3_ENDPOINT_URL"):
         s3_settings["s3_endpoint_url"] = os.environ["RAW_LOG_S3_ENDPOINT_URL"]
     if os.environ.get("AWS_ACCESS_KEY_ID"):
-        s3_settings["s3_access_key_id"] = EnvVar("AWS_ACCESS_KEY_ID")
-        s3_settings["s3_secret_access_key"] = EnvVar("AWS_SECRET_ACCESS_KEY")
+        for field, variable in (
+            ("s3_access_key_id", "AWS_ACCESS_KEY_ID"),
+            ("s3_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+        ):
+            s3_settings[field] = os.environ.get(variable, "") if resolved else EnvVar(variable)
     return RawEventLog(root=os.environ.get("RAW_LOG_ROOT", ""), **s3_settings)
 
 

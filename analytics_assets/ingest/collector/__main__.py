@@ -1,0 +1,28 @@
+"""`python -m analytics_assets.ingest.collector`: serve the collector with uvicorn."""
+
+import logging
+
+import uvicorn
+
+from analytics_assets.ingest.collector.settings import CollectorSettings, SettingsError
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        settings = CollectorSettings.from_environment()
+    except SettingsError as exc:
+        raise SystemExit(f"collector: {exc}") from exc
+    uvicorn.run(
+        "analytics_assets.ingest.collector.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()
