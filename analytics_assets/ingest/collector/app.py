@@ -57,12 +57,21 @@ class RequestTooLarge(Exception):
         self.prefix, self.size = prefix, size
 
 
+@dataclass(frozen=True)
+class Rejection:
+    code: str
+    reason: str
+    payload: bytes
+    project: str | None
+    size: int | None = None  # the original size when `payload` is only a prefix
+
+
 @dataclass
 class Batches:
     """What one request adds to the log, per stream."""
 
     tables: dict[str, pa.Table] = field(default_factory=dict)
-    rejected: list[tuple[str, str, bytes, str | None]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
     invalid: int = 0
 
     def dead_letter_table(self, source: str, remote_addr: str | None, now: dt.datetime) -> None:
@@ -72,12 +81,12 @@ class Batches:
             {
                 "received_at": pa.array([now] * len(self.rejected), pa.timestamp("ms", tz="UTC")),
                 "source": [source] * len(self.rejected),
-                "project": [project for _, _, _, project in self.rejected],
-                "reason": [reason for _, reason, _, _ in self.rejected],
+                "project": [r.project for r in self.rejected],
+                "reason": [r.reason for r in self.rejected],
                 "payload": pa.array(
-                    [p[:MAX_DEAD_LETTER_PAYLOAD] for _, _, p, _ in self.rejected], pa.binary()
+                    [r.payload[:MAX_DEAD_LETTER_PAYLOAD] for r in self.rejected], pa.binary()
                 ),
-                "payload_bytes": [len(p) for _, _, p, _ in self.rejected],
+                "payload_bytes": [r.size or len(r.payload) for r in self.rejected],
                 "remote_addr": [remote_addr] * len(self.rejected),
             }
         )
@@ -143,16 +152,25 @@ class Collector:
         project: str | None,
         remote_addr: str | None,
         started: float,
+        size: int | None = None,
     ) -> Response:
         """Keep the refused payload as a dead letter, then answer 4xx with the reason."""
         self.metrics.rejected.labels(code).inc()
-        batches = Batches(rejected=[(code, reason, payload, project)])
+        batches = Batches(rejected=[Rejection(code, reason, payload, project, size)])
         batches.dead_letter_table(source, remote_addr, dt.datetime.now(dt.UTC))
         try:
             await self.commit(batches, source, started)
         except LogUnavailable as exc:
             return PlainTextResponse(f"temporarily unavailable: {exc}", status_code=503)
         return PlainTextResponse(reason, status_code=status)
+
+    async def refuse_too_large(
+        self, source: str, exc: RequestTooLarge, remote_addr: str | None, started: float
+    ) -> Response:
+        reason = f"request body of {exc.size} bytes exceeds {self.settings.limits.max_body_bytes}"
+        return await self.refuse(
+            source, "too_large", reason, 413, exc.prefix, None, remote_addr, started, exc.size
+        )
 
     # -- Sensors protocol --------------------------------------------------------------
     def process_sensors(
@@ -167,7 +185,9 @@ class Collector:
         project = request.project or self.settings.default_project
         columns, rejected = sensors_records.split_records(records, project, received_ms)
         batches = Batches(
-            rejected=[("unidentifiable_record", r.reason, r.payload, r.project) for r in rejected]
+            rejected=[
+                Rejection("unidentifiable_record", r.reason, r.payload, r.project) for r in rejected
+            ]
         )
         table = sensors_records.columns_to_table(columns)
         projects = set(columns.project) | {r.project for r in rejected if r.project}
@@ -195,16 +215,7 @@ class Collector:
         try:
             body = await self.read_body(request)
         except RequestTooLarge as exc:
-            return await self.refuse(
-                source,
-                "too_large",
-                f"request body of {exc.size} bytes exceeds {self.settings.limits.max_body_bytes}",
-                413,
-                exc.prefix,
-                None,
-                remote_addr,
-                started,
-            )
+            return await self.refuse_too_large(source, exc, remote_addr, started)
         raw = query_text.encode() + (b"\n" + body if body else b"")
         try:
             parsed = sensors_protocol.parse_request(query_text, body)
@@ -233,7 +244,7 @@ class Collector:
                 started,
             )
         if debug:
-            problems = [reason for _, reason, _, _ in batches.rejected]
+            problems = [rejection.reason for rejection in batches.rejected]
             table = batches.tables.get(sa_events.STREAM)
             if table is not None:
                 problems += [r for r in table["invalid_reason"].to_pylist() if r]
@@ -257,16 +268,7 @@ class Collector:
         try:
             body = await self.read_body(request)
         except RequestTooLarge as exc:
-            return await self.refuse(
-                "behaviors_api",
-                "too_large",
-                f"request body of {exc.size} bytes exceeds {self.settings.limits.max_body_bytes}",
-                413,
-                exc.prefix,
-                None,
-                remote_addr,
-                started,
-            )
+            return await self.refuse_too_large("behaviors_api", exc, remote_addr, started)
         allowed = self.settings.allowed_projects(self.token(request))
         if allowed is not None and not allowed:
             return await self.refuse(
@@ -291,7 +293,9 @@ class Collector:
             )
         batches = Batches(
             tables={behaviors.STREAM: table},
-            rejected=[("invalid_behavior", r.reason, r.payload, r.tenant_id) for r in rejected],
+            rejected=[
+                Rejection("invalid_behavior", r.reason, r.payload, r.tenant_id) for r in rejected
+            ],
         )
         for _ in rejected:
             self.metrics.rejected.labels("invalid_behavior").inc()

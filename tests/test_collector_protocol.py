@@ -1,0 +1,189 @@
+"""The Sensors decoder and record rules: pure functions, no server."""
+
+import base64
+import gzip
+import time
+import urllib.parse
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analytics_assets.ingest.collector import sensors_protocol, sensors_records
+from analytics_assets.ingest.collector.sensors_protocol import (
+    DecodeLimits,
+    ProtocolError,
+    decode_records,
+    encode_records,
+    java_string_hash,
+    parse_request,
+)
+from analytics_assets.raw_log import sa_events
+
+LIMITS = DecodeLimits(max_body_bytes=1024 * 1024, max_decoded_bytes=4 * 1024 * 1024)
+NOW_MS = int(time.time() * 1000)
+
+
+def reference_java_hash(text: str) -> int:
+    value = 0
+    for unit in text.encode("utf-16-le")[::2]:  # ASCII and BMP-only test strings
+        value = (31 * value + unit) & 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def test_java_string_hash_matches_java() -> None:
+    assert java_string_hash("") == 0
+    assert java_string_hash("hello") == 99162322  # "hello".hashCode() in Java
+    long_text = base64.b64encode(bytes(range(256)) * 40).decode()
+    assert java_string_hash(long_text) == reference_java_hash(long_text)
+
+
+def request(query: str = "", body: bytes = b"") -> sensors_protocol.SensorsRequest:
+    return parse_request(query, body)
+
+
+def test_data_list_gzip_from_a_form_body() -> None:
+    records = [{"type": "track", "event": "E", "distinct_id": "u", "time": NOW_MS}] * 3
+    body = urllib.parse.urlencode({"data_list": encode_records(records), "gzip": "1"})
+    assert decode_records(request("project=p", body.encode()), LIMITS) == records
+
+
+def test_single_record_from_the_query_with_crc_and_unencoded_plus() -> None:
+    # a distinct_id whose base64 has a '+', the case a client that forgets to URL-encode breaks
+    record, data = next(
+        (r, d)
+        for i in range(3)
+        for r in [{"type": "track", "event": "E", "distinct_id": "x" * i + "~~~~", "time": NOW_MS}]
+        for d in [encode_records([r], gzip=False)]
+        if "+" in d
+    )
+    query = f"data={data.replace('+', ' ')}&ext=crc%3D{java_string_hash(data)}"
+    assert decode_records(request(query), LIMITS) == [record]
+
+
+def test_crc_mismatch_is_refused() -> None:
+    data = encode_records([{"type": "track"}], gzip=False)
+    with pytest.raises(ProtocolError, match="crc mismatch"):
+        decode_records(request(f"data={data}&ext=crc%3D{java_string_hash(data) + 1}"), LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "message"),
+    [
+        ({"data": "!!!"}, 400, "not base64"),
+        ({"data_list": encode_records([{}])[:-8], "gzip": "1"}, 400, "gzip"),
+        ({"data": base64.b64encode(b"\xff\xfe{").decode()}, 400, "not UTF-8 JSON"),
+        ({"data_list": base64.b64encode(b'{"a": 1}').decode()}, 400, "JSON array"),
+        ({"data": base64.b64encode(b"[" * 5000 + b"]" * 5000).decode()}, 400, "JSON"),
+        ({"data": encode_records([{}]), "gzip": "9"}, 400, "encrypted"),
+        ({"data": encode_records([{}]), "gzip": "2"}, 400, "not a known encoding"),
+        (
+            {"data_list": base64.b64encode(gzip.compress(b" " * 5_000_000)).decode(), "gzip": "1"},
+            413,
+            "inflates beyond",
+        ),
+    ],
+)
+def test_bad_payloads_get_a_clear_4xx(params: dict[str, str], status: int, message: str) -> None:
+    body = urllib.parse.urlencode(params).encode()
+    with pytest.raises(ProtocolError, match=message) as raised:
+        decode_records(request(body=body), LIMITS)
+    assert raised.value.status == status
+
+
+def test_a_request_without_data_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="no data or data_list"):
+        request("project=p", b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["data", "data_list", "gzip", "ext", "project"]),
+        st.one_of(
+            st.text(max_size=200), st.binary(max_size=200).map(base64.b64encode).map(bytes.decode)
+        ),
+    ),
+    st.binary(max_size=300),
+)
+def test_the_decoder_only_ever_answers_records_or_a_protocol_error(
+    params: dict[str, str], body: bytes
+) -> None:
+    try:
+        parsed = parse_request(urllib.parse.urlencode(params), body)
+        records = decode_records(parsed, LIMITS)
+    except ProtocolError as error:
+        assert error.status in (400, 413)
+        return
+    assert isinstance(records, list)
+    columns, rejected = sensors_records.split_records(records, "p", NOW_MS)
+    assert len(columns.type) + len(rejected) == len(records)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=1, max_size=400))
+def test_gzip_garbage_is_a_protocol_error(garbage: bytes) -> None:
+    parsed = request(
+        body=urllib.parse.urlencode({"data_list": base64.b64encode(garbage), "gzip": "1"}).encode()
+    )
+    try:
+        decode_records(parsed, LIMITS)
+    except ProtocolError as error:
+        assert error.status in (400, 413)
+
+
+def record(**fields: object) -> dict[str, object]:
+    return {"type": "track", "event": "ViewItem", "distinct_id": "u1", "time": NOW_MS, **fields}
+
+
+@pytest.mark.parametrize("kind", sa_events.RECORD_TYPES)
+def test_every_record_type_is_identified(kind: str) -> None:
+    extra = {"original_id": "anon"} if kind == "track_signup" else {}
+    if kind.startswith("item_"):
+        extra = {"item_id": "i1", "item_type": "book"}
+    columns, rejected = sensors_records.split_records([record(type=kind, **extra)], "p", NOW_MS)
+    assert not rejected
+    assert columns.type == [kind]
+    assert columns.invalid_reason == [None]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (record(properties={"user_id": 1}), "reserved"),
+        (record(properties={"USER_TAG_x": 1}), "reserved"),
+        (record(properties={"9lives": 1}), "does not match"),
+        (record(properties={"a": "x" * 8192}), "longer than 8191"),
+        (record(properties={"a": {"nested": 1}}), "objects are not allowed"),
+        (record(properties={"a": [1, 2]}), "list of something other than strings"),
+        (record(event="has space"), "does not match"),
+        (record(event="a" * 101), "does not match"),
+        (record(type="track_signup"), "original_id"),
+        (record(type="item_set"), "item_id and item_type"),
+    ],
+)
+def test_rule_breaking_records_are_kept_invalid_with_a_reason(bad: dict, reason: str) -> None:
+    columns, rejected = sensors_records.split_records([bad], "p", NOW_MS)
+    assert not rejected
+    assert reason in (columns.invalid_reason[0] or "")
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ([1, 2], "not a JSON object"),
+        (record(type="track_everything"), "unknown record type"),
+        (record(distinct_id=""), "distinct_id"),
+        (record(distinct_id="x" * 256), "distinct_id"),
+        (record(time=NOW_MS // 1000), "seconds"),
+        (record(time="yesterday"), "not a number"),
+        (record(time=NOW_MS + 3 * 86_400_000), "future"),
+        (record(properties=[1]), "properties is not an object"),
+    ],
+)
+def test_unidentifiable_records_are_rejected_with_a_reason(bad: object, reason: str) -> None:
+    columns, rejected = sensors_records.split_records([bad], "p", NOW_MS)
+    assert columns.type == []
+    assert reason in rejected[0].reason
+    assert rejected[0].payload == orjson.dumps(bad)
