@@ -36,7 +36,7 @@ SCHEMA = pa.schema(
         pa.field("type", pa.string(), nullable=False),
         pa.field("event", pa.string()),
         pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("distinct_id", pa.string(), nullable=False),
+        pa.field("distinct_id", pa.string()),  # null for item_set / item_delete
         pa.field("track_id", pa.int64()),
         pa.field("original_id", pa.string()),
         pa.field("login_id", pa.string()),

@@ -170,9 +170,16 @@ class Enricher:
         columns["invalid_reason"] = reasons
         columns["is_valid"] = pc.is_null(reasons)
         columns["remote_addr"] = pc.if_else(pc.equal(ips, ""), None, ips)
+        item_key = pc.binary_join_element_wise(records["item_type"], records["item_id"], ":")
+        # `_track_id|distinct_id|time` (the protocol's key). Server SDKs send no _track_id;
+        # then type and event stand in, so a profile_set and a track of one user in the
+        # same millisecond stay two records.
+        kind_and_event = pc.binary_join_element_wise(
+            records["type"], pc.fill_null(records["event"], ""), ":"
+        )
         columns["dedup_key"] = pc.binary_join_element_wise(
-            pc.cast(pc.fill_null(records["track_id"], 0), pa.string()),
-            records["distinct_id"],
+            pc.coalesce(pc.cast(records["track_id"], pa.string()), kind_and_event),
+            pc.coalesce(records["distinct_id"], item_key, ""),
             pc.cast(pc.cast(records["time"], pa.int64()), pa.string()),
             "|",
         )
@@ -186,7 +193,7 @@ class Enricher:
     ) -> tuple[pa.Array, pa.Array]:
         assert self.whitelist is not None
         ids = records["distinct_id"]
-        found, failed = self.whitelist.lookup(pc.unique(ids).to_pylist())
+        found, failed = self.whitelist.lookup(pc.unique(ids.drop_null()).to_pylist())
         frame = pl.DataFrame(
             {"distinct_id": list(found), "redis_meta": list(found.values())},
             schema={"distinct_id": pl.String, "redis_meta": pl.String},
@@ -197,7 +204,8 @@ class Enricher:
             .get_column("redis_meta")
             .to_arrow()
         )
-        needs_entry = pc.and_(pc.invert(is_debug), pc.is_null(meta))
+        has_user = pc.is_valid(ids)  # item records belong to no user
+        needs_entry = pc.and_(pc.and_(pc.invert(is_debug), has_user), pc.is_null(meta))
         why = "whitelist lookup failed (Redis unavailable)" if failed else "not in the whitelist"
         reasons = pc.if_else(pc.and_(pc.is_null(reasons), needs_entry), why, reasons)
         return meta, reasons

@@ -32,6 +32,7 @@ MAX_STRING_LENGTH = 8191
 MAX_FUTURE_MS = 24 * 3600 * 1000
 NAMED_TYPES = frozenset({"track", "track_signup", "track_id_bind", "track_id_unbind"})
 RECORD_TYPES = frozenset(sa_events.RECORD_TYPES)
+ITEM_TYPES = frozenset({"item_set", "item_delete"})
 
 
 @lru_cache(maxsize=65_536)
@@ -77,7 +78,7 @@ class RecordColumns:
     type: list[str] = field(default_factory=list)
     event: list[str | None] = field(default_factory=list)
     time: list[int] = field(default_factory=list)
-    distinct_id: list[str] = field(default_factory=list)
+    distinct_id: list[str | None] = field(default_factory=list)
     track_id: list[int | None] = field(default_factory=list)
     original_id: list[str | None] = field(default_factory=list)
     login_id: list[str | None] = field(default_factory=list)
@@ -139,7 +140,7 @@ def split_records(
             rejected.append(RejectedRecord(reason, _json(record), project))
             continue
         distinct_id = _identifier(record.get("distinct_id"))
-        if distinct_id is None:
+        if distinct_id is None and kind not in ITEM_TYPES:  # items belong to no user
             reason = f"distinct_id missing, empty, not a string or longer than {MAX_ID_LENGTH}"
             rejected.append(RejectedRecord(reason, _json(record), project))
             continue
@@ -161,7 +162,7 @@ def split_records(
             )
         if kind == "track_signup" and _identifier(record.get("original_id")) is None:
             problem = problem or "track_signup without a valid original_id"
-        if kind.startswith("item_") and not (record.get("item_id") and record.get("item_type")):
+        if kind in ITEM_TYPES and not (record.get("item_id") and record.get("item_type")):
             problem = problem or f"{kind} without item_id and item_type"
         problem = problem or properties_problem(properties)
         track_id = record.get("_track_id")
