@@ -13,7 +13,8 @@ export UV_PYTHON_DOWNLOADS := never
 setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
-	@echo "environment ready: $(VENV) (uv.lock)"
+	@npm ci --prefix tests/sdk_node --no-audit --no-fund --silent
+	@echo "environment ready: $(VENV) (uv.lock), tests/sdk_node (package-lock.json)"
 
 demo: setup ## Embedded platform: 48 h of history loaded, live demo traffic, Dagster UI on :3000.
 	@bash scripts/demo.sh

@@ -62,6 +62,13 @@ def test_single_record_from_the_query_with_crc_and_unencoded_plus() -> None:
     assert decode_records(request(query), LIMITS) == [record]
 
 
+def test_mobile_crc_parameter_and_unannounced_gzip() -> None:
+    records = [{"type": "track", "event": "E", "distinct_id": "u", "time": NOW_MS}]
+    data = encode_records(records)  # gzipped, but no gzip= parameter
+    body = urllib.parse.urlencode({"crc": java_string_hash(data), "data_list": data})
+    assert decode_records(request(body=body.encode()), LIMITS) == records
+
+
 def test_crc_mismatch_is_refused() -> None:
     data = encode_records([{"type": "track"}], gzip=False)
     with pytest.raises(ProtocolError, match="crc mismatch"):
@@ -77,7 +84,8 @@ def test_crc_mismatch_is_refused() -> None:
         ({"data_list": base64.b64encode(b'{"a": 1}').decode()}, 400, "JSON array"),
         ({"data": base64.b64encode(b"[" * 5000 + b"]" * 5000).decode()}, 400, "JSON"),
         ({"data": encode_records([{}]), "gzip": "9"}, 400, "encrypted"),
-        ({"data": encode_records([{}]), "gzip": "2"}, 400, "not a known encoding"),
+        ({"data": encode_records([{}]), "gzip": "2"}, 400, "encrypted"),
+        ({"data": encode_records([{}]), "gzip": "5"}, 400, "not a known encoding"),
         (
             {"data_list": base64.b64encode(gzip.compress(b" " * 5_000_000)).decode(), "gzip": "1"},
             413,

@@ -22,7 +22,8 @@ import orjson
 
 PLAIN = "0"
 GZIP = "1"
-ENCRYPTED = frozenset({"9", "13"})
+ENCRYPTED = frozenset({"2", "9", "13"})
+GZIP_MAGIC = b"\x1f\x8b"  # some clients gzip without saying so
 
 
 class ProtocolError(ValueError):
@@ -76,22 +77,24 @@ def parse_request(query: str, body: bytes) -> SensorsRequest:
     return SensorsRequest(
         data=params.get("data"),
         data_list=params.get("data_list"),
-        gzip=params.get("gzip", PLAIN) or PLAIN,
-        crc=_crc_from_ext(params.get("ext", "")),
+        gzip=params.get("gzip") or PLAIN,
+        crc=_crc(params.get("crc"), params.get("ext", "")),
         project=params.get("project") or None,
         token=params.get("token") or None,
     )
 
 
-def _crc_from_ext(ext: str) -> int | None:
-    for part in ext.split("&"):
-        name, _, value = part.partition("=")
-        if name == "crc" and value:
-            try:
-                return int(value)
-            except ValueError as exc:
-                raise ProtocolError(f"ext crc={value!r} is not an integer") from exc
-    return None
+def _crc(crc: str | None, ext: str) -> int | None:
+    """Android and iOS send `crc=`; the web SDK nests it in `ext=crc=...`."""
+    value = crc or next(
+        (v for name, _, v in (p.partition("=") for p in ext.split("&")) if name == "crc"), None
+    )
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ProtocolError(f"crc={value!r} is not an integer") from exc
 
 
 def java_string_hash(text: str) -> int:
@@ -126,7 +129,7 @@ def decode_records(request: SensorsRequest, limits: DecodeLimits) -> list[Any]:
     if request.gzip not in (PLAIN, GZIP):
         raise ProtocolError(f"gzip={request.gzip!r} is not a known encoding (0 or 1)")
     raw = _base64(text)
-    if request.gzip == GZIP:
+    if request.gzip == GZIP or (request.gzip == PLAIN and raw[:2] == GZIP_MAGIC):
         raw = _gunzip(raw, limits.max_decoded_bytes)
     elif len(raw) > limits.max_decoded_bytes:
         raise ProtocolError(f"payload decodes to more than {limits.max_decoded_bytes} bytes", 413)
