@@ -1,0 +1,67 @@
+"""The Kafka event log against a real Kafka-API broker (Tansu): acks=all, idempotent
+producer; a request is acknowledged only after its messages are."""
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from analytics_assets.ingest.collector.app import create_app
+from analytics_assets.ingest.collector.event_log import KAFKA_TOPICS, KafkaEventLog
+from analytics_assets.ingest.collector.sensors_protocol import encode_records
+from analytics_assets.ingest.collector.settings import CollectorSettings
+from tests.support.kafka import consume_all, tansu_broker
+
+
+@pytest.mark.slow
+def test_collector_writes_every_stream_to_kafka(tmp_path: Path) -> None:
+    with tansu_broker(tmp_path / "tansu.log", tuple(KAFKA_TOPICS.values())) as bootstrap:
+        settings = CollectorSettings(sink="kafka", kafka_bootstrap_servers=bootstrap)
+        now = int(time.time() * 1000)
+        records = [
+            {
+                "type": "track",
+                "event": "RecClick",
+                "distinct_id": f"u{i}",
+                "time": now,
+                "_track_id": i,
+                "properties": {"scenario_id": "home_feed", "item_id": f"i{i}"},
+            }
+            for i in range(300)
+        ] + [{"type": "mystery"}]
+        behavior = {
+            "tenant_id": "acme",
+            "scenario_id": "s",
+            "user_id": "api-user",
+            "item_id": "i",
+            "action_type": "order",
+        }
+        with TestClient(create_app(settings, KafkaEventLog(bootstrap))) as http:
+            sensors = http.post(
+                "/sa?project=acme", data={"data_list": encode_records(records), "gzip": "1"}
+            )
+            api = http.post("/api/v1/behaviors", json=behavior)
+        assert sensors.status_code == 200 and api.status_code == 200
+        sa = [orjson.loads(v) for v in consume_all(bootstrap, "sa-events", 300)]
+        behaviors = [orjson.loads(v) for v in consume_all(bootstrap, "user-behaviors", 301)]
+        letters = [orjson.loads(v) for v in consume_all(bootstrap, "dead-letters", 1)]
+    assert sorted(e["_track_id"] if "_track_id" in e else e["track_id"] for e in sa) == list(
+        range(300)
+    )
+    assert {e["time"] for e in sa} == {now}  # epoch milliseconds, as Flink's JSON format reads
+    assert sorted(b["user_id"] for b in behaviors) == sorted(
+        ["api-user", *(f"u{i}" for i in range(300))]
+    )
+    assert [letter["reason"] for letter in letters] == ["unknown record type 'mystery'"]
+
+
+def test_an_unreachable_broker_answers_503_so_sdks_retry(tmp_path: Path) -> None:
+    event_log = KafkaEventLog("127.0.0.1:1", delivery_timeout_seconds=1.5)
+    settings = CollectorSettings(sink="kafka", kafka_bootstrap_servers="127.0.0.1:1")
+    record = {"type": "track", "event": "E", "distinct_id": "u", "time": int(time.time() * 1000)}
+    with TestClient(create_app(settings, event_log)) as http:
+        answer = http.post("/sa", data={"data": encode_records([record], gzip=False)})
+    assert answer.status_code == 503
+    assert "Kafka did not acknowledge" in answer.text
