@@ -9,6 +9,7 @@ accepted as sent, and then the payload is first kept in the dead-letter stream, 
 nothing is lost silently (some SDKs delete data on a 4xx).
 """
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -73,6 +75,7 @@ class Batches:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
     invalid: int = 0
+    sa_records: pa.Table | None = None  # identified Sensors records, not yet enriched
 
     def dead_letter_table(self, source: str, remote_addr: str | None, now: dt.datetime) -> None:
         if not self.rejected:
@@ -103,6 +106,8 @@ class Collector:
         self.metrics = CollectorMetrics(buffer_depth=event_log.buffered_bytes)
         if enricher.whitelist is not None:
             self.metrics.watch_whitelist(enricher.whitelist.stats)
+        self._pending: list[tuple[Batches, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     # -- helpers -----------------------------------------------------------------------
     def client_ip(self, request: Request) -> str | None:
@@ -134,13 +139,58 @@ class Collector:
         return request.headers.get("x-collector-token") or fallback
 
     async def commit(self, batches: Batches, endpoint: str, started: float) -> None:
-        """Make a request's batches durable, then count them (raises LogUnavailable)."""
-        await self.event_log.append(batches.tables)
-        for stream, table in batches.tables.items():
-            self.metrics.accepted.labels(stream).inc(table.num_rows)
-        self.metrics.dead_lettered.inc(len(batches.rejected))
-        self.metrics.invalid.inc(batches.invalid)
+        """Make a request's batches durable (raises LogUnavailable).
+
+        Requests are group-committed: everything that arrives while a group is being
+        enriched and written joins the next group, so per-batch costs (enrichment setup,
+        Redis round trip, Arrow/polars calls, fsync) are paid once per group, not per
+        request."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((batches, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_groups())
+        await future
         self.metrics.batch_latency.labels(endpoint).observe(time.perf_counter() - started)
+
+    async def _commit_groups(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                merged = await run_in_threadpool(self.prepare, [b for b, _ in group])
+                await self.event_log.append(merged.tables)
+            except Exception as exc:
+                if not isinstance(exc, LogUnavailable):
+                    log.exception("could not write a group of %s request(s)", len(group))
+                    exc = LogUnavailable(f"internal error while writing: {exc}")
+                for _, future in group:
+                    future.set_exception(exc)
+                continue
+            for stream, table in merged.tables.items():
+                self.metrics.accepted.labels(stream).inc(table.num_rows)
+            self.metrics.dead_lettered.inc(len(merged.rejected))
+            self.metrics.invalid.inc(merged.invalid)
+            for _, future in group:
+                future.set_result(None)
+
+    def prepare(self, group: list[Batches]) -> Batches:
+        """Merge requests; enrich their Sensors records and map behaviors, once."""
+        merged = Batches(rejected=[r for b in group for r in b.rejected])
+        tables: dict[str, list[pa.Table]] = {}
+        for batches in group:
+            for stream, table in batches.tables.items():
+                tables.setdefault(stream, []).append(table)
+            merged.invalid += batches.invalid
+        records = [b.sa_records for b in group if b.sa_records is not None]
+        if records:
+            enriched = self.enricher.enrich(pa.concat_tables(records))
+            tables.setdefault(sa_events.STREAM, []).append(enriched)
+            tables.setdefault(behaviors.STREAM, []).append(self.mapping.to_behaviors(enriched))
+            merged.invalid += enriched.num_rows - int(pc.sum(enriched["is_valid"]).as_py() or 0)
+        merged.tables = {
+            stream: pa.concat_tables(parts, promote_options="permissive")
+            for stream, parts in tables.items()
+        }
+        return merged
 
     async def refuse(
         self,
@@ -192,16 +242,14 @@ class Collector:
         table = sensors_records.columns_to_table(columns)
         projects = set(columns.project) | {r.project for r in rejected if r.project}
         if table.num_rows:
-            enriched = self.enricher.enrich(table, user_agent, remote_addr)
-            enriched = enriched.append_column(
+            # The request's own User-Agent and address stand in where a record has none.
+            for name, value in (("user_agent", user_agent), ("ip", remote_addr)):
+                index = table.schema.get_field_index(name)
+                table = table.set_column(
+                    index, name, pc.fill_null(table[name], pa.scalar(value, pa.string()))
+                )
+            batches.sa_records = table.append_column(
                 "received_at", pa.array([now] * table.num_rows, pa.timestamp("ms", tz="UTC"))
-            )
-            batches.tables[sa_events.STREAM] = enriched
-            batches.tables[behaviors.STREAM] = self.mapping.to_behaviors(
-                sa_events.CONTRACT.conform(enriched)
-            )
-            batches.invalid = enriched.num_rows - int(
-                pa.compute.sum(enriched["is_valid"]).as_py() or 0
             )
         batches.dead_letter_table("sa", remote_addr, now)
         return batches, projects
@@ -243,7 +291,8 @@ class Collector:
                 remote_addr,
                 started,
             )
-        if debug:
+        if debug:  # the answer depends on enrichment (whitelist): prepare it here
+            batches = await run_in_threadpool(self.prepare, [batches])
             problems = [rejection.reason for rejection in batches.rejected]
             table = batches.tables.get(sa_events.STREAM)
             if table is not None:

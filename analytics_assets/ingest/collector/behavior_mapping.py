@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics_assets.raw_log import behaviors
 
@@ -43,7 +44,13 @@ class BehaviorMapping:
 
     def to_behaviors(self, sa_batch: pa.Table) -> pa.Table:
         """The valid mapped `track` events of an `sa_events` batch, as behaviors."""
-        frame = pl.from_arrow(sa_batch)
+        candidates = pc.and_(
+            pc.equal(sa_batch["type"], "track"),
+            pc.is_in(sa_batch["event"], pa.array(list(self.events))),
+        )
+        if not pc.any(candidates).as_py():
+            return behaviors.SCHEMA.empty_table()
+        frame = pl.from_arrow(sa_batch.filter(candidates))
         assert isinstance(frame, pl.DataFrame)
         frame = frame.filter(
             pl.col("is_valid") & (pl.col("type") == "track") & pl.col("event").is_in(self.events)

@@ -138,13 +138,12 @@ class Enricher:
     geoip: GeoIp | None = None
     whitelist: RedisWhitelist | None = None
 
-    def enrich(
-        self, records: pa.Table, request_user_agent: str | None, remote_addr: str | None
-    ) -> pa.Table:
-        """`records` from `sensors_records.columns_to_table` → columns of `sa_events`."""
+    def enrich(self, records: pa.Table) -> pa.Table:
+        """`records` from `sensors_records.columns_to_table` (with `user_agent` and `ip`
+        already defaulted to the request's) → columns of `sa_events`."""
         n = records.num_rows
-        user_agents = pc.fill_null(records["user_agent"], request_user_agent or "")
-        ips = pc.fill_null(records["ip"], remote_addr or "")
+        user_agents = pc.fill_null(records["user_agent"], "")
+        ips = pc.fill_null(records["ip"], "")
         columns: dict[str, pa.Array | pa.ChunkedArray] = {}
         parsed = {ua: user_agent_fields(ua) for ua in pc.unique(user_agents).to_pylist() if ua}
         ua_list = user_agents.to_pylist()

@@ -46,14 +46,6 @@ def name_problem(name: str) -> str | None:
 
 
 def _value_problem(name: str, value: Any) -> str | None:
-    if isinstance(value, str):
-        return (
-            f"property {name} is longer than {MAX_STRING_LENGTH} characters"
-            if len(value) > MAX_STRING_LENGTH
-            else None
-        )
-    if value is None or isinstance(value, (bool, int, float)):
-        return None
     if isinstance(value, list):
         if all(isinstance(v, str) and len(v) <= MAX_STRING_LENGTH for v in value):
             return None
@@ -61,12 +53,24 @@ def _value_problem(name: str, value: Any) -> str | None:
     return f"property {name} has a {type(value).__name__} value (objects are not allowed)"
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def properties_problem(properties: dict[str, Any]) -> str | None:
+    """The first rule a property breaks. Hot loop: scalars and short strings (nearly all
+    values) cost one type lookup; names are checked once per distinct name (cached)."""
     for name, value in properties.items():
         problem = name_problem(name) if isinstance(name, str) else "non-string property name"
-        problem = problem or _value_problem(name, value)
         if problem:
             return problem
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_STRING_LENGTH:
+                return f"property {name} is longer than {MAX_STRING_LENGTH} characters"
+        elif kind not in _SCALARS:
+            problem = _value_problem(name, value)
+            if problem:
+                return problem
     return None
 
 

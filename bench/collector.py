@@ -1,0 +1,186 @@
+"""Benchmark: the collector's sustained ingest rate, through the real HTTP server.
+
+    .venv/bin/python bench/collector.py [--seconds 20] [--connections 8] [--clients 2]
+
+Python-SDK-shaped requests (`data_list` = base64(gzip(JSON array of 50 records)), ~1 KB
+per record, form body) are pre-built, then sent over keep-alive connections by
+`--clients` processes for `--seconds`. The collector runs as it does in production:
+uvicorn, enrichment on (UA, GeoIP from a MaxMind-format database, Redis whitelist via a
+real redis-server), disk buffer fsynced before every answer, Parquet shipping.
+Reports events/s, JSON MB/s, request p50/p99, and CPU used by server and clients (the
+machine has 2 cores: server and load generator share them).
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import redis
+
+from analytics_assets.ingest.collector.sensors_protocol import encode_records
+from tests.support.geoip import write_city_database
+from tests.support.servers import collector_process, redis_server
+
+RESULTS = Path(__file__).parent / "results"
+BATCH = 50
+USER_AGENTS = [
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.0.0 Mobile Safari/537.36",
+]
+
+
+def build_bodies(count: int) -> tuple[list[bytes], int]:
+    """Request bodies and the JSON size of one batch (what '1 KB events' measures)."""
+    rng = random.Random(7)
+    now = int(time.time() * 1000)
+    bodies, json_bytes = [], 0
+    for b in range(count):
+        records = [
+            {
+                "type": "track",
+                "event": rng.choice(["RecImpression", "RecClick", "ViewItem", "$pageview"]),
+                "distinct_id": f"user-{rng.randrange(20_000)}",
+                "time": now - rng.randrange(600_000),
+                "_track_id": rng.randrange(10**9),
+                "lib": {"$lib": "python", "$lib_version": "1.11.0", "$lib_method": "code"},
+                "properties": {
+                    "$lib": "python",
+                    "$user_agent": rng.choice(USER_AGENTS),
+                    "$ip": rng.choice(["1.2.3.4", "8.8.8.8", "2001:db8::7", "10.1.2.3"]),
+                    "scenario_id": rng.choice(["home_feed", "search", "item_detail"]),
+                    "item_id": f"item-{rng.randrange(5_000)}",
+                    "experiment_id": "ranker_v2",
+                    "experiment_group": rng.choice(["control", "treatment"]),
+                    "page_url": f"https://shop.example/items/{rng.randrange(10**6)}?ref=feed",
+                    "description": "x" * 420,
+                    "tags": ["a", "b", "c"],
+                    "price": rng.random() * 100,
+                },
+            }
+            for _ in range(BATCH)
+        ]
+        if b == 0:
+            json_bytes = len(json.dumps(records, separators=(",", ":")))
+        form = {"data_list": encode_records(records), "gzip": "1"}
+        bodies.append(urllib.parse.urlencode(form).encode())
+    return bodies, json_bytes
+
+
+def send(port: int, bodies: list[bytes], seconds: float, connections: int, out) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    latencies: list[float] = []
+    errors = [0]
+    stop = time.monotonic() + seconds
+
+    def worker(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        i = offset
+        while time.monotonic() < stop:
+            body = bodies[i % len(bodies)]
+            started = time.perf_counter()
+            conn.request(
+                "POST",
+                "/sa?project=bench",
+                body,
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            response = conn.getresponse()
+            response.read()
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200:
+                errors[0] += 1
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(connections)]
+    cpu = time.process_time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put((latencies, errors[0], time.process_time() - cpu))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=8, help="per client process")
+    parser.add_argument("--clients", type=int, default=2)
+    args = parser.parse_args()
+    bodies, json_bytes = build_bodies(200)
+    wire = statistics.mean(len(b) for b in bodies)
+    print(
+        f"batch: {BATCH} events, {json_bytes / BATCH:.0f} B JSON per event, {wire:.0f} B on the wire"
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        with redis_server(root) as redis_url:
+            client = redis.Redis.from_url(redis_url)
+            client.mset({f"user_whitelist:user-{u}": "{}" for u in range(0, 20_000, 2)})
+            env = {
+                "COLLECTOR_REDIS_URL": redis_url,
+                "GEOIP_DATABASE": str(write_city_database(root / "city.mmdb")),
+                "COLLECTOR_SEGMENT_MAX_SECONDS": "5",
+            }
+            with collector_process(root, env=env) as server:
+                port = int(server.url.rsplit(":", 1)[1])
+                server_cpu_before = _cpu_seconds(server.process.pid)
+                queue: multiprocessing.Queue = multiprocessing.Queue()
+                clients = [
+                    multiprocessing.Process(
+                        target=send, args=(port, bodies, args.seconds, args.connections, queue)
+                    )
+                    for _ in range(args.clients)
+                ]
+                started = time.perf_counter()
+                for c in clients:
+                    c.start()
+                results = [queue.get() for _ in clients]
+                elapsed = time.perf_counter() - started
+                for c in clients:
+                    c.join()
+                server_cpu = _cpu_seconds(server.process.pid) - server_cpu_before
+    latencies = sorted(x for r in results for x in r[0])
+    errors = sum(r[1] for r in results)
+    client_cpu = sum(r[2] for r in results)
+    requests = len(latencies)
+    report = {
+        "requests": requests,
+        "errors": errors,
+        "events_per_second": round(requests * BATCH / elapsed),
+        "json_mb_per_second": round(requests * json_bytes / elapsed / 1e6, 1),
+        "wire_mb_per_second": round(requests * wire / elapsed / 1e6, 1),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+        "server_cpu_cores": round(server_cpu / elapsed, 2),
+        "client_cpu_cores": round(client_cpu / elapsed, 2),
+        "seconds": round(elapsed, 1),
+        "connections": args.clients * args.connections,
+    }
+    print(json.dumps(report, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "collector.json").write_text(json.dumps(report, indent=2))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    main()
