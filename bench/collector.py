@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=8, help="per client process")
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="collector server processes")
     args = parser.parse_args()
     bodies, json_bytes = build_bodies(200)
     wire = statistics.mean(len(b) for b in bodies)
@@ -136,6 +137,7 @@ def main() -> None:
                 "COLLECTOR_REDIS_URL": redis_url,
                 "GEOIP_DATABASE": str(write_city_database(root / "city.mmdb")),
                 "COLLECTOR_SEGMENT_MAX_SECONDS": "5",
+                "COLLECTOR_WORKERS": str(args.workers),
             }
             with collector_process(root, env=env) as server:
                 port = int(server.url.rsplit(":", 1)[1])
@@ -171,6 +173,7 @@ def main() -> None:
         "client_cpu_cores": round(client_cpu / elapsed, 2),
         "seconds": round(elapsed, 1),
         "connections": args.clients * args.connections,
+        "workers": args.workers,
     }
     print(json.dumps(report, indent=2))
     RESULTS.mkdir(exist_ok=True)
@@ -178,8 +181,16 @@ def main() -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU of a process and its children (uvicorn workers), from /proc."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 if __name__ == "__main__":

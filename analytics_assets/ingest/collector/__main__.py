@@ -18,6 +18,7 @@ def main() -> None:
         factory=True,
         host=settings.host,
         port=settings.port,
+        workers=settings.workers,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -3,6 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | `COLLECTOR_HOST` / `COLLECTOR_PORT` | 127.0.0.1 / 8106 | listen address |
+| `COLLECTOR_WORKERS` | 1 | server processes (each owns its buffer segments; metrics are per process) |
 | `COLLECTOR_SINK` | `staging` | `staging` (disk buffer → raw log files) or `kafka` |
 | `KAFKA_BOOTSTRAP_SERVERS` | | brokers for the `kafka` sink |
 | `RAW_LOG_ROOT`, `RAW_LOG_S3_ENDPOINT_URL`, `AWS_*` | `.data/staging` | raw log location |
@@ -37,6 +38,7 @@ class SettingsError(ValueError):
 class CollectorSettings:
     host: str = "127.0.0.1"
     port: int = 8106
+    workers: int = 1
     sink: str = "staging"
     kafka_bootstrap_servers: str = ""
     buffer_dir: Path = field(default_factory=lambda: data_dir() / "collector-buffer")
@@ -81,6 +83,7 @@ class CollectorSettings:
         return cls(
             host=env.get("COLLECTOR_HOST", defaults.host),
             port=int(env.get("COLLECTOR_PORT", defaults.port)),
+            workers=int(env.get("COLLECTOR_WORKERS", defaults.workers)),
             sink=sink,
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", ""),
             buffer_dir=Path(env["COLLECTOR_BUFFER_DIR"])
