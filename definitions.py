@@ -2,10 +2,11 @@
 
 from dagster import Definitions
 
-from analytics_assets import behavior
+from analytics_assets import behavior, ingest
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
+    ingest.defs,
     behavior.defs,
     Definitions(resources=resources_from_environment()),
 )

@@ -9,10 +9,20 @@ EVENTS_PER_SECOND="${DEMO_EVENTS_PER_SECOND:-20}"
 echo "==> writing 48 hours of demo history into the raw event log (.data/staging)"
 $PY -m analytics_assets.ingest.demo_traffic --history-hours 48 --events-per-second "$EVENTS_PER_SECOND"
 
-echo "==> starting live demo traffic (${EVENTS_PER_SECOND} events/s)"
-$PY -m analytics_assets.ingest.demo_traffic --history-hours 0 --events-per-second "$EVENTS_PER_SECOND" --follow &
+COLLECTOR_PORT="${COLLECTOR_PORT:-8106}"
+echo "==> starting the collector on http://127.0.0.1:${COLLECTOR_PORT} (Sensors /sa, /api/v1/behaviors, /metrics)"
+COLLECTOR_PORT="$COLLECTOR_PORT" $PY -m analytics_assets.ingest.collector &
+COLLECTOR_PID=$!
+trap 'kill $TRAFFIC_PID $COLLECTOR_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:${COLLECTOR_PORT}/healthz" >/dev/null && break
+  sleep 0.2
+done
+
+echo "==> starting live demo traffic through the collector (${EVENTS_PER_SECOND} events/s)"
+$PY -m analytics_assets.ingest.demo_traffic --history-hours 0 --events-per-second "$EVENTS_PER_SECOND" \
+  --follow --collector-url "http://127.0.0.1:${COLLECTOR_PORT}" &
 TRAFFIC_PID=$!
-trap 'kill $TRAFFIC_PID 2>/dev/null || true' EXIT
 
 first=$(date -u -d '48 hours ago' +%Y-%m-%d-%H:00)
 last=$(date -u +%Y-%m-%d-%H:00)

@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import httpx
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -222,6 +223,58 @@ def _write_history(log_resource, hours: int, events_per_hour: int, now: dt.datet
         log.info("wrote %s events for %s", table.num_rows, f"{hour:%Y-%m-%d %H}:00")
 
 
+SENSORS_EVENTS = {
+    "impression": "RecImpression",
+    "click": "RecClick",
+    "view": "RecView",
+    "like": "RecLike",
+    "share": "RecShare",
+    "add_cart": "AddToCart",
+    "order": "PayOrder",
+}
+
+
+def send_to_collector(client: httpx.Client, url: str, table: pa.Table) -> None:
+    """Half of a window through the behavior API, half as Sensors protocol events (one
+    `data_list` gzip request per tenant, as the Python SDK sends them), so the demo
+    exercises both front doors of the collector."""
+    from analytics_assets.ingest.collector.sensors_protocol import encode_records
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    frame = frame.with_columns(pl.col("timestamp", "received_at").dt.epoch("ms"))
+    half = frame.height // 2
+    api = frame.head(half).drop("received_at")
+    rows = [
+        {**row, "context": {k: row.pop(k) for k in ("device_type", "os", "location", "ip")}}
+        for row in api.to_dicts()
+    ]
+    client.post(f"{url}/api/v1/behaviors", json=rows).raise_for_status()
+    for (tenant,), part in frame.tail(frame.height - half).group_by("tenant_id"):
+        records = [
+            {
+                "type": "track",
+                "event": SENSORS_EVENTS[row["action_type"]],
+                "distinct_id": row["user_id"],
+                "time": row["timestamp"],
+                "properties": {
+                    "scenario_id": row["scenario_id"],
+                    "item_id": row["item_id"],
+                    "watch_duration": row["watch_duration"],
+                    "completion_rate": row["completion_rate"],
+                    "experiment_id": row["experiment_id"],
+                    "experiment_group": row["experiment_group"],
+                    "$ip": row["ip"],
+                },
+            }
+            for row in part.to_dicts()
+        ]
+        client.post(
+            f"{url}/sa?project={tenant}",
+            data={"data_list": encode_records(records), "gzip": "1"},
+        ).raise_for_status()
+
+
 def main() -> None:
     from analytics_assets.resources.raw_event_log import RawEventLog
 
@@ -234,13 +287,17 @@ def main() -> None:
     parser.add_argument("--history-hours", type=int, default=48)
     parser.add_argument("--events-per-second", type=float, default=20.0)
     parser.add_argument("--interval-seconds", type=float, default=10.0)
-    parser.add_argument("--follow", action="store_true", help="keep writing live traffic")
+    parser.add_argument("--follow", action="store_true", help="keep sending live traffic")
+    parser.add_argument(
+        "--collector-url", default="", help="send live traffic to this collector (else: files)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo-traffic %(message)s")
     log_resource = RawEventLog(root=args.root)
     now = dt.datetime.now(dt.UTC)
     _write_history(log_resource, args.history_hours, int(args.events_per_second * 3600), now)
     window_start = now
+    client = httpx.Client(timeout=30)
     while args.follow:
         time.sleep(args.interval_seconds)
         window_end = dt.datetime.now(dt.UTC)
@@ -248,8 +305,16 @@ def main() -> None:
         table = generate_behaviors(
             window_start, window_end, events, seed=int(window_end.timestamp())
         )
-        files = log_resource.write(behaviors.CONTRACT, table)
-        log.info("wrote %s live events in %s file(s)", table.num_rows, len(files))
+        if args.collector_url:
+            try:
+                send_to_collector(client, args.collector_url, table)
+            except httpx.HTTPError as exc:
+                log.warning("collector did not take %s events (%s); retrying", events, exc)
+                continue  # keep the window open: the next send covers it
+            log.info("sent %s live events to %s", table.num_rows, args.collector_url)
+        else:
+            files = log_resource.write(behaviors.CONTRACT, table)
+            log.info("wrote %s live events in %s file(s)", table.num_rows, len(files))
         window_start = window_end
 
 

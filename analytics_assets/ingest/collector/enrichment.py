@@ -29,7 +29,7 @@ UA_FIELDS = ("ua_browser", "ua_browser_version", "ua_os", "ua_os_version", "ua_d
 @lru_cache(maxsize=16_384)
 def user_agent_fields(user_agent: str) -> tuple[str | None, ...]:
     """(browser, browser version, os, os version, device) of one User-Agent string."""
-    parsed = parse_user_agent(user_agent)
+    parsed = parse_user_agent(user_agent[:1024])  # bounds regex time on hostile input
     browser, os_, device = parsed.user_agent, parsed.os, parsed.device
     return (
         browser.family if browser else None,
@@ -48,6 +48,8 @@ class GeoIp:
         self.lookup = lru_cache(maxsize=65_536)(self._lookup)
 
     def _lookup(self, ip: str) -> str | None:
+        if ip[:7].lower() == "::ffff:" and "." in ip:  # IPv4 seen by a dual-stack socket
+            ip = ip[7:]
         try:
             found: Any = self._reader.get(ip)
         except ValueError:  # not an IP address

@@ -1,0 +1,33 @@
+"""The collector's output streams as assets, so lineage starts at the front door.
+
+They are external: the collector (a service, not a Dagster run) writes them; the lake and
+the checks read them. `raw_behaviors` lives with the behavior domain that loads it.
+"""
+
+from dagster import AssetSpec
+
+GROUP = "ingestion"
+
+raw_sa_events = AssetSpec(
+    "raw_sa_events",
+    description=(
+        "Sensors Data protocol records accepted by the collector, decoded and enriched (UA, "
+        "GeoIP, Redis whitelist, event_group, is_valid): Parquet under "
+        "`sa_events/dt=YYYY-MM-DD/hour=HH/`, bucketed by event time. A row is one record of "
+        "any of the 12 record types; invalid ones are kept with `invalid_reason`."
+    ),
+    group_name=GROUP,
+    kinds={"parquet", "s3"},
+)
+
+raw_dead_letters = AssetSpec(
+    "raw_dead_letters",
+    description=(
+        "Everything the collector refused, with the reason and the raw payload "
+        "(`dead_letters/dt=/hour=`, by arrival time): undecodable requests, oversized "
+        "bodies, unauthorised writes, records that cannot be identified. Nothing is dropped "
+        "silently; replay from here after fixing the producer."
+    ),
+    group_name=GROUP,
+    kinds={"parquet", "s3"},
+)
