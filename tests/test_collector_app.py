@@ -385,3 +385,30 @@ def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient
 def test_fuzzed_requests_never_get_a_5xx(fuzz_client: TestClient, path: str, body: bytes) -> None:
     answer = fuzz_client.post(path, content=body, headers={"Content-Type": "text/plain"})
     assert answer.status_code in (200, 400, 403, 413), answer.text
+
+
+def test_collector_behaviors_load_into_clickhouse(tmp_path: Path, staging: Path) -> None:
+    """The behaviors stream the collector writes is what `user_behaviors` loads: both
+    front doors, one hour, row for row."""
+    from analytics_assets.ingest.demo_traffic import generate_behaviors, send_to_collector
+    from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+    from analytics_assets.resources.raw_event_log import RawEventLog
+    from tests.conftest import materialize_behavior
+
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    table = generate_behaviors(hour, hour + dt.timedelta(minutes=30), 400, seed=3)
+    with TestClient(create_app(settings_for(tmp_path))) as http:
+        send_to_collector(http, "", table)  # TestClient is an httpx client on the app
+    clickhouse = EmbeddedClickHouse(path=str(tmp_path / "clickhouse"))
+    result = materialize_behavior(
+        clickhouse, RawEventLog(root=str(staging)), hour, selection=("user_behaviors",)
+    )
+    assert result.success
+    with clickhouse.opened():
+        loaded = clickhouse.query_sql(
+            "SELECT action_type, count() AS n FROM user_behaviors GROUP BY action_type"
+        )
+    expected = pc.value_counts(table["action_type"]).to_pylist()
+    assert dict(zip(loaded["action_type"], loaded["n"], strict=True)) == {
+        e["values"]: e["counts"] for e in expected
+    }

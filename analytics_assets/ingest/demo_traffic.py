@@ -293,6 +293,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo-traffic %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     log_resource = RawEventLog(root=args.root)
     now = dt.datetime.now(dt.UTC)
     _write_history(log_resource, args.history_hours, int(args.events_per_second * 3600), now)
