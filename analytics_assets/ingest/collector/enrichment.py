@@ -15,7 +15,6 @@ from typing import Any
 
 import maxminddb
 import orjson
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import redis
@@ -132,6 +131,13 @@ class RedisWhitelist:
         self._client.close()
 
 
+def per_row(keys: pa.ChunkedArray, value_by_key: dict[str, str | None]) -> pa.ChunkedArray:
+    """Broadcast values looked up once per distinct key back onto every row (null for
+    keys without a value), in Arrow: no per-row Python."""
+    positions = pc.index_in(keys, value_set=pa.array(list(value_by_key), pa.string()))
+    return pc.take(pa.array(list(value_by_key.values()), pa.string()), positions)
+
+
 @dataclass
 class Enricher:
     """Everything the seed's Vector pipeline added, configured once per collector."""
@@ -148,14 +154,12 @@ class Enricher:
         ips = pc.fill_null(records["ip"], "")
         columns: dict[str, pa.Array | pa.ChunkedArray] = {}
         parsed = {ua: user_agent_fields(ua) for ua in pc.unique(user_agents).to_pylist() if ua}
-        ua_list = user_agents.to_pylist()
         for position, name in enumerate(UA_FIELDS):
-            columns[name] = pa.array(
-                [parsed[ua][position] if ua else None for ua in ua_list], pa.string()
-            )
+            field_by_agent = {ua: fields[position] for ua, fields in parsed.items()}
+            columns[name] = per_row(user_agents, field_by_agent)
         if self.geoip is not None:
             geo = {ip: self.geoip.lookup(ip) for ip in pc.unique(ips).to_pylist() if ip}
-            columns["geoip"] = pa.array([geo.get(ip) for ip in ips.to_pylist()], pa.string())
+            columns["geoip"] = per_row(ips, geo)
         else:
             columns["geoip"] = pa.nulls(n, pa.string())
         is_debug = pc.fill_null(
@@ -195,16 +199,7 @@ class Enricher:
         assert self.whitelist is not None
         ids = records["distinct_id"]
         found, failed = self.whitelist.lookup(pc.unique(ids.drop_null()).to_pylist())
-        frame = pl.DataFrame(
-            {"distinct_id": list(found), "redis_meta": list(found.values())},
-            schema={"distinct_id": pl.String, "redis_meta": pl.String},
-        )
-        meta = (
-            pl.DataFrame({"distinct_id": pl.from_arrow(ids)})
-            .join(frame, on="distinct_id", how="left", maintain_order="left")
-            .get_column("redis_meta")
-            .to_arrow()
-        )
+        meta = per_row(ids, found)
         has_user = pc.is_valid(ids)  # item records belong to no user
         needs_entry = pc.and_(pc.and_(pc.invert(is_debug), has_user), pc.is_null(meta))
         why = "whitelist lookup failed (Redis unavailable)" if failed else "not in the whitelist"

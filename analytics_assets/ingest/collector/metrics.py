@@ -9,9 +9,6 @@ from prometheus_client.core import CounterMetricFamily
 
 
 class CollectorMetrics:
-    def watch_whitelist(self, stats: "WhitelistStatsLike") -> None:
-        self.registry.register(WhitelistCounters(stats))  # type: ignore[arg-type]
-
     def __init__(self, buffer_depth: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
@@ -52,6 +49,9 @@ class CollectorMetrics:
             registry=self.registry,
         )
         self.buffer_depth.set_function(buffer_depth)
+
+    def watch_whitelist(self, stats: "WhitelistStatsLike") -> None:
+        self.registry.register(WhitelistCounters(stats))  # type: ignore[arg-type]
 
 
 class WhitelistCounters:

@@ -12,7 +12,7 @@ everything after it (enrichment, grouping, keys, files) is columnar.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
@@ -201,26 +201,20 @@ def _json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+_COLUMN_TYPES = {
+    "time": pa.timestamp("ms", tz="UTC"),
+    "track_id": pa.int64(),
+    "identities": pa.binary(),  # JSON bytes from orjson, viewed as text below
+    "lib": pa.binary(),
+    "properties": pa.binary(),
+}
+
+
 def columns_to_table(columns: RecordColumns) -> pa.Table:
-    """The identified records as Arrow columns (before enrichment)."""
-    return pa.table(
-        {
-            "type": pa.array(columns.type, pa.string()),
-            "event": pa.array(columns.event, pa.string()),
-            "time": pa.array(columns.time, pa.timestamp("ms", tz="UTC")),
-            "distinct_id": pa.array(columns.distinct_id, pa.string()),
-            "track_id": pa.array(columns.track_id, pa.int64()),
-            "original_id": pa.array(columns.original_id, pa.string()),
-            "login_id": pa.array(columns.login_id, pa.string()),
-            "anonymous_id": pa.array(columns.anonymous_id, pa.string()),
-            "identities": pa.array(columns.identities, pa.binary()).cast(pa.string()),
-            "item_type": pa.array(columns.item_type, pa.string()),
-            "item_id": pa.array(columns.item_id, pa.string()),
-            "project": pa.array(columns.project, pa.string()),
-            "lib": pa.array(columns.lib, pa.binary()).cast(pa.string()),
-            "properties": pa.array(columns.properties, pa.binary()).cast(pa.string()),
-            "invalid_reason": pa.array(columns.invalid_reason, pa.string()),
-            "user_agent": pa.array(columns.user_agent, pa.string()),
-            "ip": pa.array(columns.ip, pa.string()),
-        }
-    )
+    """The identified records as Arrow columns (before enrichment), in field order."""
+    arrays = {}
+    for spec in fields(RecordColumns):
+        column_type = _COLUMN_TYPES.get(spec.name, pa.string())
+        array = pa.array(getattr(columns, spec.name), column_type)
+        arrays[spec.name] = array.cast(pa.string()) if column_type == pa.binary() else array
+    return pa.table(arrays)
