@@ -164,7 +164,9 @@ class RawEventLog(ConfigurableResource):
         tables = []
         for staged in files:
             try:
-                table = behaviors.conform(pq.read_table(staged.path, filesystem=fs))
+                table = behaviors.conform(
+                    pq.read_table(staged.path, filesystem=fs, partitioning=None)
+                )
             except behaviors.NonConformingBatch as exc:
                 raise StagingFileError(f"{staged.path}: {exc}") from exc
             except (pa.ArrowException, OSError) as exc:
@@ -184,7 +186,9 @@ class RawEventLog(ConfigurableResource):
         `written_before`, only files that had landed by then (the open hour keeps growing)."""
         fs, _ = self._filesystem()
         ids = [
-            pq.read_table(staged.path, columns=["event_id"], filesystem=fs)["event_id"]
+            pq.read_table(staged.path, columns=["event_id"], filesystem=fs, partitioning=None)[
+                "event_id"
+            ]
             for staged in self.list_hour(stream, hour_floor(hour))
             if written_before is None or staged.modified is None or staged.modified < written_before
         ]

@@ -12,4 +12,6 @@ def read_stream(staging_root: Path, contract: StreamContract) -> pa.Table:
     files = sorted((staging_root / contract.name).glob("dt=*/hour=*/*.parquet"))
     if not files:
         return contract.schema.empty_table()
-    return pa.concat_tables(pq.read_table(f).cast(contract.schema) for f in files)
+    return pa.concat_tables(
+        pq.read_table(f, partitioning=None).cast(contract.schema) for f in files
+    )
