@@ -2,11 +2,12 @@
 
 from dagster import Definitions
 
-from analytics_assets import behavior, ingest
+from analytics_assets import behavior, ingest, lakehouse
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
     ingest.defs,
     behavior.defs,
+    lakehouse.defs,
     Definitions(resources=resources_from_environment()),
 )

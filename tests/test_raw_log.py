@@ -24,7 +24,7 @@ def test_batches_are_bucketed_by_event_hour_and_read_back(
     total = 0
     for offset in range(3):
         hour = ANCHOR + dt.timedelta(hours=offset)
-        events, staged = raw_event_log.read_behaviors_hour(hour)
+        events, staged = raw_event_log.read_hour(behaviors.CONTRACT, hour)
         assert staged and all(f"dt={hour:%Y-%m-%d}/hour={hour:%H}" in f.path for f in staged)
         assert events.num_rows == raw_event_log.distinct_event_count(behaviors.STREAM, hour)
         total += events.num_rows
@@ -40,12 +40,12 @@ def test_missing_column_is_reported_with_the_file_name(raw_event_log: RawEventLo
     )
     directory.mkdir(parents=True)
     pq.write_table(table, directory / "part-bad.parquet")
-    for read in (raw_event_log.check_behaviors_hour, raw_event_log.read_behaviors_hour):
+    for read in (raw_event_log.check_hour, raw_event_log.read_hour):
         with pytest.raises(
             StagingFileError,
             match=r"part-bad\.parquet: behaviors: missing required columns \['user_id'\]",
         ):
-            read(ANCHOR)
+            read(behaviors.CONTRACT, ANCHOR)
 
 
 def test_corrupt_file_and_foreign_hour_are_rejected(raw_event_log: RawEventLog) -> None:
@@ -57,7 +57,7 @@ def test_corrupt_file_and_foreign_hour_are_rejected(raw_event_log: RawEventLog) 
     with pytest.raises(
         StagingFileError, match=r"part-corrupt\.parquet: not a readable Parquet file"
     ):
-        raw_event_log.check_behaviors_hour(ANCHOR)
+        raw_event_log.check_hour(behaviors.CONTRACT, ANCHOR)
     (directory / "part-corrupt.parquet").unlink()
     later = generate_behaviors(
         ANCHOR + dt.timedelta(hours=5), ANCHOR + dt.timedelta(hours=6), 100, seed=3
@@ -66,7 +66,7 @@ def test_corrupt_file_and_foreign_hour_are_rejected(raw_event_log: RawEventLog) 
     with pytest.raises(
         StagingFileError, match=r"part-elsewhere\.parquet: holds events from .* outside its hour"
     ):
-        raw_event_log.check_behaviors_hour(ANCHOR)
+        raw_event_log.check_hour(behaviors.CONTRACT, ANCHOR)
 
 
 def test_contract_rejects_nulls_bad_types_and_non_uuid_ids() -> None:

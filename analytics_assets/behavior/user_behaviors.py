@@ -50,7 +50,7 @@ class HourBatch:
 
 def read_hour(raw_event_log: RawEventLog, hour: dt.datetime) -> HourBatch:
     """Read and validate one hour; at-least-once duplicates (same event_id) are dropped."""
-    table, files = raw_event_log.read_behaviors_hour(hour)
+    table, files = raw_event_log.read_hour(behaviors.CONTRACT, hour)
     unique = pl.from_arrow(table).unique(subset="event_id", keep="first", maintain_order=True)
     assert isinstance(unique, pl.DataFrame)
     events = behaviors.with_defaults(unique.to_arrow().cast(behaviors.SCHEMA))
@@ -96,7 +96,7 @@ def user_behaviors(
     # Every file of the range is checked before anything is written: a bad file fails the
     # run with its name and leaves ClickHouse as it was.
     for hour in hours:
-        raw_event_log.check_behaviors_hour(hour)
+        raw_event_log.check_hour(behaviors.CONTRACT, hour)
 
     loaded = []
     for position, hour in enumerate(hours, start=1):

@@ -211,6 +211,12 @@ def generate_behaviors(
 
 
 def _write_history(log_resource, hours: int, events_per_hour: int, now: dt.datetime) -> None:
+    """History for both architectures: the behaviors stream and, from the same behaviors,
+    the Sensors stream as the collector would have stored it. Hours already present are
+    skipped, so re-running the demo does not duplicate history."""
+    from analytics_assets.ingest.demo_sensors import sensors_events_from_behaviors
+    from analytics_assets.raw_log import sa_events
+
     current_hour = now.replace(minute=0, second=0, microsecond=0)
     for back in range(hours, 0, -1):
         hour = current_hour - dt.timedelta(hours=back)
@@ -219,7 +225,9 @@ def _write_history(log_resource, hours: int, events_per_hour: int, now: dt.datet
         table = generate_behaviors(
             hour, hour + dt.timedelta(hours=1), events_per_hour, seed=int(hour.timestamp())
         )
-        log_resource.write(behaviors.CONTRACT, table)
+        stem = f"history-{hour:%Y%m%d%H}"
+        log_resource.write(sa_events.CONTRACT, sensors_events_from_behaviors(table), file_stem=stem)
+        log_resource.write(behaviors.CONTRACT, table, file_stem=stem)
         log.info("wrote %s events for %s", table.num_rows, f"{hour:%Y-%m-%d %H}:00")
 
 
@@ -234,6 +242,16 @@ SENSORS_EVENTS = {
 }
 
 
+def order_id(event_id: pl.Expr) -> pl.Expr:
+    """The business order id a PayOrder event carries (stable for the same behavior)."""
+    return pl.lit("o-") + event_id.str.slice(0, 13)
+
+
+def order_amount(event_id: pl.Expr) -> pl.Expr:
+    """A deterministic price between 5.00 and 504.99 derived from the event id."""
+    return (event_id.hash(7) % 50_000 + 500).cast(pl.Float64) / 100
+
+
 def send_to_collector(client: httpx.Client, url: str, table: pa.Table) -> None:
     """Half of a window through the behavior API, half as Sensors protocol events (one
     `data_list` gzip request per tenant, as the Python SDK sends them), so the demo
@@ -242,9 +260,14 @@ def send_to_collector(client: httpx.Client, url: str, table: pa.Table) -> None:
 
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    frame = frame.with_columns(pl.col("timestamp", "received_at").dt.epoch("ms"))
+    is_order = pl.col("action_type") == "order"
+    frame = frame.with_columns(
+        pl.col("timestamp", "received_at").dt.epoch("ms"),
+        pl.when(is_order).then(order_id(pl.col("event_id"))).alias("order_id"),
+        pl.when(is_order).then(order_amount(pl.col("event_id"))).alias("order_amount"),
+    )
     half = frame.height // 2
-    api = frame.head(half).drop("received_at")
+    api = frame.head(half).drop("received_at", "order_id", "order_amount")
     rows = [
         {**row, "context": {k: row.pop(k) for k in ("device_type", "os", "location", "ip")}}
         for row in api.to_dicts()
@@ -265,6 +288,11 @@ def send_to_collector(client: httpx.Client, url: str, table: pa.Table) -> None:
                     "experiment_id": row["experiment_id"],
                     "experiment_group": row["experiment_group"],
                     "$ip": row["ip"],
+                    **(
+                        {"order_id": row["order_id"], "order_amount": row["order_amount"]}
+                        if row["order_id"]
+                        else {}
+                    ),
                 },
             }
             for row in part.to_dicts()

@@ -6,6 +6,8 @@ the checks read them. `raw_behaviors` lives with the behavior domain that loads 
 
 from dagster import AssetSpec
 
+from analytics_assets.behavior.partitions import hourly_partitions
+
 GROUP = "ingestion"
 
 raw_sa_events = AssetSpec(
@@ -16,6 +18,7 @@ raw_sa_events = AssetSpec(
         "`sa_events/dt=YYYY-MM-DD/hour=HH/`, bucketed by event time. A row is one record of "
         "any of the 12 record types; invalid ones are kept with `invalid_reason`."
     ),
+    partitions_def=hourly_partitions,
     group_name=GROUP,
     kinds={"parquet", "s3"},
 )

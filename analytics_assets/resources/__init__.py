@@ -15,6 +15,7 @@ from analytics_assets.resources.clickhouse import (
     EmbeddedClickHouse,
     ServerClickHouse,
 )
+from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 
 
@@ -43,8 +44,29 @@ def raw_event_log_from_environment(resolved: bool = False) -> RawEventLog:
     return RawEventLog(root=os.environ.get("RAW_LOG_ROOT", ""), **s3_settings)
 
 
+def paimon_from_environment() -> PaimonLake:
+    """`PAIMON_WAREHOUSE` (folder or s3://bucket/prefix), `PAIMON_METASTORE` (filesystem or
+    jdbc) with `PAIMON_JDBC_URI` / `PAIMON_JDBC_USER` / `PAIMON_JDBC_PASSWORD`; S3 endpoint
+    and credentials as for the raw log (`PAIMON_S3_ENDPOINT_URL`, `AWS_*`)."""
+    settings: dict[str, Any] = {
+        "warehouse": os.environ.get("PAIMON_WAREHOUSE", ""),
+        "metastore": os.environ.get("PAIMON_METASTORE", "filesystem"),
+        "jdbc_uri": os.environ.get("PAIMON_JDBC_URI", ""),
+        "jdbc_user": os.environ.get("PAIMON_JDBC_USER", ""),
+    }
+    if os.environ.get("PAIMON_JDBC_PASSWORD"):
+        settings["jdbc_password"] = EnvVar("PAIMON_JDBC_PASSWORD")
+    if os.environ.get("PAIMON_S3_ENDPOINT_URL"):
+        settings["s3_endpoint_url"] = os.environ["PAIMON_S3_ENDPOINT_URL"]
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        settings["s3_access_key_id"] = EnvVar("AWS_ACCESS_KEY_ID")
+        settings["s3_secret_access_key"] = EnvVar("AWS_SECRET_ACCESS_KEY")
+    return PaimonLake(**settings)
+
+
 def resources_from_environment() -> dict[str, Any]:
     return {
         "clickhouse": clickhouse_from_environment(),
         "raw_event_log": raw_event_log_from_environment(),
+        "paimon": paimon_from_environment(),
     }

@@ -23,8 +23,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
 from analytics_assets.project import data_dir
-from analytics_assets.raw_log import behaviors
-from analytics_assets.raw_log.contract import StreamContract
+from analytics_assets.raw_log.contract import NonConformingBatch, StreamContract
 
 
 class StagingFileError(ValueError):
@@ -137,46 +136,48 @@ class RawEventLog(ConfigurableResource):
         ]
         return sorted(files, key=lambda f: f.path)
 
-    def check_behaviors_hour(self, hour: dt.datetime) -> list[StagedFile]:
+    def check_hour(self, contract: StreamContract, hour: dt.datetime) -> list[StagedFile]:
         """Cheap pre-flight from Parquet footers only (schema, null counts, time statistics),
         so a range load can refuse a bad file before it writes anything."""
         fs, _ = self._filesystem()
         hour = hour_floor(hour)
-        files = self.list_hour(behaviors.STREAM, hour)
+        files = self.list_hour(contract.name, hour)
         for staged in files:
             try:
                 metadata = pq.read_metadata(staged.path, filesystem=fs)
-                behaviors.conform(metadata.schema.to_arrow_schema().empty_table())
-            except behaviors.NonConformingBatch as exc:
+                contract.conform(metadata.schema.to_arrow_schema().empty_table())
+            except NonConformingBatch as exc:
                 raise StagingFileError(f"{staged.path}: {exc}") from exc
             except (pa.ArrowException, OSError) as exc:
                 raise StagingFileError(
                     f"{staged.path}: not a readable Parquet file ({exc})"
                 ) from exc
-            _require_footer_within(metadata, hour, staged.path)
+            _require_footer_within(metadata, contract.time_column, hour, staged.path)
         return files
 
-    def read_behaviors_hour(self, hour: dt.datetime) -> tuple[pa.Table, list[StagedFile]]:
-        """Every event of one UTC hour, conformed; any bad file fails the whole hour."""
+    def read_hour(
+        self, contract: StreamContract, hour: dt.datetime
+    ) -> tuple[pa.Table, list[StagedFile]]:
+        """Every record of one UTC hour of a stream, conformed; any bad file fails the hour."""
         fs, _ = self._filesystem()
         hour = hour_floor(hour)
-        files = self.list_hour(behaviors.STREAM, hour)
+        files = self.list_hour(contract.name, hour)
         tables = []
         for staged in files:
             try:
-                table = behaviors.conform(
+                table = contract.conform(
                     pq.read_table(staged.path, filesystem=fs, partitioning=None)
                 )
-            except behaviors.NonConformingBatch as exc:
+            except NonConformingBatch as exc:
                 raise StagingFileError(f"{staged.path}: {exc}") from exc
             except (pa.ArrowException, OSError) as exc:
                 raise StagingFileError(
                     f"{staged.path}: not a readable Parquet file ({exc})"
                 ) from exc
-            _require_events_within(table, hour, staged.path)
+            _require_events_within(table, contract.time_column, hour, staged.path)
             tables.append(table)
         if not tables:
-            return behaviors.SCHEMA.empty_table(), files
+            return contract.schema.empty_table(), files
         return pa.concat_tables(tables), files
 
     def distinct_event_count(
@@ -199,11 +200,13 @@ class RawEventLog(ConfigurableResource):
         ).as_py()
 
 
-def _require_footer_within(metadata: pq.FileMetaData, hour: dt.datetime, path: str) -> None:
+def _require_footer_within(
+    metadata: pq.FileMetaData, time_column: str, hour: dt.datetime, path: str
+) -> None:
     names = metadata.schema.names
-    if "timestamp" not in names:
+    if time_column not in names:
         return
-    column = names.index("timestamp")
+    column = names.index(time_column)
     for group in range(metadata.num_row_groups):
         stats = metadata.row_group(group).column(column).statistics
         if stats is None or not stats.has_min_max:
@@ -227,9 +230,9 @@ def _require_range_within(
         )
 
 
-def _require_events_within(table: pa.Table, hour: dt.datetime, path: str) -> None:
+def _require_events_within(table: pa.Table, time_column: str, hour: dt.datetime, path: str) -> None:
     """A file in hour H's directory may only hold events of hour H (the load replaces H)."""
     if table.num_rows == 0:
         return
-    low, high = pc.min_max(table["timestamp"]).values()
+    low, high = pc.min_max(table[time_column]).values()
     _require_range_within(low.as_py(), high.as_py(), hour, path)

@@ -1,0 +1,1 @@
+"""Paimon table writes and maintenance on top of pypaimon: Java Paimon's algorithms, no Dagster."""

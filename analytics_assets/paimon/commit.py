@@ -1,0 +1,138 @@
+"""Committing snapshots safely.
+
+pypaimon's `RenamingSnapshotCommit` checks that `snapshot-N` is absent and then renames a
+temp file onto it: on a local disk a concurrent rename silently replaces the winner, on S3
+a "rename" is copy + delete. Measured with 6 concurrent committers it lost 3 of 18 commits
+on S3. Java Paimon needs a catalog lock for the same reason. `AtomicSnapshotCommit` creates
+`snapshot-N` with a primitive that fails when the file exists (`link(2)` locally, a PUT
+with `If-None-Match: *` on S3), so exactly one committer wins each id; the others retry
+from the new latest snapshot, and conflict detection decides if they may.
+"""
+
+import os
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+from pypaimon.common.json_util import JSON
+from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+from pypaimon.snapshot.snapshot import Snapshot
+from pypaimon.snapshot.snapshot_commit import PartitionStatistics, SnapshotCommit
+from pypaimon.table.file_store_table import FileStoreTable
+from pypaimon.write.file_store_commit import FileStoreCommit
+
+MAINTENANCE_COMMIT_USER = "analytics-maintenance"
+
+
+class CommitConflict(RuntimeError):
+    """Another commit changed the files this one replaces (they were compacted, overwritten
+    or their partition dropped). Nothing was committed; re-plan from the latest snapshot."""
+
+
+class CreateIfAbsent(Protocol):
+    def __call__(self, path: str, content: bytes) -> bool:
+        """Create `path` with `content`; False if it already exists. Never overwrites."""
+        ...
+
+
+def create_local_file_if_absent(path: str, content: bytes) -> bool:
+    """Write a temp file, fsync it, then `link(2)` it into place: link fails with EEXIST
+    instead of replacing, unlike rename."""
+    local = path.removeprefix("file://")
+    directory = os.path.dirname(local)
+    os.makedirs(directory, exist_ok=True)
+    temp = os.path.join(directory, f".{os.path.basename(local)}.{uuid.uuid4().hex}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temp, local)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temp)
+    return True
+
+
+class S3CreateIfAbsent:
+    """S3 conditional PUT (`If-None-Match: *`; AWS since 2024, SeaweedFS, MinIO)."""
+
+    def __init__(self, client: object, bucket_of: Callable[[str], tuple[str, str]]) -> None:
+        self._client = client
+        self._bucket_of = bucket_of
+
+    def __call__(self, path: str, content: bytes) -> bool:
+        import botocore.exceptions
+
+        bucket, key = self._bucket_of(path)
+        try:
+            self._client.put_object(Bucket=bucket, Key=key, Body=content, IfNoneMatch="*")  # type: ignore[attr-defined]
+        except botocore.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            ):
+                return False
+            raise
+        return True
+
+
+class AtomicSnapshotCommit(SnapshotCommit):
+    """A `SnapshotCommit` for pypaimon's commit loop that never lets two writers both win."""
+
+    def __init__(self, table: FileStoreTable, create_if_absent: CreateIfAbsent) -> None:
+        self._manager = table.snapshot_manager()
+        self._create_if_absent = create_if_absent
+
+    def commit(
+        self,
+        base_snapshot_uuid: str | None,
+        snapshot: Snapshot,
+        statistics: list[PartitionStatistics],
+    ) -> bool:
+        path = self._manager.get_snapshot_path(snapshot.id)
+        if not self._create_if_absent(path, JSON.to_json(snapshot, indent=2).encode()):
+            return False
+        # LATEST is a hint: readers verify it against the listing, a stale one is harmless.
+        self._manager.file_io.overwrite_file_utf8(self._manager.latest_file, str(snapshot.id))
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+def commit_entries(
+    table: FileStoreTable,
+    create_if_absent: CreateIfAbsent,
+    kind: str,
+    plan: Callable[[Snapshot | None], list[ManifestEntry]],
+    properties: dict[str, str] | None = None,
+    commit_user: str = MAINTENANCE_COMMIT_USER,
+    commit_identifier: int | None = None,
+) -> None:
+    """Commit manifest entries as one snapshot of `kind` (APPEND, COMPACT or OVERWRITE)
+    through pypaimon's retrying commit loop with conflict detection on: a DELETE of a file
+    that is no longer live raises `CommitConflict` before anything is written."""
+    committer = FileStoreCommit(AtomicSnapshotCommit(table, create_if_absent), table, commit_user)
+    try:
+        committer._try_commit(
+            commit_kind=kind,
+            commit_identifier=commit_identifier if commit_identifier is not None else _identifier(),
+            commit_entries_plan=plan,
+            detect_conflicts=True,
+            allow_rollback=False,
+            snapshot_properties=properties,
+        )
+    except RuntimeError as exc:
+        if "conflicts detected" in str(exc) or "already added" in str(exc):
+            raise CommitConflict(str(exc)) from exc
+        raise
+    finally:
+        committer.close()
+
+
+def _identifier() -> int:
+    """A fresh identifier: the retry loop recognises its own landed commit by
+    (user, identifier, kind), so each logical commit needs its own."""
+    return uuid.uuid4().int >> 65

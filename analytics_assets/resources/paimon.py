@@ -1,0 +1,164 @@
+"""The Paimon lake: a catalog (filesystem or JDBC), its warehouse (local folder or S3),
+the per-table committer lock and the atomic snapshot commit for that storage."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
+from pypaimon import CatalogFactory, Schema
+from pypaimon.table.file_store_table import FileStoreTable
+
+from analytics_assets.paimon.commit import (
+    CreateIfAbsent,
+    S3CreateIfAbsent,
+    create_local_file_if_absent,
+)
+from analytics_assets.paimon.files import TableMetadata
+from analytics_assets.paimon.locks import FileTableLock, JdbcTableLock, TableLock
+from analytics_assets.paimon.table_spec import TableSpec
+from analytics_assets.project import data_dir
+
+PAIMON_POOL = "paimon"
+
+
+class PaimonLake(ConfigurableResource):
+    """`warehouse` is a folder or `s3://bucket/prefix` (default `<data dir>/lake`);
+    `metastore` is `filesystem` or `jdbc` (`jdbc_uri` like `jdbc:postgresql://host/db` or
+    `jdbc:sqlite:/path`; the default embedded JDBC catalog is sqlite in the data dir)."""
+
+    warehouse: str = ""
+    metastore: str = "filesystem"
+    jdbc_uri: str = ""
+    jdbc_user: str = ""
+    jdbc_password: str = ""
+    catalog_key: str = "analytics"
+    database: str = "ods"
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    lock_timeout_seconds: float = 900
+
+    _catalog: Any = PrivateAttr(default=None)
+
+    # -- configuration -----------------------------------------------------------------
+    def resolved_warehouse(self) -> str:
+        return self.warehouse or str(data_dir() / "lake")
+
+    def is_s3(self) -> bool:
+        return self.resolved_warehouse().startswith(("s3://", "s3a://"))
+
+    def catalog_options(self) -> dict[str, str]:
+        options = {"warehouse": self.resolved_warehouse(), "catalog-key": self.catalog_key}
+        if self.metastore == "jdbc":
+            options["metastore"] = "jdbc"
+            options["uri"] = self.jdbc_uri or f"jdbc:sqlite:{data_dir() / 'lake-catalog.sqlite'}"
+            if self.jdbc_user:
+                options["jdbc.user"] = self.jdbc_user
+            if self.jdbc_password:
+                options["jdbc.password"] = self.jdbc_password
+        elif self.metastore != "filesystem":
+            raise ValueError(
+                f"PaimonLake.metastore must be 'filesystem' or 'jdbc', not {self.metastore!r}"
+            )
+        if self.is_s3():
+            options.update(
+                {
+                    "s3.region": self.s3_region,
+                    "s3.path-style-access": "true",
+                    **({"s3.endpoint": self.s3_endpoint_url} if self.s3_endpoint_url else {}),
+                    **({"s3.access-key": self.s3_access_key_id} if self.s3_access_key_id else {}),
+                    **(
+                        {"s3.secret-key": self.s3_secret_access_key}
+                        if self.s3_secret_access_key
+                        else {}
+                    ),
+                }
+            )
+        return options
+
+    def describe(self) -> str:
+        where = self.jdbc_uri if self.metastore == "jdbc" and self.jdbc_uri else self.metastore
+        return f"{self.resolved_warehouse()} ({where} catalog)"
+
+    # -- catalog and tables --------------------------------------------------------------
+    def catalog(self) -> Any:
+        if self._catalog is None:
+            if not self.is_s3():
+                Path(self.resolved_warehouse()).mkdir(parents=True, exist_ok=True)
+            catalog = CatalogFactory.create(self.catalog_options())
+            catalog.create_database(self.database, ignore_if_exists=True)
+            self._catalog = catalog
+        return self._catalog
+
+    def ensure_table(self, spec: TableSpec) -> FileStoreTable:
+        """Create the table on first use (idempotent); an existing table keeps its schema."""
+        schema = Schema.from_pyarrow_schema(
+            spec.schema,
+            partition_keys=spec.partition_keys or None,
+            options=spec.all_options(),
+            comment=spec.comment or None,
+        )
+        self.catalog().create_table(self.identifier(spec.name), schema, ignore_if_exists=True)
+        return self.table(spec.name)
+
+    def identifier(self, name: str) -> str:
+        return f"{self.database}.{name}"
+
+    def table(self, name: str) -> FileStoreTable:
+        return self.catalog().get_table(self.identifier(name))
+
+    def table_exists(self, name: str) -> bool:
+        try:
+            self.table(name)
+        except Exception:  # pypaimon raises its own TableNotExistException
+            return False
+        return True
+
+    def metadata(self, name: str) -> TableMetadata:
+        return TableMetadata(self.table(name), self._filesystem(self.table(name)))
+
+    def table_location(self, name: str) -> str:
+        return self.table(name).table_path.rstrip("/")
+
+    # -- commits and locks -------------------------------------------------------------
+    def create_if_absent(self) -> CreateIfAbsent:
+        if not self.is_s3():
+            return create_local_file_if_absent
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint_url or None,
+            region_name=self.s3_region,
+            aws_access_key_id=self.s3_access_key_id or None,
+            aws_secret_access_key=self.s3_secret_access_key or None,
+        )
+
+        def bucket_of(path: str) -> tuple[str, str]:
+            parsed = urlparse(path)
+            return parsed.netloc, parsed.path.lstrip("/")
+
+        return S3CreateIfAbsent(client, bucket_of)
+
+    def _lock(self) -> TableLock:
+        if self.metastore == "jdbc":
+            return JdbcTableLock(
+                self.catalog_options(), self.catalog_key, self.lock_timeout_seconds
+            )
+        return FileTableLock(data_dir() / "locks", self.lock_timeout_seconds)
+
+    @contextmanager
+    def committing(self, name: str) -> Iterator[TableMetadata]:
+        """Hold the table's committer lock; yields fresh metadata read under it."""
+        with self._lock().hold(self.identifier(name)):
+            yield self.metadata(name)
+
+    def _filesystem(self, table: FileStoreTable) -> pafs.FileSystem:
+        file_io = table.file_io
+        return getattr(file_io, "filesystem", None) or pafs.LocalFileSystem()

@@ -1,0 +1,1 @@
+DELETE FROM paimon_distributed_locks WHERE lock_id = ? AND lock_owner = ?
