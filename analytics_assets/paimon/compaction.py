@@ -67,6 +67,22 @@ def plan_bucket(
     return [run.entries for run in groups]
 
 
+def plan_bucket_full(
+    entries: list[ManifestEntry], options: MaintenanceOptions
+) -> list[list[ManifestEntry]]:
+    """Java's `FullCompactTask` rule (dedicated or forced full compaction): skip leading
+    files already at target size, then rewrite the rest together if small files outnumber
+    big ones and there are at least three files."""
+    ordered = _write_order(entries)
+    target = options.target_file_size
+    while ordered and ordered[0].file.file_size >= target:
+        ordered.pop(0)
+    small = sum(1 for e in ordered if e.file.file_size < target)
+    if len(ordered) >= 3 and small > len(ordered) - small:
+        return [ordered]
+    return []
+
+
 def _write_order(entries: list[ManifestEntry]) -> list[ManifestEntry]:
     return sorted(
         entries,
@@ -93,9 +109,11 @@ def compact(
     metadata: TableMetadata,
     create_if_absent: CreateIfAbsent,
     partitions: set[tuple] | None = None,
+    full: bool = False,
 ) -> CompactionReport:
     """Compact every bucket (or those of `partitions`): one COMPACT commit per partition.
 
+    `full` uses the full-compaction rule (for partitions that no longer receive data).
     A partition whose files changed meanwhile (overwritten, dropped) makes its commit
     conflict: its new files are deleted, it is reported and left for the next run.
     """
@@ -116,7 +134,9 @@ def compact(
         groups = [
             group
             for bucket_entries in buckets.values()
-            for group in plan_bucket(bucket_entries, metadata.options)
+            for group in (plan_bucket_full if full else plan_bucket)(
+                bucket_entries, metadata.options
+            )
         ]
         if not groups:
             continue

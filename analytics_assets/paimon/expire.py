@@ -107,7 +107,7 @@ def _expire_until(
         snapshot = metadata.snapshot(snapshot_id)
         if snapshot is None:
             continue
-        for path in sorted(metadata.metadata_files_of(snapshot) - keep):
+        for path in sorted(_metadata_files_or_lists(metadata, snapshot) - keep):
             metadata.delete(path)
             report.metadata_files_deleted += 1
             keep.add(path)  # deleted once is enough
@@ -120,6 +120,20 @@ def _expire_until(
         step(f"snapshot-{snapshot_id}")
     metadata.write_hint("EARLIEST", end)
     return end
+
+
+def _metadata_files_or_lists(metadata: TableMetadata, snapshot: Snapshot) -> set[str]:
+    """A snapshot's manifests and lists; after a crash mid-expiry its lists may be gone
+    already (their manifests were deleted before them), then just the list names."""
+    try:
+        return metadata.metadata_files_of(snapshot)
+    except FileNotFoundError:
+        names = [
+            snapshot.base_manifest_list,
+            snapshot.delta_manifest_list,
+            snapshot.changelog_manifest_list,
+        ]
+        return {f"{metadata.manifest_dir}/{name}" for name in names if name}
 
 
 def _delete_dead_data_files(

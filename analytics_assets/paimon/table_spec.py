@@ -21,7 +21,6 @@ MAINTENANCE_OPTIONS = {
     "snapshot.time-retained": "1 h",
     "snapshot.expire.limit": "1000",
     "compaction.min.file-num": "5",
-    "compaction.max.file-num": "50",
     "target-file-size": "128 mb",
     "partition.timestamp-pattern": "$dt",
     "partition.timestamp-formatter": "yyyy-MM-dd",

@@ -1,0 +1,59 @@
+"""Independent views of a Paimon table for assertions: pypaimon's reader, chDB's Paimon
+reader, and the files on storage."""
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics_assets.paimon.files import TableMetadata
+from analytics_assets.resources.clickhouse import ClickHouseResource
+
+
+def read_pypaimon(table, **options: str) -> pa.Table:  # type: ignore[no-untyped-def]
+    """The table (or a snapshot/tag with `scan.snapshot-id` / `scan.tag-name`) via pypaimon."""
+    table = table.copy(options) if options else table
+    builder = table.new_read_builder()
+    return builder.new_read().to_arrow(builder.new_scan().plan().splits())
+
+
+def summary(rows: pa.Table, value: str) -> dict[str, object]:
+    """Row count, per-partition counts and a column sum: what maintenance must not change."""
+    frame = pl.from_arrow(rows)
+    assert isinstance(frame, pl.DataFrame)
+    per_partition = dict(frame.group_by("dt").len().sort("dt").iter_rows()) if frame.height else {}
+    total = pc.sum(rows[value]).as_py() if rows.num_rows else None
+    return {"rows": rows.num_rows, "per_partition": per_partition, "sum": total}
+
+
+def summary_chdb(clickhouse: ClickHouseResource, location: str, value: str) -> dict[str, object]:
+    frame = clickhouse.query_sql(
+        "SELECT dt, count() AS n, sum(" + value + ") AS s FROM paimonLocal({location:String}) "
+        "GROUP BY dt ORDER BY dt",
+        {"location": location},
+    )
+    return {
+        "rows": int(frame["n"].sum()) if frame.height else 0,
+        "per_partition": dict(zip(frame["dt"].to_list(), frame["n"].to_list(), strict=True)),
+        "sum": frame["s"].sum() if frame.height else None,
+    }
+
+
+def referenced_files(metadata: TableMetadata, from_snapshot: int = 0) -> set[str]:
+    """Every manifest list, manifest and data file some snapshot (from `from_snapshot` on)
+    or tag needs."""
+    used: set[str] = set()
+    snapshots = [metadata.snapshot(i) for i in metadata.snapshot_ids() if i >= from_snapshot]
+    for snapshot in [s for s in snapshots if s is not None] + metadata.tagged_snapshots():
+        used |= metadata.metadata_files_of(snapshot) | metadata.data_files_of(snapshot)
+    return used
+
+
+def stored_files(metadata: TableMetadata) -> set[str]:
+    """Data and manifest files on storage (metadata directories excluded)."""
+    return {
+        f.path
+        for f in metadata.list_directory(metadata.path, recursive=True)
+        if "/" in f.path[len(metadata.path) + 1 :]
+        and f.path[len(metadata.path) + 1 :].split("/", 1)[0]
+        not in {"snapshot", "schema", "tag", "consumer"}
+    }

@@ -1,0 +1,394 @@
+"""Paimon maintenance against the invariants that matter, each read back through two
+independent readers (pypaimon and chDB's Paimon reader) and the files on disk."""
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from analytics_assets.paimon.commit import CommitConflict, commit_entries
+from analytics_assets.paimon.compaction import compact, plan_bucket
+from analytics_assets.paimon.datafiles import deletes_for, write_rows
+from analytics_assets.paimon.expire import expire_snapshots
+from analytics_assets.paimon.files import FILE_SOURCE_APPEND, partition_values
+from analytics_assets.paimon.manifests import merge_manifests
+from analytics_assets.paimon.options import MaintenanceOptions
+from analytics_assets.paimon.orphans import clean_orphan_files
+from analytics_assets.paimon.partition_expire import expire_partitions, partition_time
+from analytics_assets.paimon.table_spec import TableSpec
+from analytics_assets.resources.paimon import PaimonLake
+from tests.support.lake import (
+    read_pypaimon,
+    referenced_files,
+    stored_files,
+    summary,
+    summary_chdb,
+)
+
+SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])
+LATER = dt.timedelta(days=2)  # "now" for expiry: every snapshot is older than time-retained
+
+
+def spec(**options: str) -> TableSpec:
+    return TableSpec(
+        "events",
+        SCHEMA,
+        ["dt"],
+        {"bucket": "2", "bucket-key": "user_id", "snapshot.num-retained.min": "3", **options},
+    )
+
+
+@pytest.fixture
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PaimonLake:
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
+    # chDB's table functions read only below the working directory (its user_files_path).
+    monkeypatch.chdir(tmp_path)
+    return PaimonLake(warehouse=str(tmp_path / "lake"))
+
+
+def append(lake: PaimonLake, day: str, batch: int, rows: int = 20) -> None:
+    data = pa.table(
+        {
+            "user_id": [f"u{i % 7}" for i in range(rows)],
+            "amount": [batch * 1000 + i for i in range(rows)],
+            "dt": [day] * rows,
+        },
+        schema=SCHEMA,
+    )
+    table = lake.table("events")
+    entries = write_rows(table, data, FILE_SOURCE_APPEND)
+    commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
+
+
+def fill(lake: PaimonLake, days: list[str], batches: int, **options: str) -> None:
+    lake.ensure_table(spec(**options))
+    for batch in range(batches):
+        for day in days:
+            append(lake, day, batch)
+
+
+def both_readers(lake: PaimonLake, clickhouse) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    via_pypaimon = summary(read_pypaimon(lake.table("events")), "amount")
+    via_chdb = summary_chdb(clickhouse, lake.table_location("events"), "amount")
+    assert via_pypaimon == via_chdb
+    return via_pypaimon
+
+
+def assert_referenced_files_exist(lake: PaimonLake, from_snapshot: int = 0) -> None:
+    """Every file of every snapshot (from `from_snapshot` on) and of every tag exists."""
+    metadata = lake.metadata("events")
+    missing = sorted(p for p in referenced_files(metadata, from_snapshot) if not metadata.exists(p))
+    assert not missing, missing[:5]
+
+
+def test_options_follow_java_defaults_and_reject_bad_values() -> None:
+    defaults = MaintenanceOptions.from_table_options({})
+    assert (defaults.snapshot_num_retained_min, defaults.snapshot_expire_limit) == (10, 50)
+    assert defaults.snapshot_time_retained == dt.timedelta(hours=1)
+    assert defaults.target_file_size == 256 << 20 and defaults.compaction_file_size == 187904815
+    parsed = MaintenanceOptions.from_table_options(
+        {
+            "snapshot.time-retained": "30 min",
+            "target-file-size": "8mb",
+            "partition.expiration-time": "7 d",
+        }
+    )
+    assert parsed.snapshot_time_retained == dt.timedelta(minutes=30)
+    assert parsed.target_file_size == 8 << 20
+    assert parsed.partition_expiration_time == dt.timedelta(days=7)
+    with pytest.raises(ValueError, match="snapshot.num-retained.max must be >="):
+        MaintenanceOptions.from_table_options(
+            {"snapshot.num-retained.min": "5", "snapshot.num-retained.max": "2"}
+        )
+    with pytest.raises(ValueError, match="not a duration"):
+        MaintenanceOptions.from_table_options({"snapshot.time-retained": "soon"})
+
+
+def test_compaction_plan_is_javas_sliding_window() -> None:
+    class File:
+        def __init__(self, size: int, seq: int) -> None:
+            self.file_size, self.min_sequence_number = size, seq
+            self.creation_time, self.file_name = None, f"f{seq}"
+
+    class Entry:
+        def __init__(self, size: int, seq: int) -> None:
+            self.file = File(size, seq)
+
+    options = MaintenanceOptions(
+        target_file_size=100, compaction_min_file_num=3, compaction_max_file_num=4
+    )
+    sizes = [10, 10, 10, 500, 10, 10, 10, 10, 10]
+    groups = plan_bucket([Entry(s, i) for i, s in enumerate(sizes)], options)  # type: ignore[arg-type]
+    # Java 1.x: the window reaches max-file-num at the big file and takes it along; the next
+    # four small files merge into a still-small output that goes back to the queue front,
+    # and with one file after it the window never reaches min-file-num again.
+    assert [[e.file.min_sequence_number for e in g] for g in groups] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_compaction_keeps_every_row_for_both_readers(lake: PaimonLake, clickhouse) -> None:  # type: ignore[no-untyped-def]
+    fill(lake, ["2025-03-01", "2025-03-02"], batches=8)
+    before = both_readers(lake, clickhouse)
+    files_before = len(
+        lake.metadata("events").live_entries(lake.metadata("events").latest_snapshot())
+    )
+
+    report = compact(lake.metadata("events"), lake.create_if_absent())
+
+    metadata = lake.metadata("events")
+    latest = metadata.latest_snapshot()
+    assert latest is not None and latest.commit_kind == "COMPACT" and latest.delta_record_count == 0
+    assert report.commits == 2 and report.files_rewritten > report.files_written
+    assert len(metadata.live_entries(latest)) < files_before
+    assert both_readers(lake, clickhouse) == before
+    assert_referenced_files_exist(lake)
+    # Idempotent: nothing left to pick, no new snapshot.
+    assert compact(lake.metadata("events"), lake.create_if_absent()).commits == 0
+    assert lake.metadata("events").latest_snapshot().id == latest.id
+
+
+def test_manifest_merge_collapses_manifests_and_changes_nothing(
+    lake: PaimonLake, clickhouse
+) -> None:  # type: ignore[no-untyped-def]
+    fill(lake, ["2025-03-01"], batches=12)
+    before = both_readers(lake, clickhouse)
+    compact(lake.metadata("events"), lake.create_if_absent())  # leaves DELETE entries behind
+    metadata = lake.metadata("events")
+    assert len(metadata.manifests_of(metadata.latest_snapshot())) > 10
+
+    report = merge_manifests(metadata, lake.create_if_absent(), force=True)
+
+    metadata = lake.metadata("events")
+    latest = metadata.latest_snapshot()
+    assert report.mode == "full" and report.manifests_after == 1
+    assert latest.id == report.snapshot_id and latest.commit_kind == "COMPACT"
+    entries = [e for m in metadata.manifests_of(latest) for e in metadata.manifest(m.file_name)]
+    assert all(e.kind == 0 for e in entries), "a full merge resolves every DELETE"
+    assert both_readers(lake, clickhouse) == before
+    # Default thresholds (30 manifests, 16 MB) leave a merged table alone.
+    assert merge_manifests(lake.metadata("events"), lake.create_if_absent()).snapshot_id is None
+
+
+def test_expiry_keeps_retained_snapshots_and_tags_readable_and_leaves_no_garbage(
+    lake: PaimonLake,
+    clickhouse,  # type: ignore[no-untyped-def]
+) -> None:
+    fill(lake, ["2025-03-01", "2025-03-02"], batches=6)
+    table = lake.table("events")
+    table.create_tag("before_compaction", snapshot_id=7)
+    compact(lake.metadata("events"), lake.create_if_absent())
+    merge_manifests(lake.metadata("events"), lake.create_if_absent(), force=True)
+    for batch in range(6, 9):
+        append(lake, "2025-03-02", batch)
+    current = both_readers(lake, clickhouse)
+    ids = lake.metadata("events").snapshot_ids()
+    retained = ids[-3:]
+    time_travel = {
+        i: summary(read_pypaimon(table, **{"scan.snapshot-id": str(i)}), "amount") for i in retained
+    }
+    tagged = summary(read_pypaimon(table, **{"scan.tag-name": "before_compaction"}), "amount")
+
+    report = expire_snapshots(lake.metadata("events"), now=dt.datetime.now(dt.UTC) + LATER)
+
+    metadata = lake.metadata("events")
+    assert metadata.snapshot_ids() == retained
+    assert report.expired_snapshot_ids == ids[:-3] and report.earliest == retained[0]
+    assert metadata.read_hint("EARLIEST") == retained[0]
+    assert both_readers(lake, clickhouse) == current
+    for i in retained:
+        assert (
+            summary(read_pypaimon(table, **{"scan.snapshot-id": str(i)}), "amount")
+            == time_travel[i]
+        )
+    assert (
+        summary(read_pypaimon(table, **{"scan.tag-name": "before_compaction"}), "amount") == tagged
+    )
+    assert_referenced_files_exist(lake)
+    assert report.data_files_deleted > 0, "compacted-away files nobody needs are gone"
+    # Expiry alone is exact: nothing unreferenced is left for the orphan cleaner.
+    assert stored_files(metadata) - referenced_files(metadata) == set()
+
+
+def test_consumers_and_retention_bound_expiry(lake: PaimonLake) -> None:
+    fill(lake, ["2025-03-01"], batches=10, **{"snapshot.expire.limit": "4"})
+    from pypaimon.consumer.consumer import Consumer
+
+    lake.table("events").consumer_manager().reset_consumer("flink-job", Consumer(next_snapshot=3))
+    report = expire_snapshots(lake.metadata("events"), now=dt.datetime.now(dt.UTC) + LATER)
+    assert report.expired_snapshot_ids == [1, 2] and report.blocked_by_consumer == 3
+
+    lake.table("events").consumer_manager().delete_consumer("flink-job")
+    report = expire_snapshots(lake.metadata("events"), now=dt.datetime.now(dt.UTC) + LATER)
+    assert report.expired_snapshot_ids == [3, 4, 5, 6], "snapshot.expire.limit bounds one run"
+    # Young snapshots are kept by snapshot.time-retained (1 h by default).
+    assert expire_snapshots(lake.metadata("events")).expired_snapshot_ids == []
+    assert lake.metadata("events").snapshot_ids() == [7, 8, 9, 10]
+
+
+@pytest.mark.parametrize("crash_after", ["data", "manifests", "snapshot-2"])
+def test_expiry_interrupted_at_any_step_converges_on_rerun(
+    lake: PaimonLake,
+    clickhouse,
+    crash_after: str,  # type: ignore[no-untyped-def]
+) -> None:
+    fill(lake, ["2025-03-01"], batches=6)
+    compact(lake.metadata("events"), lake.create_if_absent())
+    for batch in range(6, 9):
+        append(lake, "2025-03-01", batch)
+    current = both_readers(lake, clickhouse)
+
+    class Crash(Exception):
+        pass
+
+    def crash(phase: str) -> None:
+        if phase == crash_after:
+            raise Crash(phase)
+
+    later = dt.datetime.now(dt.UTC) + LATER
+    with pytest.raises(Crash):
+        expire_snapshots(lake.metadata("events"), now=later, after_phase=crash)
+    # Mid-expiry, the snapshots being expired may already miss files (as in Java); the
+    # retained ones and the latest state must be whole.
+    retained = lake.metadata("events").snapshot_ids()[-3]
+    assert both_readers(lake, clickhouse) == current
+    assert_referenced_files_exist(lake, from_snapshot=retained)
+
+    expire_snapshots(lake.metadata("events"), now=later)
+    clean_orphan_files(lake.metadata("events"), older_than=dt.timedelta(0))
+    metadata = lake.metadata("events")
+    assert len(metadata.snapshot_ids()) == 3
+    assert both_readers(lake, clickhouse) == current
+    assert_referenced_files_exist(lake)
+    assert stored_files(metadata) - referenced_files(metadata) == set()
+
+
+def test_orphan_cleanup_removes_only_old_unreferenced_files(lake: PaimonLake, clickhouse) -> None:  # type: ignore[no-untyped-def]
+    fill(lake, ["2025-03-01"], batches=3)
+    table = lake.table("events")
+    # A writer that crashed after writing its files but before committing.
+    stray = write_rows(
+        table, pa.table({"user_id": ["x"], "amount": [1], "dt": ["2025-03-01"]}, schema=SCHEMA), 0
+    )
+    metadata = lake.metadata("events")
+    stray_path = metadata.data_file_path(stray[0])
+    assert metadata.exists(stray_path)
+    current = both_readers(lake, clickhouse)
+
+    young = clean_orphan_files(metadata)  # default guard: one day
+    assert young.deleted == [] and metadata.exists(stray_path)
+    dry = clean_orphan_files(metadata, older_than=dt.timedelta(0), dry_run=True)
+    assert dry.deleted == [stray_path] and metadata.exists(stray_path)
+    done = clean_orphan_files(lake.metadata("events"), older_than=dt.timedelta(0))
+    assert done.deleted == [stray_path] and not metadata.exists(stray_path)
+    assert both_readers(lake, clickhouse) == current
+    assert_referenced_files_exist(lake)
+
+
+def test_partition_expiration_drops_old_days_keeps_new_and_time_travel(
+    lake: PaimonLake, clickhouse
+) -> None:  # type: ignore[no-untyped-def]
+    today = dt.datetime.now(dt.UTC).date()
+    days = [str(today - dt.timedelta(days=n)) for n in (10, 8, 2, 0)]
+    fill(
+        lake,
+        days,
+        batches=2,
+        **{"partition.expiration-time": "7 d", "partition.timestamp-formatter": "yyyy-MM-dd"},
+    )
+    before_id = lake.metadata("events").latest_snapshot().id
+    before = summary(read_pypaimon(lake.table("events")), "amount")
+
+    report = expire_partitions(lake.metadata("events"), lake.create_if_absent())
+
+    assert sorted(report.expired) == [f"dt={days[0]}", f"dt={days[1]}"]
+    after = both_readers(lake, clickhouse)
+    assert set(after["per_partition"]) == set(days[2:])
+    assert lake.metadata("events").latest_snapshot().commit_kind == "OVERWRITE"
+    travel = summary(
+        read_pypaimon(lake.table("events"), **{"scan.snapshot-id": str(before_id)}), "amount"
+    )
+    assert travel == before, "dropped partitions stay readable in older snapshots"
+    assert expire_partitions(lake.metadata("events"), lake.create_if_absent()).expired == []
+
+
+def test_partition_time_parsing_matches_java_extractor() -> None:
+    assert partition_time(["dt"], ("2025-03-01",), None, None) == dt.datetime(
+        2025, 3, 1, tzinfo=dt.UTC
+    )
+    assert partition_time(
+        ["dt", "hr"], ("20250301", "07"), "$dt $hr:00:00", "yyyyMMdd HH:mm:ss"
+    ) == dt.datetime(2025, 3, 1, 7, tzinfo=dt.UTC)
+    assert partition_time(["dt"], ("not-a-date",), None, None) is None
+    assert partition_time(["dt"], (None,), None, None) is None
+
+
+def test_compaction_racing_a_partition_drop_fails_cleanly_and_loses_nothing(
+    lake: PaimonLake,
+    clickhouse,  # type: ignore[no-untyped-def]
+) -> None:
+    fill(lake, ["2025-03-01", "2025-03-02"], batches=6)
+    metadata = lake.metadata("events")
+    stale = metadata.latest_snapshot()
+    # The partition is dropped after compaction planned against `stale`.
+    live = metadata.live_entries(stale)
+    commit_entries(
+        lake.table("events"),
+        lake.create_if_absent(),
+        "OVERWRITE",
+        lambda _s: deletes_for([e for e in live if partition_values(e) == ("2025-03-01",)]),
+    )
+    expected = both_readers(lake, clickhouse)
+    files_before = stored_files(lake.metadata("events"))
+
+    class StaleView(type(metadata)):  # type: ignore[misc]
+        def latest_snapshot(self):  # type: ignore[no-untyped-def]
+            return stale
+
+    report = compact(StaleView(lake.table("events"), metadata.filesystem), lake.create_if_absent())
+
+    assert report.partitions_skipped_for_conflict == ["2025-03-01"]
+    assert report.commits == 1, "the untouched partition is still compacted"
+    assert both_readers(lake, clickhouse) == expected
+    assert_referenced_files_exist(lake)
+    metadata = lake.metadata("events")
+    leftovers = stored_files(metadata) - referenced_files(metadata) - files_before
+    assert leftovers == set(), "the refused compaction's new files were removed"
+
+
+def test_compaction_racing_an_append_keeps_both(lake: PaimonLake, clickhouse) -> None:  # type: ignore[no-untyped-def]
+    fill(lake, ["2025-03-01"], batches=6)
+    metadata = lake.metadata("events")
+    stale = metadata.latest_snapshot()
+    append(lake, "2025-03-01", 99)  # lands between planning and commit
+    expected = both_readers(lake, clickhouse)
+
+    class StaleView(type(metadata)):  # type: ignore[misc]
+        def latest_snapshot(self):  # type: ignore[no-untyped-def]
+            return stale
+
+    report = compact(StaleView(lake.table("events"), metadata.filesystem), lake.create_if_absent())
+    assert report.commits == 1 and not report.partitions_skipped_for_conflict
+    assert both_readers(lake, clickhouse) == expected
+
+
+def test_concurrent_committers_never_lose_a_commit(lake: PaimonLake, clickhouse) -> None:  # type: ignore[no-untyped-def]
+    """pypaimon's rename commit lost commits under concurrency; the atomic create does not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lake.ensure_table(spec())
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda batch: append(lake, "2025-03-01", batch), range(18)))
+    result = both_readers(lake, clickhouse)
+    assert result["rows"] == 18 * 20
+    assert lake.metadata("events").snapshot_ids() == list(range(1, 19))
+
+
+def test_commit_of_a_stale_delete_is_refused(lake: PaimonLake) -> None:
+    fill(lake, ["2025-03-01"], batches=6)
+    metadata = lake.metadata("events")
+    live = metadata.live_entries(metadata.latest_snapshot())
+    compact(metadata, lake.create_if_absent())
+    with pytest.raises(CommitConflict):
+        commit_entries(
+            lake.table("events"), lake.create_if_absent(), "OVERWRITE", lambda _s: deletes_for(live)
+        )
