@@ -97,7 +97,7 @@ def test_options_follow_java_defaults_and_reject_bad_values() -> None:
     assert parsed.snapshot_time_retained == dt.timedelta(minutes=30)
     assert parsed.target_file_size == 8 << 20
     assert parsed.partition_expiration_time == dt.timedelta(days=7)
-    with pytest.raises(ValueError, match="snapshot.num-retained.max must be >="):
+    with pytest.raises(ValueError, match=r"snapshot\.num-retained\.max must be >="):
         MaintenanceOptions.from_table_options(
             {"snapshot.num-retained.min": "5", "snapshot.num-retained.max": "2"}
         )
