@@ -32,7 +32,12 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PaimonLake:
     return PaimonLake(warehouse=str(tmp_path / "lake"))
 
 
-def load(lake: PaimonLake, raw_event_log: RawEventLog, first: dt.datetime, last: dt.datetime | None = None) -> None:
+def load(
+    lake: PaimonLake,
+    raw_event_log: RawEventLog,
+    first: dt.datetime,
+    last: dt.datetime | None = None,
+) -> None:
     tags = {}
     key = None
     if last is None:
@@ -72,7 +77,9 @@ def actual(lake: PaimonLake, clickhouse) -> pl.DataFrame:  # type: ignore[no-unt
 
 
 def test_hourly_loads_match_the_raw_log_and_are_idempotent(
-    lake: PaimonLake, raw_event_log: RawEventLog, clickhouse  # type: ignore[no-untyped-def]
+    lake: PaimonLake,
+    raw_event_log: RawEventLog,
+    clickhouse,  # type: ignore[no-untyped-def]
 ) -> None:
     raw = generate_sa_events(HOURS[0], HOURS[-1] + dt.timedelta(hours=1), 3_000, seed=4)
     # At-least-once delivery: a replayed batch lands as a second file.
@@ -92,7 +99,9 @@ def test_hourly_loads_match_the_raw_log_and_are_idempotent(
 
 
 def test_reloading_an_hour_after_compaction_rewrites_only_that_hour(
-    lake: PaimonLake, raw_event_log: RawEventLog, clickhouse  # type: ignore[no-untyped-def]
+    lake: PaimonLake,
+    raw_event_log: RawEventLog,
+    clickhouse,  # type: ignore[no-untyped-def]
 ) -> None:
     raw = generate_sa_events(HOURS[0], HOURS[-1] + dt.timedelta(hours=1), 3_000, seed=5)
     raw_event_log.write(sa_events.CONTRACT, raw)
@@ -129,5 +138,7 @@ def test_a_bad_staging_file_fails_the_range_before_anything_is_written(
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "part-broken.parquet: not a readable Parquet file" in str(failure.step_failure_data.error)
+    assert "part-broken.parquet: not a readable Parquet file" in str(
+        failure.step_failure_data.error
+    )
     assert not lake.table_exists("ods_events_core"), "nothing was written"

@@ -17,6 +17,11 @@ from analytics_assets.resources.clickhouse import (
 )
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.resources.warehouse import (
+    EmbeddedWarehouse,
+    LakeWarehouse,
+    StarRocksWarehouse,
+)
 
 
 def clickhouse_from_environment() -> ClickHouseResource:
@@ -64,9 +69,35 @@ def paimon_from_environment() -> PaimonLake:
     return PaimonLake(**settings)
 
 
+def warehouse_from_environment(clickhouse: ClickHouseResource, paimon: PaimonLake) -> LakeWarehouse:
+    """`STARROCKS_HOST` → StarRocks over the MySQL protocol (catalog settings from the
+    Paimon variables); otherwise chDB computes the models from the lake."""
+    if not os.environ.get("STARROCKS_HOST"):
+        return EmbeddedWarehouse(clickhouse=clickhouse, paimon=paimon)
+    secrets = {
+        "password": "STARROCKS_PASSWORD",
+        "jdbc_password": "PAIMON_JDBC_PASSWORD",
+        "s3_access_key": "AWS_ACCESS_KEY_ID",
+        "s3_secret_key": "AWS_SECRET_ACCESS_KEY",
+    }
+    return StarRocksWarehouse(
+        host=os.environ["STARROCKS_HOST"],
+        port=int(os.environ.get("STARROCKS_PORT", "9030")),
+        user=os.environ.get("STARROCKS_USER", "root"),
+        lake_warehouse=os.environ.get("PAIMON_WAREHOUSE", ""),
+        jdbc_uri=os.environ.get("PAIMON_JDBC_URI", ""),
+        jdbc_user=os.environ.get("PAIMON_JDBC_USER", ""),
+        s3_endpoint=os.environ.get("PAIMON_S3_ENDPOINT_URL", ""),
+        **{field: EnvVar(name) for field, name in secrets.items() if os.environ.get(name)},
+    )
+
+
 def resources_from_environment() -> dict[str, Any]:
+    clickhouse = clickhouse_from_environment()
+    paimon = paimon_from_environment()
     return {
-        "clickhouse": clickhouse_from_environment(),
+        "clickhouse": clickhouse,
         "raw_event_log": raw_event_log_from_environment(),
-        "paimon": paimon_from_environment(),
+        "paimon": paimon,
+        "warehouse": warehouse_from_environment(clickhouse, paimon),
     }

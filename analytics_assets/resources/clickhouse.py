@@ -157,6 +157,13 @@ class ClickHouseResource(ConfigurableResource):
         except Exception as exc:
             raise ClickHouseError(f"{origin} failed: {exc}") from exc
 
+    def execute_sql(
+        self, sql: str, params: Params | None = None, origin: str = "statement"
+    ) -> None:
+        """Ad-hoc statement (SQL derived in code, e.g. the embedded warehouse models);
+        parameters are still bound."""
+        self._run(sql, params or {}, origin)
+
     def insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> int:
         """Insert an Arrow table; a retried insert with the same token is ignored by the engine."""
         _checked(_SAFE_IDENTIFIER, table, "table name")

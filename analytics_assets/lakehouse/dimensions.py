@@ -1,0 +1,166 @@
+"""Dimensions the DWD joins: the user id dictionary and the business orders, as Paimon
+tables next to the ODS so StarRocks reads them through the same catalog.
+
+Orders are the business system's record; in the Sensors data model the server-side
+`PayOrder` event carries them (`order_id`, `order_amount`), so `dim_orders` is derived
+from CORE, one row per order. The user dictionary gives every distinct_id a stable BIGINT
+(StarRocks bitmaps need integers) and never reuses or renumbers one.
+"""
+
+import datetime as dt
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    asset,
+)
+
+from analytics_assets.lakehouse.tables import DIM_ORDERS, DIM_USER_MAPPING
+from analytics_assets.paimon.commit import commit_entries
+from analytics_assets.paimon.datafiles import write_rows
+from analytics_assets.paimon.files import FILE_SOURCE_APPEND
+from analytics_assets.paimon.slices import replace_slice
+from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
+
+GROUP = "lakehouse"
+daily_partitions = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
+
+
+def read_table(
+    paimon: PaimonLake, name: str, columns: list[str], day: str | None = None
+) -> pl.DataFrame:
+    """Columns of a lake table (one `dt` partition if given) through pypaimon."""
+    table = paimon.table(name)
+    builder = table.new_read_builder().with_projection(columns)
+    if day is not None:
+        builder = builder.with_filter(builder.new_predicate_builder().equal("dt", day))
+    frame = pl.from_arrow(builder.new_read().to_arrow(builder.new_scan().plan().splits()))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(columns) if frame.width else pl.DataFrame(schema=columns)
+
+
+def orders_of_day(core: pl.DataFrame) -> pl.DataFrame:
+    """One row per order from the day's PayOrder events (a replayed event is one order)."""
+    props = pl.col("properties")
+    return (
+        core.filter(pl.col("event") == "PayOrder")
+        .with_columns(
+            props.str.json_path_match("$.order_id").alias("order_id"),
+            props.str.json_path_match("$.order_amount").cast(pl.Float64).alias("amount"),
+        )
+        .filter(pl.col("order_id").is_not_null())
+        .sort("time")
+        .unique(subset="order_id", keep="first", maintain_order=True)
+        .select(
+            "order_id",
+            pl.col("distinct_id").alias("user_id"),
+            pl.col("time").alias("created_at"),
+            pl.col("amount").round(2),
+            "project",
+            "dt",
+        )
+    )
+
+
+@asset(
+    deps=[AssetKey("ods_events_core")],
+    partitions_def=daily_partitions,
+    pool=PAIMON_POOL,
+    group_name=GROUP,
+    kinds={"paimon"},
+    owners=["team:analytics-platform"],
+    tags={"layer": "dim"},
+    description=(
+        "Paimon `ods.dim_orders`: one row per business order (order_id, user, created_at, "
+        "amount), partitioned by `dt`; taken from the day's `PayOrder` events in CORE. "
+        "Re-materializing a day replaces it."
+    ),
+)
+def dim_orders(context: AssetExecutionContext, paimon: PaimonLake) -> MaterializeResult:
+    day = context.partition_time_window.start.astimezone(dt.UTC).replace(tzinfo=dt.UTC)
+    key = f"{day:%Y-%m-%d}"
+    core = (
+        read_table(
+            paimon,
+            "ods_events_core",
+            ["event", "properties", "distinct_id", "time", "project", "dt"],
+            key,
+        )
+        if paimon.table_exists("ods_events_core")
+        else pl.DataFrame()
+    )
+    orders = orders_of_day(core) if core.height else pl.DataFrame()
+    rows = (
+        orders.to_arrow().cast(DIM_ORDERS.schema)
+        if orders.height
+        else DIM_ORDERS.schema.empty_table()
+    )
+    paimon.ensure_table(DIM_ORDERS)
+    with paimon.committing(DIM_ORDERS.name) as metadata:
+        report = replace_slice(
+            metadata,
+            paimon.create_if_absent(),
+            partition=(key,),
+            time_column="created_at",
+            start=day,
+            end=day + dt.timedelta(days=1),
+            rows=rows,
+            properties={"dagster.run_id": context.run_id, "dagster.day": key},
+        )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": rows.num_rows,
+            "order_amount": float(orders["amount"].sum()) if orders.height else 0.0,
+            "snapshot_id": report.snapshot_id or 0,
+        }
+    )
+
+
+@asset(
+    deps=[AssetKey("ods_events_core")],
+    pool=PAIMON_POOL,
+    group_name=GROUP,
+    kinds={"paimon"},
+    owners=["team:analytics-platform"],
+    tags={"layer": "dim"},
+    description=(
+        "Paimon `ods.dim_user_mapping`: a global dictionary distinct_id → id_int (BIGINT, "
+        "dense, never reused). Each materialization appends the ids CORE has that the "
+        "dictionary lacks."
+    ),
+)
+def dim_user_mapping(context: AssetExecutionContext, paimon: PaimonLake) -> MaterializeResult:
+    table = paimon.ensure_table(DIM_USER_MAPPING)
+    if not paimon.table_exists("ods_events_core"):
+        return MaterializeResult(metadata={"dagster/row_count": 0, "new_ids": 0})
+    seen = (
+        read_table(paimon, "ods_events_core", ["distinct_id", "time"])
+        .drop_nulls("distinct_id")
+        .group_by("distinct_id")
+        .agg(pl.col("time").min().alias("first_seen"))
+    )
+    with paimon.committing(DIM_USER_MAPPING.name):
+        existing = read_table(paimon, DIM_USER_MAPPING.name, ["user_id", "id_int"])
+        start = int(existing["id_int"].max() or 0) if existing.height else 0
+        new = (
+            seen.join(existing, left_on="distinct_id", right_on="user_id", how="anti")
+            .sort("first_seen", "distinct_id")
+            .with_row_index("offset", offset=1)
+            .select(
+                pl.col("distinct_id").alias("user_id"),
+                (pl.col("offset").cast(pl.Int64) + start).alias("id_int"),
+                "first_seen",
+            )
+        )
+        if new.height:
+            entries = write_rows(
+                table, new.to_arrow().cast(DIM_USER_MAPPING.schema), FILE_SOURCE_APPEND
+            )
+            commit_entries(table, paimon.create_if_absent(), "APPEND", lambda _s: entries)
+    context.log.info(f"dim_user_mapping: {new.height} new id(s) after {existing.height}")
+    return MaterializeResult(
+        metadata={"dagster/row_count": existing.height + new.height, "new_ids": new.height}
+    )
