@@ -142,3 +142,47 @@ def test_a_bad_staging_file_fails_the_range_before_anything_is_written(
         failure.step_failure_data.error
     )
     assert not lake.table_exists("ods_events_core"), "nothing was written"
+
+
+def test_maintenance_job_compacts_expires_and_reports_on_the_assets(
+    lake: PaimonLake,
+    raw_event_log: RawEventLog,
+    clickhouse,  # type: ignore[no-untyped-def]
+) -> None:
+    from analytics_assets.lakehouse.maintenance import lake_maintenance
+
+    raw = generate_sa_events(HOURS[0], HOURS[-1] + dt.timedelta(hours=1), 2_000, seed=8)
+    raw_event_log.write(sa_events.CONTRACT, raw)
+    for hour in HOURS:  # hourly loads, each its own snapshot and files
+        load(lake, raw_event_log, hour)
+    for _ in range(3):  # the open hour reloaded by the schedule
+        load(lake, raw_event_log, HOURS[-1])
+    before = actual(lake, clickhouse)
+
+    result = lake_maintenance.execute_in_process(
+        resources={"paimon": lake},
+        run_config={
+            "ops": {
+                f"maintain_{name}": {"config": {"orphan_older_than_hours": 0.0}}
+                for name in (
+                    "ods_events_core",
+                    "ods_events_debug",
+                    "dim_user_mapping",
+                    "dim_orders",
+                )
+            }
+        },
+    )
+
+    assert result.success
+    assert actual(lake, clickhouse).equals(before)
+    observations = {
+        event.asset_observation_data.asset_observation.asset_key.path[
+            -1
+        ]: event.asset_observation_data.asset_observation.metadata
+        for event in result.all_events
+        if event.event_type_value == "ASSET_OBSERVATION"
+    }
+    core = observations["ods_events_core"]
+    assert core["snapshot_count"].value <= 10 + 2  # num-retained.min plus this run's commits
+    assert core["small_files"].value < core["maintenance_before"].data["live_files"]

@@ -76,7 +76,8 @@ def maintain_table(
                 continue
             metadata = paimon.metadata(spec.name)  # fresh view after the previous commit
             if step == "compact":
-                result: object = compact(metadata, create_if_absent)
+                today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+                result: object = compact(metadata, create_if_absent, full_before=today)
             elif step == "merge_manifests":
                 result = merge_manifests(metadata, create_if_absent)
             elif step == "expire_partitions":

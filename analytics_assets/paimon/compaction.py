@@ -8,6 +8,7 @@ goes; here the same queue is simulated on file sizes first and each final output
 written once, so the resulting layout is Java's without the intermediate rewrites.
 """
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from pypaimon.manifest.schema.manifest_entry import ManifestEntry
@@ -25,6 +26,7 @@ from analytics_assets.paimon.files import (
     partition_values,
 )
 from analytics_assets.paimon.options import MaintenanceOptions
+from analytics_assets.paimon.partition_expire import partition_time
 
 
 @dataclass
@@ -110,10 +112,13 @@ def compact(
     create_if_absent: CreateIfAbsent,
     partitions: set[tuple] | None = None,
     full: bool = False,
+    full_before: dt.datetime | None = None,
 ) -> CompactionReport:
     """Compact every bucket (or those of `partitions`): one COMPACT commit per partition.
 
-    `full` uses the full-compaction rule (for partitions that no longer receive data).
+    `full` uses the full-compaction rule everywhere; `full_before` only for partitions whose
+    time (from their values, as for partition expiration) is before it: closed days no
+    longer receive data, so their files are merged down even when few.
     A partition whose files changed meanwhile (overwritten, dropped) makes its commit
     conflict: its new files are deleted, it is reported and left for the next run.
     """
@@ -130,13 +135,25 @@ def compact(
                 entry
             )
 
+    options = metadata.options
+    keys = list(metadata.table.partition_keys)
     for partition, buckets in sorted(by_bucket.items()):
+        moment = (
+            partition_time(
+                keys,
+                partition,
+                options.partition_timestamp_pattern,
+                options.partition_timestamp_formatter,
+            )
+            if full_before is not None and keys
+            else None
+        )
+        closed = full or (moment is not None and full_before is not None and moment < full_before)
+        planner = plan_bucket_full if closed else plan_bucket
         groups = [
             group
             for bucket_entries in buckets.values()
-            for group in (plan_bucket_full if full else plan_bucket)(
-                bucket_entries, metadata.options
-            )
+            for group in planner(bucket_entries, options)
         ]
         if not groups:
             continue

@@ -1,0 +1,88 @@
+"""One committer per table: the JDBC catalog lock (Java Paimon's lock table) and the
+local file lock exclude each other's holders and recover from dead ones."""
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from analytics_assets.paimon.locks import FileTableLock, JdbcTableLock, LockTimeout
+from analytics_assets.paimon.table_spec import TableSpec
+from analytics_assets.resources.paimon import PaimonLake
+from tests.support.lake import read_pypaimon
+
+SPEC = TableSpec(
+    "events",
+    pa.schema([("id", pa.string()), ("dt", pa.string())]),
+    ["dt"],
+    {"bucket": "1", "bucket-key": "id"},
+)
+
+
+def test_jdbc_catalog_writes_and_locks_in_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
+    lake = PaimonLake(warehouse=str(tmp_path / "lake"), metastore="jdbc", lock_timeout_seconds=0.5)
+    table = lake.ensure_table(SPEC)
+    writer = table.new_batch_write_builder()
+    write, commit = writer.new_write(), writer.new_commit()
+    write.write_arrow(pa.table({"id": ["a", "b"], "dt": ["2025-03-01"] * 2}))
+    commit.commit(write.prepare_commit())
+    assert read_pypaimon(lake.table("events")).num_rows == 2
+
+    database = tmp_path / "lake-catalog.sqlite"
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with lake.committing("events"):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(10)
+    rows = (
+        sqlite3.connect(database).execute("SELECT lock_id FROM paimon_distributed_locks").fetchall()
+    )
+    assert rows == [("analytics.ods.events",)]
+    with (
+        pytest.raises(LockTimeout, match="locked in the catalog database"),
+        lake.committing("events"),
+    ):
+        pass
+    release.set()
+    thread.join()
+    with lake.committing("events") as metadata:  # released: free again
+        assert metadata.snapshot_ids() == [1]
+
+
+def test_a_dead_holders_jdbc_lease_expires(tmp_path: Path) -> None:
+    options = {
+        "metastore": "jdbc",
+        "uri": f"jdbc:sqlite:{tmp_path / 'c.sqlite'}",
+        "warehouse": str(tmp_path),
+    }
+    lock = JdbcTableLock(options, "analytics", timeout_seconds=5, lease_seconds=1)
+    with lock.hold("ods.events"):
+        pass
+    connection = sqlite3.connect(tmp_path / "c.sqlite")
+    connection.execute(
+        "INSERT INTO paimon_distributed_locks (lock_id, acquired_at, expire_time_seconds, lock_owner) "
+        "VALUES ('analytics.ods.events', datetime('now', '-10 seconds'), 1, 'crashed-writer')"
+    )
+    connection.commit()
+    with lock.hold("ods.events"):  # the stale row is released instead of blocking forever
+        owners = connection.execute("SELECT lock_owner FROM paimon_distributed_locks").fetchall()
+        assert owners and owners[0][0] != "crashed-writer"
+
+
+def test_file_lock_excludes_a_second_holder(tmp_path: Path) -> None:
+    first, second = FileTableLock(tmp_path, 5), FileTableLock(tmp_path, 0.3)
+    with first.hold("ods.events"), pytest.raises(LockTimeout), second.hold("ods.events"):
+        pass
+    with second.hold("ods.events"):
+        pass
