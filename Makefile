@@ -31,6 +31,7 @@ test: setup lint validate ## Everything CI runs.
 
 bench: setup ## Benchmarks (not run in CI); results go to bench/results/.
 	@$(VENV)/bin/python bench/load_clickhouse.py
+	@$(VENV)/bin/python bench/lake.py
 
 clean:
 	rm -rf .data $(filter-out $(DAGSTER_HOME)/dagster.yaml,$(wildcard $(DAGSTER_HOME)/*))

@@ -31,5 +31,18 @@ echo "==> backfilling user_behaviors and rollups for ${first}...${last} (one run
   --select 'user_behaviors,metrics_hourly,item_stats_daily,experiment_metrics' \
   --partition-range "${first}...${last}"
 
+days_first=$(date -u -d '48 hours ago' +%Y-%m-%d)
+days_last=$(date -u +%Y-%m-%d)
+echo "==> loading the same hours into the Paimon ODS (lake under .data/lake), then dimensions and DWD/DWS"
+.venv/bin/dagster asset materialize -f definitions.py \
+  --select 'ods_events_core,ods_events_debug' --partition-range "${first}...${last}"
+.venv/bin/dagster asset materialize -f definitions.py --select dim_user_mapping
+for day in $(seq 0 2); do
+  d=$(date -u -d "${days_first} + ${day} days" +%Y-%m-%d)
+  [[ "$d" > "$days_last" ]] && break
+  .venv/bin/dagster asset materialize -f definitions.py \
+    --select 'dim_orders,dwd_user_full_track,dws_event_daily,dws_user_conversion_daily' --partition "$d"
+done
+
 echo "==> Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000} (the behavior_hourly schedule reloads the open hour every 10 minutes)"
 exec .venv/bin/dagster dev -w workspace.yaml -p "${DAGSTER_PORT:-3000}"

@@ -1,0 +1,197 @@
+"""Benchmark: the Paimon lake on a local warehouse.
+
+    .venv/bin/python bench/lake.py [--events 1000000] [--small-files 1000] [--snapshots 1000]
+
+1. Ingest: `--events` Sensors events of one hour → `to_ods_rows` (dedup, dt) → one
+   copy-on-write slice commit into `ods_events_core`, as the ODS asset does; rows/s.
+2. Compaction: a one-bucket table with `--small-files` appends (one file and one snapshot
+   each); query time (chDB `paimonLocal` and pypaimon) before and after a full compaction.
+3. Manifest merge and snapshot expiry of those `--snapshots` snapshots (the seed alerts at
+   snapshot_count > 1000), then orphan cleanup.
+Results: bench/results/lake.json.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from analytics_assets.ingest.demo_sensors import generate_sa_events
+from analytics_assets.lakehouse.ods import to_ods_rows
+from analytics_assets.lakehouse.tables import ODS_EVENTS_CORE
+from analytics_assets.paimon.commit import commit_entries
+from analytics_assets.paimon.compaction import compact
+from analytics_assets.paimon.datafiles import write_rows
+from analytics_assets.paimon.expire import expire_snapshots
+from analytics_assets.paimon.files import FILE_SOURCE_APPEND
+from analytics_assets.paimon.manifests import merge_manifests
+from analytics_assets.paimon.orphans import clean_orphan_files
+from analytics_assets.paimon.slices import replace_slice
+from analytics_assets.paimon.table_spec import TableSpec
+from analytics_assets.resources.paimon import PaimonLake
+
+RESULTS = Path(__file__).parent / "results"
+SMALL = TableSpec(
+    "small_files",
+    pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())]),
+    ["dt"],
+    {
+        "bucket": "1",
+        "bucket-key": "user_id",
+        "snapshot.num-retained.min": "5",
+        "snapshot.num-retained.max": "5",
+        "snapshot.expire.limit": "100000",
+    },
+)
+
+
+def timed(label: str, function):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    value = function()
+    elapsed = time.perf_counter() - started
+    print(f"{label}: {elapsed:.2f} s", flush=True)
+    return value, elapsed
+
+
+def query_times(lake: PaimonLake, repeats: int = 5) -> dict[str, float]:
+    import chdb
+
+    location = lake.table_location(SMALL.name)
+    table = lake.table(SMALL.name)
+
+    def via_chdb() -> None:
+        chdb.query(f"SELECT count(), sum(amount) FROM paimonLocal('{location}')", "CSV")
+
+    def via_pypaimon() -> None:
+        builder = table.new_read_builder()
+        builder.new_read().to_arrow(builder.new_scan().plan().splits())
+
+    result = {}
+    for name, function in (("chdb_seconds", via_chdb), ("pypaimon_seconds", via_pypaimon)):
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            function()
+            samples.append(time.perf_counter() - started)
+        result[name] = round(sorted(samples)[len(samples) // 2], 4)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--small-files", type=int, default=1_000)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-lake-", dir=os.getcwd()))  # chDB reads below cwd
+    os.environ["ANALYTICS_DATA_DIR"] = str(work)
+    lake = PaimonLake(warehouse=str(work / "lake"))
+    create = lake.create_if_absent()
+    result: dict[str, object] = {"machine": f"{os.cpu_count()} cores"}
+
+    # 1. ingest
+    hour = dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
+    raw = generate_sa_events(hour, hour + dt.timedelta(hours=1), args.events, seed=1)
+    lake.ensure_table(ODS_EVENTS_CORE)
+
+    def ingest() -> int:
+        rows = to_ods_rows(raw)
+        with lake.committing(ODS_EVENTS_CORE.name) as metadata:
+            replace_slice(
+                metadata,
+                create,
+                (f"{hour:%Y-%m-%d}",),
+                "time",
+                hour,
+                hour + dt.timedelta(hours=1),
+                rows,
+            )
+        return rows.num_rows
+
+    rows, seconds = timed(f"ingest {raw.num_rows} events", ingest)
+    result["ingest"] = {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(rows / seconds),
+    }
+    _, seconds = timed("re-ingest the same hour (replace)", ingest)
+    result["ingest"]["replace_seconds"] = round(seconds, 2)  # type: ignore[index]
+
+    # 2. small files
+    lake.ensure_table(SMALL)
+    table = lake.table(SMALL.name)
+
+    def append_all() -> None:
+        for batch in range(args.small_files):
+            rows = pa.table(
+                {
+                    "user_id": [f"u{i}" for i in range(100)],
+                    "amount": [batch * 100 + i for i in range(100)],
+                    "dt": ["2026-01-01"] * 100,
+                },
+                schema=SMALL.schema,
+            )
+            entries = write_rows(table, rows, FILE_SOURCE_APPEND)
+            commit_entries(table, create, "APPEND", lambda _s, e=entries: e)
+
+    _, seconds = timed(f"{args.small_files} appends (one file + snapshot each)", append_all)
+    result["appends"] = {
+        "commits": args.small_files,
+        "seconds": round(seconds, 2),
+        "commits_per_second": round(args.small_files / seconds, 1),
+    }
+    before = query_times(lake)
+    report, seconds = timed(
+        "full compaction", lambda: compact(lake.metadata(SMALL.name), create, full=True)
+    )
+    after = query_times(lake)
+    result["compaction"] = {
+        "files_rewritten": report.files_rewritten,
+        "files_written": report.files_written,
+        "seconds": round(seconds, 2),
+        "query_before": before,
+        "query_after": after,
+    }
+
+    # 3. manifests, expiry, orphans
+    merged, seconds = timed(
+        "manifest merge", lambda: merge_manifests(lake.metadata(SMALL.name), create, force=True)
+    )
+    result["manifest_merge"] = {
+        "before": merged.manifests_before,
+        "after": merged.manifests_after,
+        "seconds": round(seconds, 2),
+    }
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    expired, seconds = timed(
+        "snapshot expiry", lambda: expire_snapshots(lake.metadata(SMALL.name), now=later)
+    )
+    result["expiry"] = {
+        "snapshots_expired": len(expired.expired_snapshot_ids),
+        "data_files_deleted": expired.data_files_deleted,
+        "metadata_files_deleted": expired.metadata_files_deleted,
+        "seconds": round(seconds, 2),
+    }
+    orphans, seconds = timed(
+        "orphan cleanup",
+        lambda: clean_orphan_files(lake.metadata(SMALL.name), older_than=dt.timedelta(0)),
+    )
+    result["orphans"] = {"deleted": len(orphans.deleted), "seconds": round(seconds, 2)}
+    result["query_after_maintenance"] = query_times(lake)
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "lake.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
