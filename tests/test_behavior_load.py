@@ -45,7 +45,7 @@ def test_schema_applies_twice_cleanly(clickhouse: EmbeddedClickHouse) -> None:
         ]
     )
     assert {"user_behaviors", "metrics_hourly", "item_stats_daily", "experiment_metrics"} <= tables
-    assert clickhouse.schema_version() == 2
+    assert clickhouse.schema_version() == 3
 
 
 def test_reloading_a_partition_does_not_double_count(
