@@ -1,19 +1,16 @@
 """Architecture A, batch layer: raw behaviors → ClickHouse `user_behaviors` → rollups."""
 
-import datetime as dt
-
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
-    RunRequest,
     ScheduleEvaluationContext,
     define_asset_job,
     schedule,
 )
 
 from analytics_assets.behavior.checks import behavior_checks
-from analytics_assets.behavior.partitions import hourly_partitions
+from analytics_assets.behavior.partitions import hourly_partitions, open_hour_run_requests
 from analytics_assets.behavior.rollups import rollup_assets
 from analytics_assets.behavior.user_behaviors import raw_behaviors, user_behaviors
 
@@ -36,12 +33,7 @@ behavior_hourly_job = define_asset_job(
     ),
 )
 def behavior_hourly_schedule(context: ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
-    now = context.scheduled_execution_time.astimezone(dt.UTC)
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    hours = [hour - dt.timedelta(hours=1), hour] if now.minute < 15 else [hour]
-    for start in hours:
-        key = start.strftime("%Y-%m-%d-%H:%M")
-        yield RunRequest(run_key=f"{key}@{now:%Y%m%dT%H%M}", partition_key=key)
+    return open_hour_run_requests(context.scheduled_execution_time)
 
 
 defs = Definitions(

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from dagster import HourlyPartitionsDefinition, TimeWindow
+from dagster import HourlyPartitionsDefinition, RunRequest, TimeWindow
 
 # The open hour is a partition too (end_offset=1): the schedule reloads it while traffic
 # arrives, so dashboards trail the live stream by minutes, not by an hour.
@@ -13,6 +13,18 @@ hourly_partitions = HourlyPartitionsDefinition(
 # Must match `TTL date + INTERVAL 90 DAY` in sql/clickhouse/migrations/V001__user_behaviors.sql
 # (tests/test_sql_files.py asserts it): rows older than this are dropped by ClickHouse.
 RAW_RETENTION_DAYS = 90
+
+
+def open_hour_run_requests(scheduled: dt.datetime) -> list[RunRequest]:
+    """Runs for the open hour and, in the first 15 minutes of an hour, the previous one
+    (it may still receive late files); run keys carry the tick, so every tick reloads."""
+    now = scheduled.astimezone(dt.UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    hours = [hour - dt.timedelta(hours=1), hour] if now.minute < 15 else [hour]
+    return [
+        RunRequest(run_key=f"{key}@{now:%Y%m%dT%H%M}", partition_key=key)
+        for key in (start.strftime("%Y-%m-%d-%H:%M") for start in hours)
+    ]
 
 
 def hours_in(window: TimeWindow) -> list[dt.datetime]:

@@ -13,7 +13,7 @@ from dagster import (
     schedule,
 )
 
-from analytics_assets.behavior.partitions import hourly_partitions
+from analytics_assets.behavior.partitions import hourly_partitions, open_hour_run_requests
 from analytics_assets.lakehouse.dimensions import daily_partitions, dim_orders, dim_user_mapping
 from analytics_assets.lakehouse.maintenance import lake_maintenance, lake_maintenance_schedule
 from analytics_assets.lakehouse.ods import ods_events
@@ -45,12 +45,7 @@ lake_models_job = define_asset_job(
     ),
 )
 def ods_hourly_schedule(context: ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
-    now = context.scheduled_execution_time.astimezone(dt.UTC)
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    hours = [hour - dt.timedelta(hours=1), hour] if now.minute < 15 else [hour]
-    for start in hours:
-        key = start.strftime("%Y-%m-%d-%H:%M")
-        yield RunRequest(run_key=f"{key}@{now:%Y%m%dT%H%M}", partition_key=key)
+    return open_hour_run_requests(context.scheduled_execution_time)
 
 
 @schedule(
