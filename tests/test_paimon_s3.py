@@ -68,7 +68,7 @@ def append(lake: PaimonLake, day: str, batch: int) -> None:
 
 
 def chdb_summary(clickhouse, lake: PaimonLake, s3: S3Endpoint) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    url = s3.url + "/" + lake.table_location("events").split("://", 1)[1]
+    url = lake.table_http_url("events")
     frame = clickhouse.query_sql(
         "SELECT dt, count() AS n, sum(amount) AS s FROM paimonS3({url:String}, {key:String}, {secret:String}) GROUP BY dt ORDER BY dt",
         {"url": url, "key": s3.access_key, "secret": s3.secret_key},

@@ -54,7 +54,7 @@ def table_health(metadata: TableMetadata) -> dict[str, object]:
         "live_bytes": sum(e.file.file_size for e in live),
         "manifests": len(metadata.manifests_of(latest)) if latest else 0,
         "total_rows": latest.total_record_count if latest else 0,
-        "tags": sum(len(names) for names in metadata.tag_names().values()),
+        "tags": len(metadata.tagged_snapshots()),
     }
 
 
@@ -97,7 +97,7 @@ def maintain_table(
         AssetObservation(
             asset_key=AssetKey(spec.name),
             metadata={
-                **{f"{k}": v for k, v in after.items()},  # type: ignore[misc]
+                **after,  # type: ignore[arg-type]
                 "maintenance_before": MetadataValue.json(before),
                 "maintenance": MetadataValue.json(
                     {step: _summary(result) for step, result in results.items()}

@@ -106,15 +106,6 @@ class TableMetadata:
         tags = [manager.get(name) for name in manager.list_tags()]
         return sorted((tag for tag in tags if tag is not None), key=lambda tag: tag.id)
 
-    def tag_names(self) -> dict[int, list[str]]:
-        manager = self.table.tag_manager()
-        names: dict[int, list[str]] = {}
-        for name in manager.list_tags():
-            tag = manager.get(name)
-            if tag is not None:
-                names.setdefault(tag.id, []).append(name)
-        return names
-
     def min_consumer_next_snapshot(self) -> int | None:
         return self.table.consumer_manager().min_next_snapshot()
 
@@ -179,15 +170,6 @@ class TableMetadata:
             )
             for info in self.filesystem.get_file_info(selector)
             if info.type == pafs.FileType.File
-        ]
-
-    def list_subdirectories(self, directory: str) -> list[str]:
-        selector = pafs.FileSelector(self._fs_path(directory), allow_not_found=True)
-        prefix_native = self._fs_path(self.path)
-        return [
-            self.path + info.path[len(prefix_native) :]
-            for info in self.filesystem.get_file_info(selector)
-            if info.type == pafs.FileType.Directory
         ]
 
     def exists(self, path: str) -> bool:

@@ -126,6 +126,10 @@ class PaimonLake(ConfigurableResource):
     def table_location(self, name: str) -> str:
         return self.table(name).table_path.rstrip("/")
 
+    def table_http_url(self, name: str) -> str:
+        """An S3 table's path-style HTTP URL on the configured endpoint (chDB `paimonS3`)."""
+        return f"{self.s3_endpoint_url.rstrip('/')}/{self.table_location(name).split('://', 1)[1]}"
+
     # -- commits and locks -------------------------------------------------------------
     def create_if_absent(self) -> CreateIfAbsent:
         if not self.is_s3():

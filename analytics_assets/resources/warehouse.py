@@ -54,19 +54,18 @@ class EmbeddedWarehouse(LakeWarehouse):
     def _parameters(self, model: WarehouseModel, day: dt.date) -> dict[str, str]:
         params = {"day": f"{day:%Y-%m-%d}"}
         for table in model.lake_tables:
+            if self.paimon.is_s3():
+                params[table] = self.paimon.table_http_url(table)
+                continue
             location = self.paimon.table_location(table)
-            if not self.paimon.is_s3():
-                cwd = os.getcwd()
-                if not os.path.abspath(location).startswith(cwd.rstrip("/") + "/"):
-                    raise WarehouseError(
-                        f"chDB reads Paimon tables only below its working directory ({cwd}); "
-                        f"{location} is outside it. Keep the embedded lake under the project "
-                        "(ANALYTICS_DATA_DIR inside the working directory) or use StarRocks."
-                    )
-                params[table] = location
-            else:
-                endpoint = self.paimon.s3_endpoint_url.rstrip("/")
-                params[table] = endpoint + "/" + location.split("://", 1)[1]
+            cwd = os.getcwd()
+            if not os.path.abspath(location).startswith(cwd.rstrip("/") + "/"):
+                raise WarehouseError(
+                    f"chDB reads Paimon tables only below its working directory ({cwd}); "
+                    f"{location} is outside it. Keep the embedded lake under the project "
+                    "(ANALYTICS_DATA_DIR inside the working directory) or use StarRocks."
+                )
+            params[table] = location
         if self.paimon.is_s3():
             params["s3_access_key"] = self.paimon.s3_access_key_id
             params["s3_secret_key"] = self.paimon.s3_secret_access_key
