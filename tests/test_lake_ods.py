@@ -6,12 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pytest
 from dagster import materialize
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import ods_events
@@ -19,17 +14,10 @@ from analytics_assets.paimon.compaction import compact
 from analytics_assets.raw_log import sa_events
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
-from tests.conftest import ANCHOR, partition_key
+from tests.conftest import ANCHOR, partition_key, partition_range_tags
 from tests.support.lake import read_pypaimon
 
 HOURS = [ANCHOR + dt.timedelta(hours=h) for h in range(3)]
-
-
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PaimonLake:
-    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)  # chDB's Paimon reader reads below the working directory
-    return PaimonLake(warehouse=str(tmp_path / "lake"))
 
 
 def load(
@@ -38,19 +26,10 @@ def load(
     first: dt.datetime,
     last: dt.datetime | None = None,
 ) -> None:
-    tags = {}
-    key = None
-    if last is None:
-        key = partition_key(first)
-    else:
-        tags = {
-            ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
-            ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
-        }
     result = materialize(
         [ods_events],
-        partition_key=key,
-        tags=tags,
+        partition_key=partition_key(first) if last is None else None,
+        tags={} if last is None else partition_range_tags(first, last),
         resources={"paimon": lake, "raw_event_log": raw_event_log},
     )
     assert result.success
@@ -129,10 +108,7 @@ def test_a_bad_staging_file_fails_the_range_before_anything_is_written(
     (bad / "part-broken.parquet").write_bytes(b"not parquet")
     result = materialize(
         [ods_events],
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: partition_key(HOURS[0]),
-            ASSET_PARTITION_RANGE_END_TAG: partition_key(HOURS[1]),
-        },
+        tags=partition_range_tags(HOURS[0], HOURS[1]),
         resources={"paimon": lake, "raw_event_log": raw_event_log},
         raise_on_error=False,
     )

@@ -3,16 +3,10 @@ sqlglot-derived ClickHouse form, run by chDB over the lake, equals an independen
 computation (nearest order per event, no fan-out, orders counted once)."""
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
-import pytest
 import sqlglot
 from dagster import materialize
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from sqlglot import exp
 
 from analytics_assets.ingest.demo_sensors import generate_sa_events
@@ -24,7 +18,7 @@ from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.sql_files import load_sql, split_statements
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
 from analytics_assets.resources.warehouse_models import MODELS, clickhouse_select
-from tests.conftest import ANCHOR, partition_key
+from tests.conftest import ANCHOR, partition_range_tags
 
 DAY = ANCHOR.date()
 
@@ -123,13 +117,6 @@ def independent_models(
     }
 
 
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PaimonLake:
-    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    return PaimonLake(warehouse=str(tmp_path / "lake"))
-
-
 def test_embedded_models_equal_an_independent_polars_computation(
     lake: PaimonLake,
     raw_event_log: RawEventLog,
@@ -155,10 +142,7 @@ def test_embedded_models_equal_an_independent_polars_computation(
     hourly = materialize(
         assets,
         selection=["ods_events_core", "ods_events_debug"],
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: partition_key(start),
-            ASSET_PARTITION_RANGE_END_TAG: partition_key(start + dt.timedelta(hours=3)),
-        },
+        tags=partition_range_tags(start, start + dt.timedelta(hours=3)),
         resources=resources,
     )
     assert hourly.success

@@ -2,7 +2,6 @@
 independent readers (pypaimon and chDB's Paimon reader) and the files on disk."""
 
 import datetime as dt
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -11,7 +10,7 @@ from analytics_assets.paimon.commit import CommitConflict, commit_entries
 from analytics_assets.paimon.compaction import compact, plan_bucket
 from analytics_assets.paimon.datafiles import deletes_for, write_rows
 from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND, partition_values
+from analytics_assets.paimon.files import FILE_SOURCE_APPEND, TableMetadata, partition_values
 from analytics_assets.paimon.manifests import merge_manifests
 from analytics_assets.paimon.options import MaintenanceOptions
 from analytics_assets.paimon.orphans import clean_orphan_files
@@ -39,14 +38,6 @@ def spec(**options: str) -> TableSpec:
     )
 
 
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PaimonLake:
-    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
-    # chDB's table functions read only below the working directory (its user_files_path).
-    monkeypatch.chdir(tmp_path)
-    return PaimonLake(warehouse=str(tmp_path / "lake"))
-
-
 def append(lake: PaimonLake, day: str, batch: int, rows: int = 20) -> None:
     data = pa.table(
         {
@@ -70,9 +61,21 @@ def fill(lake: PaimonLake, days: list[str], batches: int, **options: str) -> Non
 
 def both_readers(lake: PaimonLake, clickhouse) -> dict[str, object]:  # type: ignore[no-untyped-def]
     via_pypaimon = summary(read_pypaimon(lake.table("events")), "amount")
-    via_chdb = summary_chdb(clickhouse, lake.table_location("events"), "amount")
+    via_chdb = summary_chdb(clickhouse, "amount", location=lake.table_location("events"))
     assert via_pypaimon == via_chdb
     return via_pypaimon
+
+
+def planned_against(snapshot, lake: PaimonLake) -> TableMetadata:  # type: ignore[no-untyped-def]
+    """Table metadata that still sees `snapshot` as latest: a maintenance run that planned
+    before another commit landed."""
+
+    class StaleView(TableMetadata):
+        def latest_snapshot(self):  # type: ignore[no-untyped-def]
+            return snapshot
+
+    current = lake.metadata("events")
+    return StaleView(current.table, current.filesystem)
 
 
 def assert_referenced_files_exist(lake: PaimonLake, from_snapshot: int = 0) -> None:
@@ -340,11 +343,7 @@ def test_compaction_racing_a_partition_drop_fails_cleanly_and_loses_nothing(
     expected = both_readers(lake, clickhouse)
     files_before = stored_files(lake.metadata("events"))
 
-    class StaleView(type(metadata)):  # type: ignore[misc]
-        def latest_snapshot(self):  # type: ignore[no-untyped-def]
-            return stale
-
-    report = compact(StaleView(lake.table("events"), metadata.filesystem), lake.create_if_absent())
+    report = compact(planned_against(stale, lake), lake.create_if_absent())
 
     assert report.partitions_skipped_for_conflict == ["2025-03-01"]
     assert report.commits == 1, "the untouched partition is still compacted"
@@ -362,11 +361,7 @@ def test_compaction_racing_an_append_keeps_both(lake: PaimonLake, clickhouse) ->
     append(lake, "2025-03-01", 99)  # lands between planning and commit
     expected = both_readers(lake, clickhouse)
 
-    class StaleView(type(metadata)):  # type: ignore[misc]
-        def latest_snapshot(self):  # type: ignore[no-untyped-def]
-            return stale
-
-    report = compact(StaleView(lake.table("events"), metadata.filesystem), lake.create_if_absent())
+    report = compact(planned_against(stale, lake), lake.create_if_absent())
     assert report.commits == 1 and not report.partitions_skipped_for_conflict
     assert both_readers(lake, clickhouse) == expected
 

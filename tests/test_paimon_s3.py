@@ -18,7 +18,13 @@ from analytics_assets.paimon.manifests import merge_manifests
 from analytics_assets.paimon.orphans import clean_orphan_files
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
-from tests.support.lake import read_pypaimon, referenced_files, stored_files, summary
+from tests.support.lake import (
+    read_pypaimon,
+    referenced_files,
+    stored_files,
+    summary,
+    summary_chdb,
+)
 from tests.support.seaweedfs import S3Endpoint, seaweedfs_s3
 
 pytestmark = pytest.mark.slow
@@ -68,16 +74,14 @@ def append(lake: PaimonLake, day: str, batch: int) -> None:
 
 
 def chdb_summary(clickhouse, lake: PaimonLake, s3: S3Endpoint) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    url = lake.table_http_url("events")
-    frame = clickhouse.query_sql(
-        "SELECT dt, count() AS n, sum(amount) AS s FROM paimonS3({url:String}, {key:String}, {secret:String}) GROUP BY dt ORDER BY dt",
-        {"url": url, "key": s3.access_key, "secret": s3.secret_key},
+    return summary_chdb(
+        clickhouse,
+        "amount",
+        source="paimonS3({url:String}, {key:String}, {secret:String})",
+        url=lake.table_http_url("events"),
+        key=s3.access_key,
+        secret=s3.secret_key,
     )
-    return {
-        "rows": int(frame["n"].sum()),
-        "per_partition": dict(zip(frame["dt"].to_list(), frame["n"].to_list(), strict=True)),
-        "sum": frame["s"].sum(),
-    }
 
 
 def test_maintenance_on_s3_keeps_both_readers_equal(

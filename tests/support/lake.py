@@ -25,11 +25,16 @@ def summary(rows: pa.Table, value: str) -> dict[str, object]:
     return {"rows": rows.num_rows, "per_partition": per_partition, "sum": total}
 
 
-def summary_chdb(clickhouse: ClickHouseResource, location: str, value: str) -> dict[str, object]:
+def summary_chdb(
+    clickhouse: ClickHouseResource,
+    value: str,
+    source: str = "paimonLocal({location:String})",
+    **params: str,
+) -> dict[str, object]:
+    """`summary` through chDB's Paimon reader; `source` is the table function (with
+    `paimonS3(...)` for an S3 lake), its arguments bound from `params`."""
     frame = clickhouse.query_sql(
-        "SELECT dt, count() AS n, sum(" + value + ") AS s FROM paimonLocal({location:String}) "
-        "GROUP BY dt ORDER BY dt",
-        {"location": location},
+        f"SELECT dt, count() AS n, sum({value}) AS s FROM {source} GROUP BY dt ORDER BY dt", params
     )
     return {
         "rows": int(frame["n"].sum()) if frame.height else 0,
