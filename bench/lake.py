@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+from timing import timed
 
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import to_ods_rows
@@ -49,14 +50,6 @@ SMALL = TableSpec(
         "snapshot.expire.limit": "100000",
     },
 )
-
-
-def timed(label: str, function):  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    value = function()
-    elapsed = time.perf_counter() - started
-    print(f"{label}: {elapsed:.2f} s", flush=True)
-    return value, elapsed
 
 
 def query_times(lake: PaimonLake, repeats: int = 5) -> dict[str, float]:

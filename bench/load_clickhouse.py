@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import timed
+
 from analytics_assets.behavior.user_behaviors import read_hour, replace_hour
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
@@ -25,14 +27,6 @@ from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.raw_event_log import RawEventLog
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def _timed(label: str, function):  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    value = function()
-    elapsed = time.perf_counter() - started
-    print(f"{label}: {elapsed:.2f} s", flush=True)
-    return value, elapsed
 
 
 def _latencies(
@@ -120,17 +114,17 @@ def main() -> None:
                 generate_behaviors(hour, hour + dt.timedelta(hours=1), per_hour, seed=hour.hour),
             )
 
-    _timed(f"generate + stage {args.events:,} events", stage)
+    timed(f"generate + stage {args.events:,} events", stage)
     result: dict[str, object] = {"machine": "2 cores, 24 GB", "events_requested": args.events}
     with EmbeddedClickHouse(path=str(work / "clickhouse")).opened() as clickhouse:
         read_seconds = insert_seconds = 0.0
         rows = 0
         for hour in hours:
-            batch, seconds = _timed(
+            batch, seconds = timed(
                 f"  read+validate {hour:%H}:00", lambda hour=hour: read_hour(log, hour)
             )
             read_seconds += seconds
-            _, seconds = _timed(
+            _, seconds = timed(
                 f"  replace {hour:%H}:00 ({batch.events.num_rows:,} rows)",
                 lambda batch=batch: replace_hour(clickhouse, batch, "bench"),
             )
@@ -143,7 +137,7 @@ def main() -> None:
             f"load: {rows:,} rows, {result['load_rows_per_s_end_to_end']:,} rows/s end to end, "
             f"{result['load_rows_per_s_clickhouse_insert']:,} rows/s insert only"
         )
-        _, seconds = _timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
+        _, seconds = timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
         result["rollup_rebuild_s_per_day"] = round(seconds, 2)
         print(f"dashboard latency over {rows:,} raw events:")
         result[f"latency_{rows // 1_000_000}M"] = _latencies(clickhouse, day, args.repeats)
@@ -160,8 +154,8 @@ def main() -> None:
                         {"shift": copy, "day": day.date()},
                     )
 
-            _timed(f"grow to {(copies + 1) * rows:,} rows inside ClickHouse", grow)
-            _timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
+            timed(f"grow to {(copies + 1) * rows:,} rows inside ClickHouse", grow)
+            timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
             total = clickhouse.query_sql("SELECT count() AS n FROM user_behaviors")["n"][0]
             print(f"dashboard latency over {total:,} raw events:")
             result[f"latency_{total // 1_000_000}M"] = _latencies(clickhouse, day, args.repeats)
