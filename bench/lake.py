@@ -1,12 +1,12 @@
 """Benchmark: the Paimon lake on a local warehouse.
 
-    .venv/bin/python bench/lake.py [--events 1000000] [--small-files 1000] [--snapshots 1000]
+    .venv/bin/python bench/lake.py [--events 1000000] [--small-files 1000]
 
 1. Ingest: `--events` Sensors events of one hour → `to_ods_rows` (dedup, dt) → one
    copy-on-write slice commit into `ods_events_core`, as the ODS asset does; rows/s.
 2. Compaction: a one-bucket table with `--small-files` appends (one file and one snapshot
    each); query time (chDB `paimonLocal` and pypaimon) before and after a full compaction.
-3. Manifest merge and snapshot expiry of those `--snapshots` snapshots (the seed alerts at
+3. Manifest merge and snapshot expiry of those `--small-files` snapshots (the seed alerts at
    snapshot_count > 1000), then orphan cleanup.
 Results: bench/results/lake.json.
 """

@@ -69,6 +69,7 @@ def load_hour(
     tables: list[TableSpec],
     run_id: str,
 ) -> HourLoad:
+    """Replace one hour in each of `tables` (which must exist: `ensure_table` first)."""
     records, files = raw_event_log.read_hour(sa_events.CONTRACT, hour)
     rows = to_ods_rows(records)
     valid = pc.fill_null(rows["is_valid"], False)
@@ -78,7 +79,6 @@ def load_hour(
     }
     reports = {}
     for spec in tables:
-        paimon.ensure_table(spec)
         with paimon.committing(spec.name) as metadata:
             reports[spec.name] = replace_slice(
                 metadata,
@@ -139,6 +139,8 @@ def ods_events(context: AssetExecutionContext, raw_event_log: RawEventLog, paimo
     hours = hours_in(context.partition_time_window)
     for hour in hours:  # refuse the whole range before writing anything
         raw_event_log.check_hour(sa_events.CONTRACT, hour)
+    for spec in selected:
+        paimon.ensure_table(spec)
     loads = []
     for position, hour in enumerate(hours, start=1):
         load = load_hour(raw_event_log, paimon, hour, selected, context.run_id)

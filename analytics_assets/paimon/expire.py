@@ -13,6 +13,7 @@ and repeats idempotent deletions.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pypaimon.snapshot.snapshot import Snapshot
@@ -30,19 +31,15 @@ class ExpireReport:
     blocked_by_consumer: int | None = None
 
 
-class _Step:
-    """Hook for crash-injection tests: called between the deletion phases."""
-
-    def __call__(self, phase: str) -> None:
-        return None
+def _no_hook(phase: str) -> None:
+    return None
 
 
 def expire_snapshots(
     metadata: TableMetadata,
     now: dt.datetime | None = None,
-    after_phase: _Step | None = None,
+    after_phase: Callable[[str], None] = _no_hook,
 ) -> ExpireReport:
-    step = after_phase or _Step()
     options = metadata.options
     report = ExpireReport()
     ids = metadata.snapshot_ids()
@@ -65,12 +62,16 @@ def expire_snapshots(
         if snapshot is not None and snapshot.time_millis >= older_than_ms:
             end = snapshot_id
             break
-    report.earliest = _expire_until(metadata, earliest, end, report, step)
+    report.earliest = _expire_until(metadata, earliest, end, report, after_phase)
     return report
 
 
 def _expire_until(
-    metadata: TableMetadata, earliest: int, end: int, report: ExpireReport, step: _Step
+    metadata: TableMetadata,
+    earliest: int,
+    end: int,
+    report: ExpireReport,
+    step: Callable[[str], None],
 ) -> int:
     if end <= earliest:
         if metadata.read_hint("EARLIEST") is None:

@@ -45,6 +45,7 @@ class PaimonLake(ConfigurableResource):
     lock_timeout_seconds: float = 900
 
     _catalog: Any = PrivateAttr(default=None)
+    _create_if_absent: Any = PrivateAttr(default=None)
 
     # -- configuration -----------------------------------------------------------------
     def resolved_warehouse(self) -> str:
@@ -132,8 +133,12 @@ class PaimonLake(ConfigurableResource):
 
     # -- commits and locks -------------------------------------------------------------
     def create_if_absent(self) -> CreateIfAbsent:
+        """The create-only write for snapshot files on this warehouse (one S3 client per
+        resource, reused by every commit)."""
         if not self.is_s3():
             return create_local_file_if_absent
+        if self._create_if_absent is not None:
+            return self._create_if_absent
         import boto3
 
         client = boto3.client(
@@ -148,7 +153,8 @@ class PaimonLake(ConfigurableResource):
             parsed = urlparse(path)
             return parsed.netloc, parsed.path.lstrip("/")
 
-        return S3CreateIfAbsent(client, bucket_of)
+        self._create_if_absent = S3CreateIfAbsent(client, bucket_of)
+        return self._create_if_absent
 
     def _lock(self) -> TableLock:
         if self.metastore == "jdbc":
