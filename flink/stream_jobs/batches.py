@@ -1,0 +1,127 @@
+"""From a landing notice to a validated Arrow batch, and dead letters for the rest.
+
+The raw event log announces every Parquet file it lands with a one-line JSON notice
+(`<root>/_landed/<stream>/…`, see `RawEventLog`); the jobs' FileSource follows those
+notices, and this module reads the file they name, as one batch. Records that break the
+stream contract (a missing required value, an unknown action) and files that cannot be
+read at all become dead letters instead of failing the job: one bad producer must not
+stop the realtime keys of every tenant.
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from analytics_assets.raw_log import behaviors
+from analytics_assets.raw_log.contract import NonConformingBatch
+
+REQUIRED = [f.name for f in behaviors.SCHEMA if not f.nullable]
+# Casts and null checks of the contract; its file-level checks (UUID ids, parsable IPs)
+# guard ClickHouse loads and would reject a whole file for one value no job reads.
+CONTRACT = dataclasses.replace(behaviors.CONTRACT, extra_checks=())
+
+
+@dataclass
+class Batch:
+    """The conforming rows of one landed file, plus what was rejected from it."""
+
+    source: str
+    rows: pa.Table
+    landed_ms: int = 0
+    dead_letters: list[str] = field(default_factory=list)
+
+
+def dead_letter(job: str, source: str, reason: str, record: Any = None) -> str:
+    return json.dumps(
+        {"job": job, "source": source, "reason": reason, "record": record},
+        default=str,
+        sort_keys=True,
+    )
+
+
+def read_notice(job: str, line: str) -> Batch:
+    """Parse one notice line and read the file it names; never raises."""
+    try:
+        notice = json.loads(line)
+        uri = notice["uri"]
+        if not isinstance(uri, str):
+            raise TypeError("uri is not a string")
+    except (ValueError, KeyError, TypeError) as exc:
+        return _rejected(job, "notice", f"unreadable landing notice: {exc}", line[:2000])
+    try:
+        table = _read_parquet(uri)
+    except (pa.ArrowException, OSError) as exc:
+        return _rejected(job, uri, f"not a readable Parquet file: {exc}")
+    batch = split_valid(job, uri, table)
+    batch.landed_ms = int(notice.get("landed_ms") or 0)
+    return batch
+
+
+def split_valid(job: str, source: str, table: pa.Table) -> Batch:
+    """Keep the rows that satisfy the behaviors contract; dead-letter the others."""
+    missing = [name for name in REQUIRED if name not in table.column_names]
+    if missing:
+        return _rejected(job, source, f"file lacks required columns {missing}")
+    valid = pc.is_in(table["action_type"], value_set=pa.array(behaviors.ACTION_TYPES))
+    for name in REQUIRED:
+        valid = pc.and_kleene(valid, pc.is_valid(table[name]))
+    valid = pc.fill_null(valid, False)
+    bad = table.filter(pc.invert(valid))
+    letters = [
+        dead_letter(job, source, _row_problem(row), row)
+        for row in bad.to_pylist()
+    ]
+    good = table.filter(valid)
+    try:
+        rows = CONTRACT.conform(good)
+    except NonConformingBatch as exc:
+        return _rejected(job, source, str(exc))
+    return Batch(source=source, rows=rows, dead_letters=letters)
+
+
+def _row_problem(row: dict[str, Any]) -> str:
+    nulls = [name for name in REQUIRED if row.get(name) is None]
+    if nulls:
+        return f"required values missing: {nulls}"
+    return f"unknown action_type {row.get('action_type')!r}"
+
+
+def _rejected(job: str, source: str, reason: str, record: Any = None) -> Batch:
+    return Batch(
+        source=source,
+        rows=behaviors.SCHEMA.empty_table(),
+        dead_letters=[dead_letter(job, source, reason, record)],
+    )
+
+
+def _read_parquet(uri: str) -> pa.Table:
+    filesystem, path = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    return pq.read_table(path, filesystem=filesystem, partitioning=None)
+
+
+def from_json_rows(job: str, messages: list[str]) -> Batch:
+    """A micro-batch of Kafka messages (one JSON behavior each, times in epoch ms)."""
+    rows, letters = [], []
+    for message in messages:
+        try:
+            row = json.loads(message)
+            if not isinstance(row, dict):
+                raise TypeError("not a JSON object")
+            rows.append(row)
+        except (ValueError, TypeError) as exc:
+            letters.append(dead_letter(job, "kafka", f"unreadable message: {exc}", message[:2000]))
+    try:
+        table = pa.Table.from_pylist(rows)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        batch = _rejected(job, "kafka", f"messages do not form a table: {exc}")
+        batch.dead_letters.extend(letters)
+        return batch
+    batch = split_valid(job, "kafka", table)
+    batch.dead_letters.extend(letters)
+    return batch

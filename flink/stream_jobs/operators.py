@@ -1,0 +1,161 @@
+"""PyFlink operators: read landed batches, then merge partial aggregates into keyed state
+and write Redis from the same call.
+
+Writing inside `process_element` (no buffer between state and Redis) means every state
+change before a checkpoint barrier is already in Redis when the checkpoint completes; a
+restore rolls state back and the replayed batches rewrite the same absolute values.
+"""
+
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+from pyflink.common import Time, Types
+from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
+from pyflink.datastream.state import (
+    MapStateDescriptor,
+    StateTtlConfig,
+    ValueStateDescriptor,
+)
+
+from stream_jobs import batches, hot_items, realtime_metrics, redis_io, user_recent
+from stream_jobs.settings import JobSettings
+
+DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
+
+
+class ReadBatches(ProcessFunction):
+    """A landing notice (or a list of Kafka JSON rows) in, the job's partials out."""
+
+    def __init__(self, settings_json: str) -> None:
+        self._settings_json = settings_json
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self._settings = JobSettings.from_json(self._settings_json)
+        self._partials = importlib.import_module(f"stream_jobs.{self._settings.job}").partials
+        metrics = runtime_context.get_metrics_group()
+        self._rows = metrics.counter("rowsRead")
+        self._rejected = metrics.counter("deadLetters")
+
+    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        job = self._settings.job
+        if isinstance(value, str):
+            batch = batches.read_notice(job, value)
+        else:
+            batch = batches.from_json_rows(job, value)
+        self._rows.inc(batch.rows.num_rows)
+        for letter in batch.dead_letters:
+            self._rejected.inc()
+            yield DEAD_LETTERS, letter
+        yield from self._partials(batch.rows, self._settings)
+
+
+def _ttl(milliseconds: int) -> StateTtlConfig:
+    return (
+        StateTtlConfig.new_builder(Time.milliseconds(milliseconds))
+        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+        .build()
+    )
+
+
+class _RedisWriter(KeyedProcessFunction):
+    def __init__(self, settings_json: str) -> None:
+        self._settings_json = settings_json
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self._settings = JobSettings.from_json(self._settings_json)
+        self._redis = redis_io.connect(self._settings.redis_url)
+        self.open_state(runtime_context)
+
+    def open_state(self, runtime_context: RuntimeContext) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class HotItemsWriter(_RedisWriter):
+    """Key: tenant:scenario. State: L per item (TTL 7 days), the current top N, and T."""
+
+    def open_state(self, runtime_context: RuntimeContext) -> None:
+        scores = MapStateDescriptor("log_scores", Types.STRING(), Types.DOUBLE())
+        scores.enable_time_to_live(_ttl(7 * 24 * 3600 * 1000))
+        self._scores = runtime_context.get_map_state(scores)
+        self._top = runtime_context.get_state(
+            ValueStateDescriptor("top_n", Types.PICKLED_BYTE_ARRAY())
+        )
+        self._reference = runtime_context.get_state(ValueStateDescriptor("as_of_ms", Types.LONG()))
+
+    def process_element(self, partial: hot_items.HotPartial, ctx: KeyedProcessFunction.Context):
+        settings = self._settings
+        merged = hot_items.merge_scores([self._scores.get(i) for i in partial.items], partial)
+        touched = dict(zip(partial.items, merged.tolist(), strict=True))
+        self._scores.put_all(touched.items())
+        top = hot_items.top_n(self._top.value() or [], touched, settings.top_n)
+        self._top.update(top)
+        reference = max(self._reference.value() or 0, partial.max_event_ms)
+        self._reference.update(reference)
+        hot_items.write(self._redis, partial.tenant, partial.scenario, top, reference, settings)
+        return iter(())
+
+
+class RealtimeMetricsWriter(_RedisWriter):
+    """Key: tenant:scenario. State: the counts of the last `window_retention` windows."""
+
+    def open_state(self, runtime_context: RuntimeContext) -> None:
+        self._windows = runtime_context.get_map_state(
+            MapStateDescriptor("windows", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+        )
+        self._newest = runtime_context.get_state(ValueStateDescriptor("newest", Types.LONG()))
+
+    def process_element(
+        self, partial: realtime_metrics.MetricsPartial, ctx: KeyedProcessFunction.Context
+    ):
+        settings = self._settings
+        window_ms = settings.window_seconds * 1000
+        newest = max(self._newest.value() or 0, max(partial.windows))
+        oldest_kept = newest - settings.window_retention * window_ms
+        touched = {}
+        for start, counts in partial.windows.items():
+            if start < oldest_kept:
+                continue  # older than the retained windows: the stored value stays final
+            previous = self._windows.get(start)
+            touched[start] = counts if previous is None else previous.merged(counts)
+        self._windows.put_all(touched.items())
+        if newest != self._newest.value():
+            self._newest.update(newest)
+            expired = [start for start in self._windows.keys() if start < oldest_kept]
+            for start in expired:
+                self._windows.remove(start)
+        if touched:
+            realtime_metrics.write(
+                self._redis, partial.tenant, partial.scenario, touched, partial.max_event_ms, settings
+            )
+        return iter(())
+
+
+class UserRecentWriter(_RedisWriter):
+    """Key: user shard. State: each user's newest engagements (TTL like the Redis keys)."""
+
+    def open_state(self, runtime_context: RuntimeContext) -> None:
+        lists = MapStateDescriptor("recent", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+        lists.enable_time_to_live(_ttl(self._settings.recent_ttl_seconds * 1000))
+        self._lists = runtime_context.get_map_state(lists)
+
+    def process_element(self, partial: user_recent.RecentPartial, ctx: KeyedProcessFunction.Context):
+        cap = self._settings.recent_cap
+        merged = {
+            user: user_recent.merge(self._lists.get(user), new, cap)
+            for user, new in partial.users.items()
+        }
+        self._lists.put_all(merged.items())
+        user_recent.write(self._redis, merged, partial.max_event_ms, self._settings)
+        return iter(())
+
+
+WRITERS: dict[str, type[_RedisWriter]] = {
+    "hot_items": HotItemsWriter,
+    "realtime_metrics": RealtimeMetricsWriter,
+    "user_recent": UserRecentWriter,
+}
