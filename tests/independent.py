@@ -86,3 +86,58 @@ def funnel_users(events: pl.DataFrame, tenant: str, window_ms: int) -> list[int]
         )
         reached.append(chains["user_id"].n_unique())
     return reached
+
+
+# -- stream layer oracles (Redis keys written by the Flink jobs) -----------------------
+def hot_scores(
+    events: pl.DataFrame, weights: dict[str, float], half_life_seconds: float
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Σ w·2^(-(T - t)/H) per tenant/scenario/item, T = newest weighted event of the key."""
+    weighted = events.with_columns(
+        w=pl.col("action_type").replace_strict(weights, default=0.0, return_dtype=pl.Float64),
+        t=pl.col("timestamp").dt.epoch("ms"),
+    ).filter(pl.col("w") > 0)
+    scored = weighted.with_columns(T=pl.col("t").max().over("tenant_id", "scenario_id")).with_columns(
+        s=pl.col("w") * (2.0 ** (-(pl.col("T") - pl.col("t")) / 1000.0 / half_life_seconds))
+    )
+    totals = scored.group_by("tenant_id", "scenario_id", "item_id").agg(pl.col("s").sum())
+    result: dict[tuple[str, str], dict[str, float]] = {}
+    for tenant, scenario, item, score in totals.iter_rows():
+        result.setdefault((tenant, scenario), {})[item] = score
+    return result
+
+
+def minute_windows(events: pl.DataFrame, window_seconds: int = 60) -> dict[tuple[str, str, int], dict[str, int]]:
+    window_ms = window_seconds * 1000
+    per_window = events.group_by(
+        "tenant_id",
+        "scenario_id",
+        (pl.col("timestamp").dt.epoch("ms") // window_ms * window_ms).alias("window"),
+    ).agg(
+        impressions=(pl.col("action_type") == "impression").sum(),
+        clicks=(pl.col("action_type") == "click").sum(),
+        orders=(pl.col("action_type") == "order").sum(),
+        active_users=pl.col("user_id").n_unique(),
+    )
+    return {
+        (row["tenant_id"], row["scenario_id"], row["window"]): {
+            k: int(row[k]) for k in ("impressions", "clicks", "orders", "active_users")
+        }
+        for row in per_window.iter_rows(named=True)
+    }
+
+
+def recent_items(events: pl.DataFrame, cap: int = 50) -> dict[str, list[str]]:
+    """tenant:user → items by newest engagement (not impressions), ties by item id."""
+    newest = (
+        events.filter(pl.col("action_type") != "impression")
+        .group_by("tenant_id", "user_id", "item_id")
+        .agg(pl.col("timestamp").max())
+        .sort(["timestamp", "item_id"], descending=[True, False])
+    )
+    result: dict[str, list[str]] = {}
+    for tenant, user, item, _ in newest.iter_rows():
+        items = result.setdefault(f"{tenant}:{user}", [])
+        if len(items) < cap:
+            items.append(item)
+    return result

@@ -15,8 +15,10 @@ from analytics_assets.resources.clickhouse import (
     EmbeddedClickHouse,
     ServerClickHouse,
 )
+from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.warehouse import (
     EmbeddedWarehouse,
     LakeWarehouse,
@@ -92,6 +94,22 @@ def warehouse_from_environment(clickhouse: ClickHouseResource, paimon: PaimonLak
     )
 
 
+def flink_from_environment() -> FlinkResource:
+    """`FLINK_REST_URL` → an existing cluster; otherwise the local standalone cluster
+    (`FLINK_LOCAL_REST_PORT`, default 8081). `FLINK_DEAD_LETTER_DIR` for remote clusters."""
+    return FlinkResource(
+        rest_url=os.environ.get("FLINK_REST_URL", ""),
+        local_rest_port=int(os.environ.get("FLINK_LOCAL_REST_PORT", "8081")),
+        local_rpc_port=int(os.environ.get("FLINK_LOCAL_RPC_PORT", "6123")),
+        dead_letter_dir=os.environ.get("FLINK_DEAD_LETTER_DIR", ""),
+    )
+
+
+def realtime_redis_from_environment() -> RealtimeRedis:
+    """`REDIS_URL`, default the local redis-server on 6379."""
+    return RealtimeRedis(url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+
+
 def resources_from_environment() -> dict[str, Any]:
     clickhouse = clickhouse_from_environment()
     paimon = paimon_from_environment()
@@ -100,4 +118,6 @@ def resources_from_environment() -> dict[str, Any]:
         "raw_event_log": raw_event_log_from_environment(),
         "paimon": paimon,
         "warehouse": warehouse_from_environment(clickhouse, paimon),
+        "flink": flink_from_environment(),
+        "realtime_redis": realtime_redis_from_environment(),
     }

@@ -34,7 +34,6 @@ from dagster import ConfigurableResource
 from analytics_assets.project import data_dir
 from analytics_assets.raw_log.contract import NonConformingBatch, StreamContract
 
-
 NOTICES = "_landed"
 
 

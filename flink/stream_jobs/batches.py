@@ -73,10 +73,7 @@ def split_valid(job: str, source: str, table: pa.Table) -> Batch:
         valid = pc.and_kleene(valid, pc.is_valid(table[name]))
     valid = pc.fill_null(valid, False)
     bad = table.filter(pc.invert(valid))
-    letters = [
-        dead_letter(job, source, _row_problem(row), row)
-        for row in bad.to_pylist()
-    ]
+    letters = [dead_letter(job, source, _row_problem(row), row) for row in bad.to_pylist()]
     good = table.filter(valid)
     try:
         rows = CONTRACT.conform(good)

@@ -46,9 +46,13 @@ def partials(rows: pa.Table, settings: JobSettings) -> list[HotPartial]:
         return []
     weights = settings.action_weights
     frame = (
-        pl.from_arrow(rows.select(["tenant_id", "scenario_id", "item_id", "action_type", "timestamp"]))
+        pl.from_arrow(
+            rows.select(["tenant_id", "scenario_id", "item_id", "action_type", "timestamp"])
+        )
         .with_columns(
-            weight=pl.col("action_type").replace_strict(weights, default=0.0, return_dtype=pl.Float64),
+            weight=pl.col("action_type").replace_strict(
+                weights, default=0.0, return_dtype=pl.Float64
+            ),
             seconds=pl.col("timestamp").dt.epoch("ms").cast(pl.Float64) / 1000.0,
             event_ms=pl.col("timestamp").dt.epoch("ms"),
         )
@@ -100,10 +104,19 @@ def decayed(log_score: float, reference_ms: int, half_life_seconds: float) -> fl
     return float(2.0 ** (log_score - reference_ms / 1000.0 / half_life_seconds))
 
 
-def write(redis_client, tenant: str, scenario: str, top: list[tuple[str, float]], reference_ms: int, settings: JobSettings) -> None:
+def write(
+    redis_client,
+    tenant: str,
+    scenario: str,
+    top: list[tuple[str, float]],
+    reference_ms: int,
+    settings: JobSettings,
+) -> None:
     """Replace the tenant/scenario's ZSET in one transaction (one round trip)."""
     key = redis_key(tenant, scenario)
-    members = {item: decayed(score, reference_ms, settings.half_life_seconds) for item, score in top}
+    members = {
+        item: decayed(score, reference_ms, settings.half_life_seconds) for item, score in top
+    }
     pipe = redis_client.pipeline(transaction=True)
     pipe.delete(key)
     if members:

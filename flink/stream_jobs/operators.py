@@ -125,12 +125,17 @@ class RealtimeMetricsWriter(_RedisWriter):
         self._windows.put_all(touched.items())
         if newest != self._newest.value():
             self._newest.update(newest)
-            expired = [start for start in self._windows.keys() if start < oldest_kept]
+            expired = [start for start in self._windows.keys() if start < oldest_kept]  # noqa: SIM118 (MapState)
             for start in expired:
                 self._windows.remove(start)
         if touched:
             realtime_metrics.write(
-                self._redis, partial.tenant, partial.scenario, touched, partial.max_event_ms, settings
+                self._redis,
+                partial.tenant,
+                partial.scenario,
+                touched,
+                partial.max_event_ms,
+                settings,
             )
         return iter(())
 
@@ -143,7 +148,9 @@ class UserRecentWriter(_RedisWriter):
         lists.enable_time_to_live(_ttl(self._settings.recent_ttl_seconds * 1000))
         self._lists = runtime_context.get_map_state(lists)
 
-    def process_element(self, partial: user_recent.RecentPartial, ctx: KeyedProcessFunction.Context):
+    def process_element(
+        self, partial: user_recent.RecentPartial, ctx: KeyedProcessFunction.Context
+    ):
         cap = self._settings.recent_cap
         merged = {
             user: user_recent.merge(self._lists.get(user), new, cap)

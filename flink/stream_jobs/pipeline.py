@@ -90,12 +90,15 @@ def run(job: str, argv: list[str] | None = None) -> None:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(settings.parallelism)
     env.enable_checkpointing(settings.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
-    read = source(env, settings).process(
-        ReadBatches(settings.to_json()), output_type=Types.PICKLED_BYTE_ARRAY()
-    ).name("read batches").uid("read-batches")
-    read.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(settings)).name(
-        "dead letters"
-    ).uid("dead-letters")
+    read = (
+        source(env, settings)
+        .process(ReadBatches(settings.to_json()), output_type=Types.PICKLED_BYTE_ARRAY())
+        .name("read batches")
+        .uid("read-batches")
+    )
+    read.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(settings)).name("dead letters").uid(
+        "dead-letters"
+    )
     read.key_by(lambda partial: partial.key, key_type=Types.STRING()).process(
         WRITERS[job](settings.to_json()), output_type=Types.STRING()
     ).name(f"{job} → redis").uid(f"{job}-redis").print()

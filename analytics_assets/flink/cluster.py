@@ -2,12 +2,13 @@
 local standalone cluster started from the apache-flink wheel in the Flink venv.
 
 No Dagster here: the resource in `analytics_assets/resources/flink.py` wraps these for
-assets and sensors, and `python -m analytics_assets.stream start|stop|status` drives the
+assets and sensors, and `python -m analytics_assets.flink.cluster start|stop|status` drives the
 local cluster from a shell (the demo, a developer).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -103,9 +104,7 @@ class FlinkRest:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = httpx.request(
-                method, f"{self.url}{path}", timeout=self._timeout, **kwargs
-            )
+            response = httpx.request(method, f"{self.url}{path}", timeout=self._timeout, **kwargs)
         except httpx.HTTPError as exc:
             raise FlinkUnavailable(f"Flink REST {self.url} unreachable: {exc}") from exc
         if response.status_code >= 400:
@@ -159,7 +158,9 @@ class FlinkRest:
     def cancel(self, job_id: str) -> None:
         self._request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
 
-    def cancel_with_savepoint(self, job_id: str, target_directory: str, timeout: float = 120) -> str:
+    def cancel_with_savepoint(
+        self, job_id: str, target_directory: str, timeout: float = 120
+    ) -> str:
         """Take a savepoint and cancel the job; the savepoint's path."""
         trigger = self._request(
             "POST",
@@ -213,7 +214,9 @@ class LocalFlinkCluster:
             if source.name != "config.yaml":
                 shutil.copy(source, self.conf_dir / source.name)
         config = yaml.safe_load((wheel_conf / "config.yaml").read_text())
-        overlay_text = string.Template((FLINK_DIR / "conf" / "cluster.yaml").read_text()).substitute(
+        overlay_text = string.Template(
+            (FLINK_DIR / "conf" / "cluster.yaml").read_text()
+        ).substitute(
             data_dir=self.data_dir,
             java_home=self.installation.java_home,
             python=self.installation.python,
@@ -299,10 +302,8 @@ def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]
 
 
 def _terminate(pid: int, sig: signal.Signals = signal.SIGTERM) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def build_bundle(destination: Path) -> Path:
@@ -315,7 +316,9 @@ def build_bundle(destination: Path) -> Path:
     package = destination / "analytics_assets"
     package.mkdir()
     shutil.copy(PROJECT_ROOT / "analytics_assets" / "__init__.py", package / "__init__.py")
-    shutil.copytree(PROJECT_ROOT / "analytics_assets" / "raw_log", package / "raw_log", ignore=ignore)
+    shutil.copytree(
+        PROJECT_ROOT / "analytics_assets" / "raw_log", package / "raw_log", ignore=ignore
+    )
     return destination
 
 
@@ -366,3 +369,41 @@ def submit(
             return line.rsplit(" ", 1)[-1].strip()
     tail = "\n".join(line for line in output.splitlines() if line.strip())[-3000:]
     raise FlinkUnavailable(f"flink run {job} failed (exit {result.returncode}):\n{tail}")
+
+
+def main() -> None:
+    """`python -m analytics_assets.flink.cluster start|stop|status` (local cluster)."""
+    import argparse
+
+    from analytics_assets.project import data_dir
+
+    parser = argparse.ArgumentParser(description="the local standalone Flink cluster")
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument(
+        "--rest-port", type=int, default=int(os.environ.get("FLINK_LOCAL_REST_PORT", "8081"))
+    )
+    parser.add_argument(
+        "--rpc-port", type=int, default=int(os.environ.get("FLINK_LOCAL_RPC_PORT", "6123"))
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s flink %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    cluster = LocalFlinkCluster(data_dir() / "flink", args.rest_port, args.rpc_port)
+    if args.action == "start":
+        started = time.monotonic()
+        url = cluster.start()
+        log.info("Flink UI %s (up in %.1f s)", url, time.monotonic() - started)
+    elif args.action == "stop":
+        cluster.stop()
+        log.info("Flink stopped")
+    else:
+        rest = FlinkRest(cluster.rest_url)
+        if not rest.reachable():
+            log.info("not running (%s)", cluster.rest_url)
+            return
+        for job in rest.jobs():
+            log.info("%s %s %s", job.name, job.state, job.job_id)
+
+
+if __name__ == "__main__":
+    main()

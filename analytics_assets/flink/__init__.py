@@ -1,0 +1,1 @@
+"""Flink as an engine (no Dagster): REST client, local standalone cluster, submission."""

@@ -1,0 +1,13 @@
+"""The realtime Redis the stream jobs write and the API and sensors read."""
+
+import redis
+from dagster import ConfigurableResource
+
+
+class RealtimeRedis(ConfigurableResource):
+    """`REDIS_URL`; the embedded default is the local redis-server the demo starts."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)

@@ -1,0 +1,24 @@
+"""The Redis keys the stream jobs maintain, as assets downstream of the raw log.
+
+Flink writes them continuously, so they are external assets: no Dagster run
+materializes them; the observation sensor reports what the jobs last wrote (newest
+event time, lag, key counts) and the UI shows them fresh or stale.
+"""
+
+from dagster import AssetSpec
+
+from analytics_assets.stream.jobs import STREAM_JOBS
+
+GROUP = "stream"
+
+stream_key_assets = [
+    AssetSpec(
+        job.asset_key,
+        description=job.description,
+        deps=["raw_behaviors"],
+        group_name=GROUP,
+        kinds={"redis", "flink"},
+        metadata={"redis_keys": job.redis_keys, "flink_job": job.name},
+    )
+    for job in STREAM_JOBS
+]

@@ -1,0 +1,87 @@
+"""The streaming jobs the platform keeps running, and the settings each one is given.
+
+A declaration names the Flink job (= its entry point `flink/jobs/<name>.py` and the job
+name on the cluster), the Redis keys it owns and the asset that stands for them.
+"""
+
+from dataclasses import dataclass
+
+from dagster import AssetKey
+
+from analytics_assets.raw_log import behaviors
+from analytics_assets.resources.flink import FlinkResource
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.resources.realtime_redis import RealtimeRedis
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    name: str
+    asset_key: AssetKey
+    redis_keys: str
+    description: str
+    # A Redis key that tracks how many keys the job owns: a SET of key names or a
+    # HyperLogLog of users (cheap to read; a sensor never SCANs the keyspace).
+    key_index: str
+
+
+STREAM_JOBS: tuple[StreamJob, ...] = (
+    StreamJob(
+        name="hot_items",
+        asset_key=AssetKey(["redis", "hot_items"]),
+        redis_keys="hot:items:{tenant}:{scenario} (ZSET), hot:items:{tenant}:{scenario}:meta",
+        description=(
+            "ItemHotScoreCalculator: the top 100 items per tenant and scenario by time-decayed "
+            "hot score, Σ weight(action)·2^(-(T-t)/1 h) with T the newest event seen for the "
+            "key; impressions weigh 0.1, clicks/views 1, likes 2, shares/carts 3, orders 5. "
+            "The ZSET is replaced atomically from Flink state (never incremented), so a "
+            "restart from a checkpoint cannot double count."
+        ),
+        key_index="hot:items:index",
+    ),
+    StreamJob(
+        name="realtime_metrics",
+        asset_key=AssetKey(["redis", "realtime_metrics"]),
+        redis_keys=(
+            "metrics:realtime:{tenant}:{scenario} (HASH, newest window), "
+            "metrics:realtime:{tenant}:{scenario}:{window_start_ms} (HASH, 24 h TTL)"
+        ),
+        description=(
+            "RealtimeMetricsAggregator: one-minute event-time windows per tenant and scenario "
+            "with impressions, clicks, orders, CTR (clicks/impressions) and active users "
+            "(exact distinct over 64-bit user-id hashes). Windows update while their events "
+            "arrive; each update rewrites the window's absolute values."
+        ),
+        key_index="metrics:realtime:index",
+    ),
+    StreamJob(
+        name="user_recent",
+        asset_key=AssetKey(["redis", "user_recent"]),
+        redis_keys="user:recent:{tenant}:{user} (LIST, newest first, 50 items, 7 d TTL)",
+        description=(
+            "Each user's most recently engaged items (clicks, views, likes, shares, carts, "
+            "orders; not impressions), one entry per item, rewritten whole per batch."
+        ),
+        key_index="user:recent:hll",
+    ),
+)
+
+JOBS_BY_NAME = {job.name: job for job in STREAM_JOBS}
+
+
+def status_key(job: str) -> str:
+    """Where a job records its progress (written by flink/stream_jobs/redis_io.py)."""
+    return f"stream:status:{job}"
+
+
+def job_settings(
+    job: StreamJob, flink: FlinkResource, raw_event_log: RawEventLog, redis: RealtimeRedis
+) -> dict[str, object]:
+    """The `--settings` document of `flink/stream_jobs/settings.py` (JobSettings)."""
+    return {
+        "job": job.name,
+        "redis_url": redis.url,
+        "source": "staging",
+        "notices_dir": raw_event_log.notices_root(behaviors.STREAM),
+        "dead_letter_dir": flink.dead_letters(),
+    }

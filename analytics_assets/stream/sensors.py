@@ -1,0 +1,128 @@
+"""Two light sensors: one keeps every declared streaming job running, one reports what
+the jobs wrote to Redis. Each tick is a handful of REST or O(1) Redis calls."""
+
+import json
+import time
+
+import redis
+from dagster import (
+    AssetObservation,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+
+from analytics_assets.flink.cluster import FlinkUnavailable
+from analytics_assets.resources.flink import FlinkResource
+from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.stream.jobs import STREAM_JOBS, status_key
+from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
+
+
+@sensor(
+    job=launch_stream_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Ensures each declared streaming job is active on Flink: a missing, FAILED or "
+        "CANCELED job gets one launch run (from its newest checkpoint/savepoint); a job "
+        "that is running or already being launched gets none. The cursor holds job ids."
+    ),
+)
+def flink_job_supervisor(
+    context: SensorEvaluationContext, flink: FlinkResource
+) -> SensorResult | SkipReason:
+    try:
+        cluster_jobs = flink.rest().jobs()
+    except FlinkUnavailable as exc:
+        return SkipReason(f"{exc}. Start it (`make demo` does) or set FLINK_REST_URL.")
+    launching = {
+        run.tags.get(STREAM_JOB_TAG)
+        for run in context.instance.get_runs(
+            RunsFilter(job_name=launch_stream_job.name, statuses=list(IN_PROGRESS_RUN_STATUSES))
+        )
+    }
+    running: dict[str, str] = {}
+    requests = []
+    for stream_job in STREAM_JOBS:
+        copies = sorted(
+            (j for j in cluster_jobs if j.name == stream_job.name),
+            key=lambda j: j.start_time_ms,
+            reverse=True,
+        )
+        active = [j for j in copies if j.active]
+        if active:
+            running[stream_job.name] = active[0].job_id
+            if len(active) > 1:
+                context.log.warning(
+                    f"{stream_job.name} has {len(active)} active copies: "
+                    f"{[j.job_id for j in active]}"
+                )
+            continue
+        if stream_job.name in launching:
+            continue
+        last_state = copies[0].state if copies else "never submitted"
+        context.log.info(f"{stream_job.name} is not running ({last_state}): launching")
+        requests.append(
+            RunRequest(
+                run_config={
+                    "ops": {"submit_stream_job": {"config": {"stream_job": stream_job.name}}}
+                },
+                tags={STREAM_JOB_TAG: stream_job.name, "flink/last_state": last_state},
+            )
+        )
+    context.update_cursor(json.dumps(running, sort_keys=True))
+    if not requests:
+        return SkipReason(f"all {len(STREAM_JOBS)} streaming jobs active or being launched")
+    return SensorResult(run_requests=requests)
+
+
+@sensor(
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Observes the Redis keys the stream jobs own: newest event time written, lag to now, "
+        "key counts. Reports only when a job wrote something since the last tick."
+    ),
+)
+def stream_keys_observer(
+    context: SensorEvaluationContext, realtime_redis: RealtimeRedis
+) -> SensorResult | SkipReason:
+    client = realtime_redis.client()
+    seen = json.loads(context.cursor) if context.cursor else {}
+    now_ms = int(time.time() * 1000)
+    events = []
+    try:
+        for stream_job in STREAM_JOBS:
+            status = {
+                k.decode(): int(v) for k, v in client.hgetall(status_key(stream_job.name)).items()
+            }
+            if not status or status.get("updated_ms") == seen.get(stream_job.name):
+                continue
+            seen[stream_job.name] = status["updated_ms"]
+            index = stream_job.key_index
+            key_count = client.pfcount(index) if index.endswith(":hll") else client.scard(index)
+            events.append(
+                AssetObservation(
+                    stream_job.asset_key,
+                    metadata={
+                        "last_event_time": MetadataValue.timestamp(status["last_event_ms"] / 1000),
+                        "event_lag_seconds": round((now_ms - status["last_event_ms"]) / 1000, 1),
+                        "last_write_age_seconds": round((now_ms - status["updated_ms"]) / 1000, 1),
+                        "key_count": key_count,
+                        "key_count_exact": not index.endswith(":hll"),
+                    },
+                )
+            )
+    except redis.RedisError as exc:
+        return SkipReason(f"realtime Redis {realtime_redis.url} unavailable: {exc}")
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    if not events:
+        return SkipReason("no stream job wrote to Redis since the last tick")
+    return SensorResult(asset_events=events)

@@ -1,0 +1,140 @@
+"""The stream jobs' pure logic (flink/stream_jobs), in Dagster's environment: partial
+aggregates merge to the same absolute values in any order and split, and equal the
+independent polars oracles; bad records become dead letters."""
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from stream_jobs import batches, hot_items, realtime_metrics, user_recent
+from stream_jobs.redis_io import status_key as job_status_key
+from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS, JobSettings
+
+from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.resources.flink import FlinkResource
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.stream.jobs import STREAM_JOBS, job_settings, status_key
+from tests import independent
+
+START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+SETTINGS = JobSettings(job="hot_items", redis_url="redis://unused", top_n=10)
+
+
+@pytest.fixture(scope="module")
+def events() -> pa.Table:
+    return generate_behaviors(START, START + dt.timedelta(minutes=20), 6_000, seed=3)
+
+
+def _halves(table: pa.Table) -> list[pa.Table]:
+    order = np.random.default_rng(1).permutation(table.num_rows)
+    shuffled = table.take(pa.array(order))
+    middle = table.num_rows // 2
+    return [shuffled.slice(middle), shuffled.slice(0, middle)]
+
+
+def _hot_state(parts: list[pa.Table]) -> dict[str, tuple[dict[str, float], list, int]]:
+    """Replay the keyed writer's merge over batches: L per item, top N, T per key."""
+    state: dict[str, tuple[dict[str, float], list, int]] = {}
+    for part in parts:
+        for partial in hot_items.partials(part, SETTINGS):
+            scores, top, reference = state.get(partial.key, ({}, [], 0))
+            merged = hot_items.merge_scores([scores.get(i) for i in partial.items], partial)
+            touched = dict(zip(partial.items, merged.tolist(), strict=True))
+            scores.update(touched)
+            top = hot_items.top_n(top, touched, SETTINGS.top_n)
+            state[partial.key] = (scores, top, max(reference, partial.max_event_ms))
+    return state
+
+
+def test_hot_scores_are_order_independent_and_equal_the_decay_formula(events: pa.Table) -> None:
+    whole = _hot_state([events])
+    split = _hot_state(_halves(events))
+    oracle = independent.hot_scores(
+        independent.pl.from_arrow(events), DEFAULT_ACTION_WEIGHTS, SETTINGS.half_life_seconds
+    )
+    assert whole.keys() == split.keys() == {f"{t}:{s}" for t, s in oracle}
+    for key, (scores, top, reference) in split.items():
+        tenant, scenario = key.split(":")
+        expected = oracle[(tenant, scenario)]
+        assert [item for item, _ in whole[key][1]] == [item for item, _ in top]
+        assert [s for _, s in whole[key][1]] == pytest.approx([s for _, s in top], rel=1e-12)
+        decayed = {
+            item: hot_items.decayed(scores[item], reference, SETTINGS.half_life_seconds)
+            for item in expected
+        }
+        for item, value in expected.items():
+            assert decayed[item] == pytest.approx(value, rel=1e-9)
+        ranked = sorted(expected.values(), reverse=True)
+        assert [hot_items.decayed(s, reference, 3600.0) for _, s in top] == pytest.approx(
+            ranked[: SETTINGS.top_n], rel=1e-9
+        )
+
+
+def test_top_n_keeps_the_best_items_as_scores_grow() -> None:
+    top = hot_items.top_n([], {"a": 5.0, "b": 3.0, "c": 1.0}, 2)
+    assert top == [("a", 5.0), ("b", 3.0)]
+    # c grows past a; b untouched stays in the candidates
+    assert hot_items.top_n(top, {"c": 6.0}, 2) == [("c", 6.0), ("a", 5.0)]
+
+
+def test_window_counts_merge_to_the_oracle(events: pa.Table) -> None:
+    settings = dataclasses.replace(SETTINGS, job="realtime_metrics")
+    merged: dict[tuple[str, str, int], realtime_metrics.WindowCounts] = {}
+    for part in _halves(events):
+        for partial in realtime_metrics.partials(part, settings):
+            for start, counts in partial.windows.items():
+                key = (partial.tenant, partial.scenario, start)
+                merged[key] = counts if key not in merged else merged[key].merged(counts)
+    oracle = independent.minute_windows(independent.pl.from_arrow(events))
+    assert merged.keys() == oracle.keys()
+    for key, counts in merged.items():
+        fields = counts.fields(key[2], 60_000)
+        assert {k: fields[k] for k in oracle[key]} == oracle[key]
+
+
+def test_recent_lists_merge_to_the_oracle(events: pa.Table) -> None:
+    settings = dataclasses.replace(SETTINGS, job="user_recent", recent_cap=5)
+    lists: dict[str, list] = {}
+    for part in _halves(events):
+        for partial in user_recent.partials(part, settings):
+            for user, new in partial.users.items():
+                lists[user] = user_recent.merge(lists.get(user), new, settings.recent_cap)
+    oracle = independent.recent_items(independent.pl.from_arrow(events), cap=5)
+    assert {user: [item for _, item in recent] for user, recent in lists.items()} == oracle
+
+
+def test_bad_rows_and_unreadable_files_become_dead_letters(tmp_path: Path, events: pa.Table) -> None:
+    rows = events.slice(0, 10).to_pylist()
+    rows[1]["action_type"] = "teleport"
+    rows[2]["user_id"] = None
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    batch = batches.read_notice("hot_items", json.dumps({"uri": str(path)}))
+    assert batch.rows.num_rows == 8
+    reasons = [json.loads(letter)["reason"] for letter in batch.dead_letters]
+    assert reasons == ["unknown action_type 'teleport'", "required values missing: ['user_id']"]
+
+    (tmp_path / "garbage.parquet").write_bytes(b"not parquet")
+    for line in (json.dumps({"uri": str(tmp_path / "garbage.parquet")}), "{not json"):
+        batch = batches.read_notice("hot_items", line)
+        assert batch.rows.num_rows == 0 and len(batch.dead_letters) == 1
+
+
+def test_dagster_side_speaks_the_jobs_settings_and_status_keys(tmp_path: Path) -> None:
+    """The Dagster side cannot import the Flink package at run time; these must agree."""
+    for job in STREAM_JOBS:
+        settings = job_settings(
+            job,
+            FlinkResource(dead_letter_dir=str(tmp_path / "dead")),
+            RawEventLog(root=str(tmp_path / "staging")),
+            RealtimeRedis(),
+        )
+        assert JobSettings.from_json(json.dumps(settings)).job == job.name
+        assert status_key(job.name) == job_status_key(job.name)
+        assert Path(f"flink/jobs/{job.name}.py").exists()
