@@ -97,7 +97,9 @@ def hot_scores(
         w=pl.col("action_type").replace_strict(weights, default=0.0, return_dtype=pl.Float64),
         t=pl.col("timestamp").dt.epoch("ms"),
     ).filter(pl.col("w") > 0)
-    scored = weighted.with_columns(T=pl.col("t").max().over("tenant_id", "scenario_id")).with_columns(
+    scored = weighted.with_columns(
+        T=pl.col("t").max().over("tenant_id", "scenario_id")
+    ).with_columns(
         s=pl.col("w") * (2.0 ** (-(pl.col("T") - pl.col("t")) / 1000.0 / half_life_seconds))
     )
     totals = scored.group_by("tenant_id", "scenario_id", "item_id").agg(pl.col("s").sum())
@@ -107,7 +109,9 @@ def hot_scores(
     return result
 
 
-def minute_windows(events: pl.DataFrame, window_seconds: int = 60) -> dict[tuple[str, str, int], dict[str, int]]:
+def minute_windows(
+    events: pl.DataFrame, window_seconds: int = 60
+) -> dict[tuple[str, str, int], dict[str, int]]:
     window_ms = window_seconds * 1000
     per_window = events.group_by(
         "tenant_id",

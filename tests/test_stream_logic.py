@@ -109,7 +109,9 @@ def test_recent_lists_merge_to_the_oracle(events: pa.Table) -> None:
     assert {user: [item for _, item in recent] for user, recent in lists.items()} == oracle
 
 
-def test_bad_rows_and_unreadable_files_become_dead_letters(tmp_path: Path, events: pa.Table) -> None:
+def test_bad_rows_and_unreadable_files_become_dead_letters(
+    tmp_path: Path, events: pa.Table
+) -> None:
     rows = events.slice(0, 10).to_pylist()
     rows[1]["action_type"] = "teleport"
     rows[2]["user_id"] = None

@@ -364,11 +364,22 @@ def submit(
         command, env=environment, capture_output=True, text=True, timeout=300, cwd=bundle
     )
     output = result.stdout + result.stderr
+    (work_dir / "log" / "submit.log").write_text(output)
     for line in output.splitlines():
         if "submitted with JobID" in line:
             return line.rsplit(" ", 1)[-1].strip()
-    tail = "\n".join(line for line in output.splitlines() if line.strip())[-3000:]
-    raise FlinkUnavailable(f"flink run {job} failed (exit {result.returncode}):\n{tail}")
+    causes = [
+        line.strip()
+        for line in output.splitlines()
+        if line.startswith(("Caused by", "Traceback", "  File", "ValueError", "ImportError"))
+        or "Exception:" in line
+        or "Error:" in line
+    ]
+    summary = "\n".join(dict.fromkeys(causes))[-4000:]
+    raise FlinkUnavailable(
+        f"flink run {job} failed (exit {result.returncode}); full output in "
+        f"{work_dir / 'log' / 'submit.log'}:\n{summary}"
+    )
 
 
 def main() -> None:

@@ -21,6 +21,9 @@ from pyflink.datastream.connectors.file_system import (
     RollingPolicy,
     StreamFormat,
 )
+from pyflink.datastream.externalized_checkpoint_retention import (
+    ExternalizedCheckpointRetention,
+)
 from pyflink.datastream.functions import ProcessAllWindowFunction
 from pyflink.datastream.window import TumblingProcessingTimeWindows
 
@@ -90,6 +93,12 @@ def run(job: str, argv: list[str] | None = None) -> None:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(settings.parallelism)
     env.enable_checkpointing(settings.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
+    # The supervisor relaunches a cancelled or failed job from its newest checkpoint: keep
+    # them (a job-level setting: the submitting client's defaults would override the
+    # cluster's).
+    env.get_checkpoint_config().set_externalized_checkpoint_retention(
+        ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION
+    )
     read = (
         source(env, settings)
         .process(ReadBatches(settings.to_json()), output_type=Types.PICKLED_BYTE_ARRAY())

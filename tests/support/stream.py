@@ -1,0 +1,73 @@
+"""The stream layer under test: a real local Flink cluster, and Redis compared with the
+independent oracles over the same events."""
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import redis
+from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS
+
+from analytics_assets.flink.cluster import LocalFlinkCluster
+from tests import independent
+from tests.support.servers import free_port
+
+
+@contextlib.contextmanager
+def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
+    cluster = LocalFlinkCluster(directory, rest_port=free_port(), rpc_port=free_port(), slots=4)
+    try:
+        cluster.start(timeout=120)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def redis_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) -> str | None:
+    """The first difference between Redis and the oracles, or None when all keys agree."""
+    for (tenant, scenario), scores in independent.hot_scores(
+        events, DEFAULT_ACTION_WEIGHTS, 3600.0
+    ).items():
+        stored = {
+            member.decode(): score
+            for member, score in client.zrange(
+                f"hot:items:{tenant}:{scenario}", 0, -1, withscores=True
+            )
+        }
+        expected = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:top_n])
+        if stored.keys() != expected.keys():
+            return f"hot {tenant}/{scenario}: {len(stored)} members, expected {len(expected)}"
+        for item, value in expected.items():
+            if abs(stored[item] - value) > 1e-6 * max(1.0, value):
+                return f"hot {tenant}/{scenario}/{item}: {stored[item]} != {value}"
+    windows = independent.minute_windows(events)
+    newest: dict[tuple[str, str], int] = {}
+    for (tenant, scenario, start), counts in windows.items():
+        stored = client.hgetall(f"metrics:realtime:{tenant}:{scenario}:{start}")
+        got = {k: int(stored.get(k.encode(), b"-1")) for k in counts}
+        if got != counts:
+            return f"window {tenant}/{scenario}/{start}: {got} != {counts}"
+        newest[(tenant, scenario)] = max(newest.get((tenant, scenario), 0), start)
+    for (tenant, scenario), start in newest.items():
+        latest = client.hget(f"metrics:realtime:{tenant}:{scenario}", "window_start_ms")
+        if latest is None or int(latest) != start:
+            return f"newest window {tenant}/{scenario}: {latest} != {start}"
+    for tenant_user, items in independent.recent_items(events).items():
+        stored_items = [i.decode() for i in client.lrange(f"user:recent:{tenant_user}", 0, -1)]
+        if stored_items != items:
+            return f"recent {tenant_user}: {stored_items[:5]} != {items[:5]}"
+    return None
+
+
+def wait_for_redis(client: redis.Redis, events: pl.DataFrame, timeout: float = 180) -> float:
+    """Seconds until Redis equals the oracles; raises with the last difference."""
+    started = time.monotonic()
+    mismatch: str | None = "not checked"
+    while time.monotonic() - started < timeout:
+        mismatch = redis_mismatch(client, events)
+        if mismatch is None:
+            return time.monotonic() - started
+        time.sleep(1)
+    raise AssertionError(f"Redis never matched the oracle in {timeout} s: {mismatch}")
