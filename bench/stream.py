@@ -1,0 +1,173 @@
+"""Benchmark: the stream jobs on a local Flink cluster (from the wheel) and a local Redis.
+
+    .venv/bin/python bench/stream.py [--events 1000000] [--file-events 10000] [--seconds 60]
+
+1. Throughput, one job at a time: `--events` behaviors already staged in files of
+   `--file-events`; the job starts with empty state and reads the backlog. Rate = events /
+   (time from its first row read until every row is read and its newest event is in Redis).
+2. Latency, all jobs together: for `--seconds`, a small file lands every 0.5 s with events
+   stamped "now"; latency = first time Redis shows the file's newest event minus the time its
+   notice was written (file landed), per job, p50/p99.
+Results: bench/results/stream.json. Anchor: Nexmark hot items ≈ 22 K events/s per core.
+"""
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import redis
+from timing import timed
+
+from analytics_assets.flink.cluster import FlinkRest, build_bundle, submit
+from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.raw_log import behaviors
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.stream.jobs import STREAM_JOBS, status_key
+from tests.support.servers import local_flink, redis_server
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _settings(job: str, redis_url: str, raw_log: RawEventLog, root: Path) -> str:
+    return json.dumps(
+        {
+            "job": job,
+            "redis_url": redis_url,
+            "notices_dir": raw_log.notices_root(behaviors.STREAM),
+            "dead_letter_dir": str(root / "dead"),
+        }
+    )
+
+
+def _throughput(
+    rest: FlinkRest, job: str, job_id: str, events: int, newest_ms: int, client
+) -> float:
+    first_read = None
+    while True:
+        rows = rest.operator_counter(job_id, "rowsRead")
+        if rows and first_read is None:
+            first_read = time.monotonic()
+        last = int(client.hget(status_key(job), "last_event_ms") or 0)
+        if rows >= events and last >= newest_ms:
+            return events / (time.monotonic() - (first_read or time.monotonic()))
+        time.sleep(0.2)
+
+
+def _latency(raw_log: RawEventLog, client, seconds: float) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {job.name: [] for job in STREAM_JOBS}
+    pending: list[tuple[int, int]] = []  # (newest event ms, landed ms)
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def write() -> None:
+        while time.monotonic() < stop:
+            now = dt.datetime.now(dt.UTC)
+            table = generate_behaviors(
+                now - dt.timedelta(milliseconds=500),
+                now,
+                200,
+                seed=int(now.timestamp() * 1000) % 2**31,
+            )
+            newest = int(table["timestamp"].to_numpy().max().astype("int64"))
+            raw_log.write(behaviors.CONTRACT, table)
+            with lock:
+                pending.append((newest, int(time.time() * 1000)))
+            time.sleep(0.5)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen: dict[str, int] = {job.name: 0 for job in STREAM_JOBS}
+    while writer.is_alive() or any(seen[j] < len(pending) for j in seen):
+        now_ms = int(time.time() * 1000)
+        for job in STREAM_JOBS:
+            last = int(client.hget(status_key(job.name), "last_event_ms") or 0)
+            with lock:
+                while seen[job.name] < len(pending) and pending[seen[job.name]][0] <= last:
+                    samples[job.name].append((now_ms - pending[seen[job.name]][1]) / 1000)
+                    seen[job.name] += 1
+        time.sleep(0.02)
+        if time.monotonic() > stop + 60:
+            break
+    writer.join()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--file-events", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    results: dict[str, object] = {"events": args.events, "file_events": args.file_events}
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as temp:
+        root = Path(temp)
+        raw_log = RawEventLog(root=str(root / "staging"))
+        start = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+        table, _ = timed(
+            "generate",
+            lambda: generate_behaviors(start, start + dt.timedelta(hours=2), args.events, seed=5),
+        )
+        newest_ms = int(table["timestamp"].to_numpy().max().astype("int64"))
+        for offset in range(0, table.num_rows, args.file_events):
+            raw_log.write(behaviors.CONTRACT, table.slice(offset, args.file_events))
+        with local_flink(root / "flink") as cluster, redis_server(root) as redis_url:
+            rest = FlinkRest(cluster.rest_url)
+            client = redis.Redis.from_url(redis_url)
+            bundle = build_bundle(root / "bundle")
+            rates = {}
+            for job in STREAM_JOBS:
+                client.flushall()
+                job_id = submit(
+                    cluster.rest_url,
+                    job.name,
+                    _settings(job.name, redis_url, raw_log, root),
+                    bundle,
+                    work_dir=root / "submit",
+                )
+                rate = _throughput(rest, job.name, job_id, table.num_rows, newest_ms, client)
+                rest.cancel(job_id)
+                rates[job.name] = round(rate)
+                print(
+                    f"{job.name}: {rate:,.0f} events/s ({table.num_rows:,} events backlog)",
+                    flush=True,
+                )
+            results["throughput_events_per_second"] = rates
+            while any(j.active for j in rest.jobs()):
+                time.sleep(0.5)
+            # latency: all jobs together on an empty log folder
+            live_log = RawEventLog(root=str(root / "live"))
+            live_log.write(
+                behaviors.CONTRACT,
+                generate_behaviors(start, start + dt.timedelta(seconds=1), 10, seed=1),
+            )
+            client.flushall()
+            for job in STREAM_JOBS:
+                submit(
+                    cluster.rest_url,
+                    job.name,
+                    _settings(job.name, redis_url, live_log, root),
+                    bundle,
+                    work_dir=root / "submit",
+                )
+            time.sleep(15)  # all tasks running, the first file read
+            samples = _latency(live_log, client, args.seconds)
+            results["latency_seconds"] = {
+                job: {
+                    "files": len(values),
+                    "p50": round(float(np.percentile(values, 50)), 3) if values else None,
+                    "p99": round(float(np.percentile(values, 99)), 3) if values else None,
+                }
+                for job, values in samples.items()
+            }
+            print(json.dumps(results["latency_seconds"], indent=1), flush=True)
+    (RESULTS / "stream.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
