@@ -107,7 +107,9 @@ def _latency(raw_log: RawEventLog, client, seconds: float) -> dict[str, list[flo
                 while (
                     seen[job.name] < len(pending) and pending[seen[job.name]][0][job.name] <= last
                 ):
-                    samples[job.name].append((now_ms - pending[seen[job.name]][1]) / 1000)
+                    newest, landed_ms = pending[seen[job.name]]
+                    if newest[job.name]:  # a file with nothing for this job is no sample
+                        samples[job.name].append((now_ms - landed_ms) / 1000)
                     seen[job.name] += 1
         time.sleep(0.02)
         if time.monotonic() > stop + 60:
