@@ -282,15 +282,6 @@ class LocalFlinkCluster:
                 _terminate(int(pid))
             pid_file.unlink(missing_ok=True)
 
-    def kill_taskmanagers(self) -> None:
-        """SIGKILL every TaskManager of this cluster (fault injection, tests)."""
-        for pid_file in (self.data_dir / "pid").glob("*taskexecutor*.pid"):
-            for pid in pid_file.read_text().split():
-                _terminate(int(pid), signal.SIGKILL)
-
-    def start_taskmanager(self) -> None:
-        self._run_script("taskmanager.sh", "start")
-
     def _run_script(self, script: str, *args: str) -> None:
         subprocess.run(
             ["bash", str(self.installation.flink_home / "bin" / script), *args],
@@ -312,9 +303,9 @@ def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _terminate(pid: int, sig: signal.Signals = signal.SIGTERM) -> None:
+def _terminate(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+        os.kill(pid, signal.SIGTERM)
 
 
 def build_bundle(destination: Path) -> Path:

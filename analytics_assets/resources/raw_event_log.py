@@ -21,8 +21,10 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -112,54 +114,23 @@ class RawEventLog(ConfigurableResource):
         self, stream: str, hour: dt.datetime, table: pa.Table, file_stem: str | None
     ) -> StagedFile:
         fs, base = self._filesystem()
-        directory = self.hour_directory(base, stream, hour)
         stem = file_stem or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}"
-        name = f"part-{stem}.parquet"
-        final = f"{directory}/{name}"
-        if isinstance(fs, pafs.LocalFileSystem):
-            os.makedirs(directory, exist_ok=True)
-            temp = f"{directory}/.{name}.tmp"
-            with open(temp, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, final)
-            directory_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(directory_fd)
-            finally:
-                os.close(directory_fd)
-        else:
-            with fs.open_output_stream(final) as stream_out:
-                pq.write_table(table, stream_out, compression="zstd")
-        self._write_notice(fs, base, final, table.num_rows)
+        final = f"{self.hour_directory(base, stream, hour)}/part-{stem}.parquet"
+        _write_durably(fs, final, lambda out: pq.write_table(table, out, compression="zstd"))
+        notice = json.dumps(
+            {"uri": _uri(fs, final), "rows": table.num_rows, "landed_ms": int(time.time() * 1000)}
+        )
+        _write_durably(
+            fs,
+            f"{self.hour_directory(f'{base}/{NOTICES}', stream, hour)}/part-{stem}.json",
+            lambda out: out.write(f"{notice}\n".encode()),
+        )
         return StagedFile(path=final, size_bytes=fs.get_file_info(final).size or 0)
-
-    @staticmethod
-    def notices_directory(base: str, stream: str) -> str:
-        return f"{base}/{NOTICES}/{stream}"
 
     def notices_root(self, stream: str) -> str:
         """Where the landing notices of a stream go (a folder path or an s3:// URI)."""
         fs, base = self._filesystem()
-        directory = self.notices_directory(base, stream)
-        return directory if isinstance(fs, pafs.LocalFileSystem) else f"s3://{directory}"
-
-    def _write_notice(self, fs: pafs.FileSystem, base: str, final: str, rows: int) -> None:
-        relative = final[len(base) + 1 :]
-        stream, _, rest = relative.partition("/")
-        notice = f"{self.notices_directory(base, stream)}/{rest.removesuffix('.parquet')}.json"
-        uri = final if isinstance(fs, pafs.LocalFileSystem) else f"s3://{final}"
-        line = json.dumps({"uri": uri, "rows": rows, "landed_ms": int(time.time() * 1000)})
-        if isinstance(fs, pafs.LocalFileSystem):
-            os.makedirs(os.path.dirname(notice), exist_ok=True)
-            temp = f"{os.path.dirname(notice)}/.{os.path.basename(notice)}.tmp"
-            with open(temp, "w") as handle:
-                handle.write(line + "\n")
-            os.replace(temp, notice)
-        else:
-            with fs.open_output_stream(notice) as stream_out:
-                stream_out.write((line + "\n").encode())
+        return _uri(fs, f"{base}/{NOTICES}/{stream}")
 
     # -- reading -----------------------------------------------------------------------
     def list_hour(self, stream: str, hour: dt.datetime) -> list[StagedFile]:
@@ -236,6 +207,34 @@ class RawEventLog(ConfigurableResource):
         return pc.count_distinct(
             pa.chunked_array([c for column in ids for c in column.chunks])
         ).as_py()
+
+
+def _uri(fs: pafs.FileSystem, path: str) -> str:
+    return path if isinstance(fs, pafs.LocalFileSystem) else f"s3://{path}"
+
+
+def _write_durably(
+    fs: pafs.FileSystem, final: str, write: Callable[[BinaryIO | pa.NativeFile], object]
+) -> None:
+    """Make `final` appear whole or not at all: locally a hidden temp file, fsynced, renamed
+    and the directory fsynced; on S3 the object is visible once its upload completes."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        with fs.open_output_stream(final) as out:
+            write(out)
+        return
+    directory, name = os.path.split(final)
+    os.makedirs(directory, exist_ok=True)
+    temp = f"{directory}/.{name}.tmp"
+    with open(temp, "wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, final)
+    directory_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
 
 
 def _require_footer_within(
