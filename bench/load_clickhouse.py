@@ -20,7 +20,7 @@ from pathlib import Path
 
 from timing import timed
 
-from analytics_assets.behavior.user_behaviors import read_hour, replace_hour
+from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, read_hour
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import EmbeddedClickHouse
@@ -126,7 +126,10 @@ def main() -> None:
             read_seconds += seconds
             _, seconds = timed(
                 f"  replace {hour:%H}:00 ({batch.events.num_rows:,} rows)",
-                lambda batch=batch: replace_hour(clickhouse, batch, "bench"),
+                lambda batch=batch: (
+                    clear_hour(clickhouse, batch.hour),
+                    insert_hour(clickhouse, batch, "bench"),
+                ),
             )
             insert_seconds += seconds
             rows += batch.events.num_rows

@@ -16,10 +16,11 @@ from stream_jobs.redis_io import status_key as job_status_key
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS, JobSettings
 
 from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.stream.jobs import STREAM_JOBS, job_settings, status_key
+from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, job_settings, status_key
 from tests import independent
 
 START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
@@ -42,7 +43,7 @@ def _hot_state(parts: list[pa.Table]) -> dict[str, tuple[dict[str, float], list,
     """Replay the keyed writer's merge over batches: L per item, top N, T per key."""
     state: dict[str, tuple[dict[str, float], list, int]] = {}
     for part in parts:
-        for partial in hot_items.partials(part, SETTINGS):
+        for partial in hot_items.partials(batches.Batch("test", part), SETTINGS):
             scores, top, reference = state.get(partial.key, ({}, [], 0))
             merged = hot_items.merge_scores([scores.get(i) for i in partial.items], partial)
             touched = dict(zip(partial.items, merged.tolist(), strict=True))
@@ -87,7 +88,7 @@ def test_window_counts_merge_to_the_oracle(events: pa.Table) -> None:
     settings = dataclasses.replace(SETTINGS, job="realtime_metrics")
     merged: dict[tuple[str, str, int], realtime_metrics.WindowCounts] = {}
     for part in _halves(events):
-        for partial in realtime_metrics.partials(part, settings):
+        for partial in realtime_metrics.partials(batches.Batch("test", part), settings):
             for start, counts in partial.windows.items():
                 key = (partial.tenant, partial.scenario, start)
                 merged[key] = counts if key not in merged else merged[key].merged(counts)
@@ -102,7 +103,7 @@ def test_recent_lists_merge_to_the_oracle(events: pa.Table) -> None:
     settings = dataclasses.replace(SETTINGS, job="user_recent", recent_cap=5)
     lists: dict[str, list] = {}
     for part in _halves(events):
-        for partial in user_recent.partials(part, settings):
+        for partial in user_recent.partials(batches.Batch("test", part), settings):
             for user, new in partial.users.items():
                 lists[user] = user_recent.merge(lists.get(user), new, settings.recent_cap)
     oracle = independent.recent_items(independent.pl.from_arrow(events), cap=5)
@@ -130,13 +131,43 @@ def test_bad_rows_and_unreadable_files_become_dead_letters(
 
 def test_dagster_side_speaks_the_jobs_settings_and_status_keys(tmp_path: Path) -> None:
     """The Dagster side cannot import the Flink package at run time; these must agree."""
+    sink = ClickHouseSinkTarget(url="https://writer:s3cret@ch.internal:8443/analytics")
     for job in STREAM_JOBS:
         settings = job_settings(
             job,
             FlinkResource(dead_letter_dir=str(tmp_path / "dead")),
             RawEventLog(root=str(tmp_path / "staging")),
             RealtimeRedis(),
+            sink,
         )
-        assert JobSettings.from_json(json.dumps(settings)).job == job.name
+        assert "s3cret" not in json.dumps(settings)  # job settings show in the Flink UI
+        parsed = JobSettings.from_json(json.dumps(settings))
+        assert parsed.job == job.name
         assert status_key(job.name) == job_status_key(job.name)
         assert Path(f"flink/jobs/{job.name}.py").exists()
+
+
+def test_the_clickhouse_sink_runs_only_against_a_server() -> None:
+    sink = ClickHouseSinkTarget(url="https://writer:s3cret@ch.internal:8443/analytics")
+    assert sink.job_settings() == {
+        "clickhouse_url": "https://ch.internal:8443",
+        "clickhouse_database": "analytics",
+        "clickhouse_user": "writer",
+    }
+    embedded = [j.name for j in declared_jobs(ClickHouseSinkTarget())]
+    assert embedded == ["hot_items", "realtime_metrics", "user_recent"]
+    assert [j.name for j in declared_jobs(sink)] == [*embedded, "clickhouse_sink"]
+
+
+def test_the_sink_dead_letters_a_file_clickhouse_would_reject(
+    tmp_path: Path, events: pa.Table
+) -> None:
+    rows = events.slice(0, 5).to_pylist()
+    rows[0]["event_id"] = "not-a-uuid"
+    path = tmp_path / "part-bad-id.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    notice = json.dumps({"uri": str(path)})
+    assert batches.read_notice("hot_items", notice).rows.num_rows == 5  # Redis jobs read it
+    sink = batches.read_notice("clickhouse_sink", notice)
+    assert sink.rows.num_rows == 0
+    assert "not UUIDs" in json.loads(sink.dead_letters[0])["reason"]

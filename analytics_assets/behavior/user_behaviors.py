@@ -51,24 +51,33 @@ class HourBatch:
 def read_hour(raw_event_log: RawEventLog, hour: dt.datetime) -> HourBatch:
     """Read and validate one hour; at-least-once duplicates (same event_id) are dropped."""
     table, files = raw_event_log.read_hour(behaviors.CONTRACT, hour)
-    unique = pl.from_arrow(table).unique(subset="event_id", keep="first", maintain_order=True)
-    assert isinstance(unique, pl.DataFrame)
-    events = behaviors.with_defaults(unique.to_arrow().cast(behaviors.SCHEMA))
-    return HourBatch(hour, events, files, table.num_rows - events.num_rows)
+    events, duplicates = behaviors.for_clickhouse(table)
+    return HourBatch(hour, events, files, duplicates)
 
 
-def replace_hour(clickhouse: ClickHouseResource, batch: HourBatch, run_id: str) -> None:
-    """Delete the hour if it was loaded before, then insert it; the dedup token makes a
-    retried insert a no-op. The lightweight delete masks every part of the day partition
-    (the sort key cannot prune by time), so first loads, the common case in backfills,
-    skip it."""
-    bounds = {"hour_start": batch.hour, "hour_end": batch.hour + dt.timedelta(hours=1)}
+def clear_hour(clickhouse: ClickHouseResource, hour: dt.datetime) -> None:
+    """Delete the hour if it was loaded before (by an earlier run or by the stream sink).
+    The lightweight delete masks every part of the day partition (the sort key cannot
+    prune by time), so first loads, the common case in backfills, skip it.
+
+    Clear first, read staging second: a file the `clickhouse_sink` Flink job inserts
+    while the hour is being replaced was either landed before the read (so the reload
+    has it too and ReplacingMergeTree collapses the copies) or after it (so its insert
+    comes after the delete and survives). Reading first would let the delete remove
+    rows of a file the reload never saw."""
+    bounds = {"hour_start": hour, "hour_end": hour + dt.timedelta(hours=1)}
     if clickhouse.query("user_behaviors/hour_row_count", bounds)["row_count"][0] > 0:
         clickhouse.run_script("user_behaviors/delete_hour", bounds)
+
+
+def insert_hour(clickhouse: ClickHouseResource, batch: HourBatch, attempt: str) -> None:
+    """Insert a cleared hour. The dedup token makes a retried insert of the same attempt a
+    no-op; it names the attempt (run id + retry number) because a deleted block's token
+    stays in the dedup window, so reusing it after a delete would drop the reload."""
     clickhouse.insert_arrow(
         "user_behaviors",
         batch.events,
-        dedup_token=f"user_behaviors-{batch.hour:%Y%m%d%H}-{run_id}",
+        dedup_token=f"user_behaviors-{batch.hour:%Y%m%d%H}-{attempt}",
     )
 
 
@@ -100,8 +109,9 @@ def user_behaviors(
 
     loaded = []
     for position, hour in enumerate(hours, start=1):
+        clear_hour(clickhouse, hour)
         batch = read_hour(raw_event_log, hour)
-        replace_hour(clickhouse, batch, context.run_id)
+        insert_hour(clickhouse, batch, f"{context.run_id}-{context.retry_number}")
         loaded.append(batch)
         context.log.info(
             f"[{position}/{len(hours)}] {hour:%Y-%m-%d %H}:00 UTC: {batch.events.num_rows} events "

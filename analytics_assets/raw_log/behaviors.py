@@ -7,6 +7,7 @@ are ignored (producers may add fields before consumers read them).
 
 import ipaddress
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -94,3 +95,13 @@ def with_defaults(table: pa.Table) -> pa.Table:
             filled = pc.fill_null(column, pa.scalar(default, column.type))
             table = table.set_column(index, table.schema.field(index), filled)
     return table
+
+
+def for_clickhouse(conforming: pa.Table) -> tuple[pa.Table, int]:
+    """The rows `user_behaviors` stores for a conforming batch, and how many duplicates
+    (same event_id: at-least-once deliveries) were dropped. The hourly load and the
+    stream sink both insert through here, so the two paths store identical rows."""
+    unique = pl.from_arrow(conforming).unique(subset="event_id", keep="first", maintain_order=True)
+    assert isinstance(unique, pl.DataFrame)
+    rows = with_defaults(unique.to_arrow().cast(SCHEMA))
+    return rows, conforming.num_rows - rows.num_rows

@@ -15,6 +15,7 @@ from analytics_assets.resources.clickhouse import (
     EmbeddedClickHouse,
     ServerClickHouse,
 )
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -31,6 +32,13 @@ def clickhouse_from_environment() -> ClickHouseResource:
     if os.environ.get("CLICKHOUSE_URL"):
         return ServerClickHouse(url=EnvVar("CLICKHOUSE_URL"))
     return EmbeddedClickHouse(path=os.environ.get("CHDB_PATH", ""))
+
+
+def clickhouse_sink_from_environment() -> ClickHouseSinkTarget:
+    """The stream sink inserts into the same server (`CLICKHOUSE_URL`); none when embedded."""
+    if os.environ.get("CLICKHOUSE_URL"):
+        return ClickHouseSinkTarget(url=EnvVar("CLICKHOUSE_URL"))
+    return ClickHouseSinkTarget()
 
 
 def raw_event_log_from_environment(resolved: bool = False) -> RawEventLog:
@@ -120,4 +128,5 @@ def resources_from_environment() -> dict[str, Any]:
         "warehouse": warehouse_from_environment(clickhouse, paimon),
         "flink": flink_from_environment(),
         "realtime_redis": realtime_redis_from_environment(),
+        "clickhouse_sink": clickhouse_sink_from_environment(),
     }

@@ -21,4 +21,5 @@ stream_key_assets = [
         metadata={"redis_keys": job.redis_keys, "flink_job": job.name},
     )
     for job in STREAM_JOBS
+    if job.target == "redis"
 ]

@@ -1,7 +1,10 @@
 """The streaming jobs the platform keeps running, and the settings each one is given.
 
 A declaration names the Flink job (= its entry point `flink/jobs/<name>.py` and the job
-name on the cluster), the Redis keys it owns and the asset that stands for them.
+name on the cluster), what it writes and the asset that stands for it: the Redis jobs own
+their keys (external assets of the `stream` group); `clickhouse_sink` streams into the
+`user_behaviors` table the hourly load also writes, and runs only where ClickHouse is a
+server (`CLICKHOUSE_URL`).
 """
 
 from dataclasses import dataclass
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from dagster import AssetKey
 
 from analytics_assets.raw_log import behaviors
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
@@ -22,7 +26,9 @@ class StreamJob:
     description: str
     # A Redis key that tracks how many keys the job owns: a SET of key names or a
     # HyperLogLog of users (cheap to read; a sensor never SCANs the keyspace).
-    key_index: str
+    key_index: str = ""
+    # "redis": owns Redis keys; "clickhouse": inserts into a ClickHouse server.
+    target: str = "redis"
 
 
 STREAM_JOBS: tuple[StreamJob, ...] = (
@@ -64,9 +70,25 @@ STREAM_JOBS: tuple[StreamJob, ...] = (
         ),
         key_index="user:recent:hll",
     ),
+    StreamJob(
+        name="clickhouse_sink",
+        asset_key=AssetKey("user_behaviors"),
+        redis_keys="",
+        description=(
+            "Inserts every landed behaviors file into ClickHouse `user_behaviors` seconds "
+            "after it lands (one insert per file, dedup token from its URI); the hourly load "
+            "later replaces each hour from staging."
+        ),
+        target="clickhouse",
+    ),
 )
 
 JOBS_BY_NAME = {job.name: job for job in STREAM_JOBS}
+
+
+def declared_jobs(clickhouse_sink: ClickHouseSinkTarget) -> tuple[StreamJob, ...]:
+    """The jobs this deployment keeps running: the sink only with a ClickHouse server."""
+    return tuple(j for j in STREAM_JOBS if j.target == "redis" or clickhouse_sink.enabled)
 
 
 def status_key(job: str) -> str:
@@ -75,13 +97,20 @@ def status_key(job: str) -> str:
 
 
 def job_settings(
-    job: StreamJob, flink: FlinkResource, raw_event_log: RawEventLog, redis: RealtimeRedis
+    job: StreamJob,
+    flink: FlinkResource,
+    raw_event_log: RawEventLog,
+    redis: RealtimeRedis,
+    clickhouse_sink: ClickHouseSinkTarget,
 ) -> dict[str, object]:
     """The `--settings` document of `flink/stream_jobs/settings.py` (JobSettings)."""
-    return {
+    settings: dict[str, object] = {
         "job": job.name,
         "redis_url": redis.url,
         "source": "staging",
         "notices_dir": raw_event_log.notices_root(behaviors.STREAM),
         "dead_letter_dir": flink.dead_letters(),
     }
+    if job.target == "clickhouse":
+        settings.update(clickhouse_sink.job_settings())
+    return settings

@@ -7,10 +7,12 @@ Submitting happens in a run, not in the sensor, so the slow part (`flink run` ta
 from dagster import AssetObservation, Config, Failure, OpExecutionContext, job, op
 
 from analytics_assets.flink.cluster import FlinkUnavailable
+from analytics_assets.resources.clickhouse import ClickHouseError
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.stream.jobs import JOBS_BY_NAME, job_settings
+from analytics_assets.stream.jobs import JOBS_BY_NAME, declared_jobs, job_settings
 
 STREAM_JOB_TAG = "stream/job"
 
@@ -26,12 +28,18 @@ def submit_stream_job(
     flink: FlinkResource,
     raw_event_log: RawEventLog,
     realtime_redis: RealtimeRedis,
+    clickhouse_sink: ClickHouseSinkTarget,
 ) -> None:
     """Submit the job from its newest checkpoint/savepoint unless a copy is already active
     (checked again here: the pool serializes submissions, so two runs cannot race)."""
     job_spec = JOBS_BY_NAME.get(config.stream_job)
     if job_spec is None:
         raise Failure(f"unknown stream job {config.stream_job!r}; declared: {sorted(JOBS_BY_NAME)}")
+    if job_spec not in declared_jobs(clickhouse_sink):
+        raise Failure(
+            f"{job_spec.name} inserts into a ClickHouse server: set CLICKHOUSE_URL (the "
+            "embedded chDB cannot be reached from Flink)"
+        )
     try:
         flink.ensure_cluster()
         active = flink.active_copies(job_spec.name)
@@ -46,9 +54,13 @@ def submit_stream_job(
             f"submitting {job_spec.name} "
             + (f"from {restore_from}" if restore_from else "with empty state (no checkpoint yet)")
         )
-        settings = job_settings(job_spec, flink, raw_event_log, realtime_redis)
+        if job_spec.target == "clickhouse":
+            applied = clickhouse_sink.ensure_schema()
+            if applied:
+                context.log.info(f"applied ClickHouse migrations {applied}")
+        settings = job_settings(job_spec, flink, raw_event_log, realtime_redis, clickhouse_sink)
         job_id = flink.submit(job_spec.name, settings, restore_from)
-    except FlinkUnavailable as exc:
+    except (FlinkUnavailable, ClickHouseError) as exc:
         raise Failure(str(exc)) from exc
     context.log.info(f"{job_spec.name} submitted as Flink job {job_id}")
     context.log_event(

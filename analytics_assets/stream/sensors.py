@@ -19,9 +19,10 @@ from dagster import (
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from analytics_assets.flink.cluster import FlinkUnavailable
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.stream.jobs import STREAM_JOBS, status_key
+from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, status_key
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 
 
@@ -36,7 +37,7 @@ from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
     ),
 )
 def flink_job_supervisor(
-    context: SensorEvaluationContext, flink: FlinkResource
+    context: SensorEvaluationContext, flink: FlinkResource, clickhouse_sink: ClickHouseSinkTarget
 ) -> SensorResult | SkipReason:
     try:
         cluster_jobs = flink.rest().jobs()
@@ -50,7 +51,8 @@ def flink_job_supervisor(
     }
     running: dict[str, str] = {}
     requests = []
-    for stream_job in STREAM_JOBS:
+    declared = declared_jobs(clickhouse_sink)
+    for stream_job in declared:
         copies = sorted(
             (j for j in cluster_jobs if j.name == stream_job.name),
             key=lambda j: j.start_time_ms,
@@ -79,7 +81,7 @@ def flink_job_supervisor(
         )
     context.update_cursor(json.dumps(running, sort_keys=True))
     if not requests:
-        return SkipReason(f"all {len(STREAM_JOBS)} streaming jobs active or being launched")
+        return SkipReason(f"all {len(declared)} streaming jobs active or being launched")
     return SensorResult(run_requests=requests)
 
 
@@ -87,8 +89,9 @@ def flink_job_supervisor(
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Observes the Redis keys the stream jobs own: newest event time written, lag to now, "
-        "key counts. Reports only when a job wrote something since the last tick."
+        "Observes what the stream jobs wrote (their Redis keys, and user_behaviors for the "
+        "ClickHouse sink): newest event time written, lag to now, key counts. Reports only "
+        "when a job wrote something since the last tick."
     ),
 )
 def stream_keys_observer(
@@ -106,20 +109,18 @@ def stream_keys_observer(
             if not status or status.get("updated_ms") == seen.get(stream_job.name):
                 continue
             seen[stream_job.name] = status["updated_ms"]
+            metadata: dict[str, object] = {
+                "flink_job": stream_job.name,
+                "last_event_time": MetadataValue.timestamp(status["last_event_ms"] / 1000),
+                "event_lag_seconds": round((now_ms - status["last_event_ms"]) / 1000, 1),
+                "last_write_age_seconds": round((now_ms - status["updated_ms"]) / 1000, 1),
+            }
             index = stream_job.key_index
-            key_count = client.pfcount(index) if index.endswith(":hll") else client.scard(index)
-            events.append(
-                AssetObservation(
-                    stream_job.asset_key,
-                    metadata={
-                        "last_event_time": MetadataValue.timestamp(status["last_event_ms"] / 1000),
-                        "event_lag_seconds": round((now_ms - status["last_event_ms"]) / 1000, 1),
-                        "last_write_age_seconds": round((now_ms - status["updated_ms"]) / 1000, 1),
-                        "key_count": key_count,
-                        "key_count_exact": not index.endswith(":hll"),
-                    },
-                )
-            )
+            if index:
+                hll = index.endswith(":hll")
+                metadata["key_count"] = client.pfcount(index) if hll else client.scard(index)
+                metadata["key_count_exact"] = not hll
+            events.append(AssetObservation(stream_job.asset_key, metadata=metadata))
     except redis.RedisError as exc:
         return SkipReason(f"realtime Redis {realtime_redis.url} unavailable: {exc}")
     context.update_cursor(json.dumps(seen, sort_keys=True))

@@ -23,8 +23,10 @@ from analytics_assets.raw_log.contract import NonConformingBatch
 
 REQUIRED = [f.name for f in behaviors.SCHEMA if not f.nullable]
 # Casts and null checks of the contract; its file-level checks (UUID ids, parsable IPs)
-# guard ClickHouse loads and would reject a whole file for one value no job reads.
+# guard ClickHouse loads and would reject a whole file for one value no Redis job reads.
+# The ClickHouse sink keeps them: it stores what the hourly load stores.
 CONTRACT = dataclasses.replace(behaviors.CONTRACT, extra_checks=())
+CONTRACTS = {"clickhouse_sink": behaviors.CONTRACT}
 
 
 @dataclass
@@ -76,7 +78,7 @@ def split_valid(job: str, source: str, table: pa.Table) -> Batch:
     letters = [dead_letter(job, source, _row_problem(row), row) for row in bad.to_pylist()]
     good = table.filter(valid)
     try:
-        rows = CONTRACT.conform(good)
+        rows = CONTRACTS.get(job, CONTRACT).conform(good)
     except NonConformingBatch as exc:
         return _rejected(job, source, str(exc))
     return Batch(source=source, rows=rows, dead_letters=letters)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from stream_jobs import redis_io
+from stream_jobs.batches import Batch
 from stream_jobs.settings import JobSettings
 
 
@@ -40,8 +40,9 @@ def redis_key(tenant: str, scenario: str) -> str:
     return f"hot:items:{tenant}:{scenario}"
 
 
-def partials(rows: pa.Table, settings: JobSettings) -> list[HotPartial]:
+def partials(batch: Batch, settings: JobSettings) -> list[HotPartial]:
     """Per tenant/scenario/item log sums of one batch (vectorized, one pass)."""
+    rows = batch.rows
     if rows.num_rows == 0:
         return []
     weights = settings.action_weights

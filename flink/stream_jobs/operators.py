@@ -18,7 +18,14 @@ from pyflink.datastream.state import (
     ValueStateDescriptor,
 )
 
-from stream_jobs import batches, hot_items, realtime_metrics, redis_io, user_recent
+from stream_jobs import (
+    batches,
+    clickhouse_sink,
+    hot_items,
+    realtime_metrics,
+    redis_io,
+    user_recent,
+)
 from stream_jobs.settings import JobSettings
 
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
@@ -47,7 +54,7 @@ class ReadBatches(ProcessFunction):
         for letter in batch.dead_letters:
             self._rejected.inc()
             yield DEAD_LETTERS, letter
-        yield from self._partials(batch.rows, self._settings)
+        yield from self._partials(batch, self._settings)
 
 
 def _ttl(milliseconds: int) -> StateTtlConfig:
@@ -161,8 +168,27 @@ class UserRecentWriter(_RedisWriter):
         return iter(())
 
 
+class ClickHouseSinkWriter(_RedisWriter):
+    """Key: the landed file. No state: the dedup token makes a replayed insert a no-op.
+    Redis only gets the job's progress (`stream:status:clickhouse_sink`)."""
+
+    def open_state(self, runtime_context: RuntimeContext) -> None:
+        self._inserted = runtime_context.get_metrics_group().counter("rowsInserted")
+
+    def process_element(
+        self, partial: clickhouse_sink.SinkPartial, ctx: KeyedProcessFunction.Context
+    ):
+        clickhouse_sink.insert(partial, self._settings)
+        self._inserted.inc(partial.rows.num_rows)
+        with self._redis.pipeline(transaction=False) as pipe:
+            redis_io.record_progress(pipe, self._settings.job, partial.max_event_ms)
+            pipe.execute()
+        return iter(())
+
+
 WRITERS: dict[str, type[_RedisWriter]] = {
     "hot_items": HotItemsWriter,
     "realtime_metrics": RealtimeMetricsWriter,
     "user_recent": UserRecentWriter,
+    "clickhouse_sink": ClickHouseSinkWriter,
 }

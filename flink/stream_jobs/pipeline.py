@@ -108,7 +108,9 @@ def run(job: str, argv: list[str] | None = None) -> None:
     read.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(settings)).name("dead letters").uid(
         "dead-letters"
     )
+    # The writer's uid predates the ClickHouse sink (every writer wrote Redis);
+    # checkpointed state maps to operators by uid, so it stays.
     read.key_by(lambda partial: partial.key, key_type=Types.STRING()).process(
         WRITERS[job](settings.to_json()), output_type=Types.STRING()
-    ).name(f"{job} → redis").uid(f"{job}-redis").print()
+    ).name(f"write {job}").uid(f"{job}-redis").print()
     env.execute(job)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from stream_jobs import redis_io
+from stream_jobs.batches import Batch
 from stream_jobs.settings import JobSettings
 
 COUNTED = {"impressions": "impression", "clicks": "click", "orders": "order"}
@@ -76,7 +76,8 @@ def redis_key(tenant: str, scenario: str, window_start_ms: int | None = None) ->
     return base if window_start_ms is None else f"{base}:{window_start_ms}"
 
 
-def partials(rows: pa.Table, settings: JobSettings) -> list[MetricsPartial]:
+def partials(batch: Batch, settings: JobSettings) -> list[MetricsPartial]:
+    rows = batch.rows
     if rows.num_rows == 0:
         return []
     window_ms = settings.window_seconds * 1000

@@ -47,11 +47,11 @@ class JobSettings:
     recent_cap: int = 50
     recent_shards: int = 64
     recent_ttl_seconds: int = 7 * 24 * 3600
-    # clickhouse_sink
+    # clickhouse_sink: the server's HTTP endpoint (http://host:8123), without credentials;
+    # the password comes from the TaskManagers' CLICKHOUSE_SINK_PASSWORD.
     clickhouse_url: str = ""
-    clickhouse_database: str = "analytics"
+    clickhouse_database: str = "default"
     clickhouse_user: str = "default"
-    clickhouse_password: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -11,9 +11,9 @@ The key carries the tenant: user ids are only unique within a tenant.
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
 
 from stream_jobs import redis_io
+from stream_jobs.batches import Batch
 from stream_jobs.settings import JobSettings
 
 ENGAGEMENTS = ["click", "view", "like", "share", "add_cart", "order"]
@@ -36,7 +36,8 @@ def redis_key(tenant_user: str) -> str:
     return f"user:recent:{tenant_user}"
 
 
-def partials(rows: pa.Table, settings: JobSettings) -> list[RecentPartial]:
+def partials(batch: Batch, settings: JobSettings) -> list[RecentPartial]:
+    rows = batch.rows
     if rows.num_rows == 0:
         return []
     frame = (

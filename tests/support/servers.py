@@ -69,6 +69,34 @@ def redis_server(directory: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def clickhouse_server(directory: Path) -> Iterator[str]:
+    """A real ClickHouse HTTP server (chdb-core in .venv-clickhouse, see
+    stack/clickhouse/server.py) on a free port; yields its URL."""
+    port = free_port()
+    python = PROJECT_ROOT / ".venv-clickhouse" / "bin" / "python"
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / "clickhouse-server.log"
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [
+                str(python),
+                str(PROJECT_ROOT / "stack/clickhouse/server.py"),
+                str(port),
+                str(directory),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{url}/ping").text == "Ok.\n", 60, f"ClickHouse ({log_path})")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+@contextlib.contextmanager
 def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
     """A standalone Flink cluster from the apache-flink wheel (Flink venv) on free ports."""
     cluster = LocalFlinkCluster(directory, rest_port=free_port(), rpc_port=free_port(), slots=4)
