@@ -1,7 +1,8 @@
-"""The stream layer on a real Flink cluster (from the apache-flink wheel) and a real Redis:
-the supervisor sensor launches every job, Redis equals the independent computation,
-a cancelled job is relaunched from its checkpoint with counts exact (not doubled), no
-duplicate is ever submitted, and malformed input becomes dead letters."""
+"""The stream layer on a real Flink cluster (from the apache-flink wheel), a real Redis and
+a real ClickHouse server: the supervisor sensor launches every job, Redis and
+`user_behaviors` equal the independent computation, cancelled jobs are relaunched from
+their checkpoints and a killed TaskManager is survived with counts exact (not doubled),
+no duplicate is ever submitted, and malformed input becomes dead letters."""
 
 import datetime as dt
 import json
@@ -25,14 +26,22 @@ from dagster import (
 from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
+from analytics_assets.resources.clickhouse import ServerClickHouse
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import NOTICES, RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 from analytics_assets.stream.sensors import flink_job_supervisor, stream_keys_observer
-from tests.support.servers import local_flink, redis_server, wait_until
-from tests.support.stream import wait_for_redis
+from tests.support.servers import (
+    clickhouse_server,
+    kill_taskmanagers,
+    local_flink,
+    redis_server,
+    wait_until,
+)
+from tests.support.stream import clickhouse_mismatch, wait_for, wait_for_redis
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +58,12 @@ def flink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFlinkCluste
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with clickhouse_server(tmp_path_factory.mktemp("clickhouse")) as url:
+        yield f"{url}/default"
 
 
 def _supervise(instance: DagsterInstance, resources: dict) -> list[RunRequest]:
@@ -89,7 +104,11 @@ def _dead_letters(directory: Path) -> list[dict]:
 
 
 def test_supervised_jobs_match_the_oracle_through_a_restart(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flink: LocalFlinkCluster, redis_url: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flink: LocalFlinkCluster,
+    redis_url: str,
+    clickhouse_url: str,
 ) -> None:
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
     staging = tmp_path / "staging"
@@ -98,7 +117,9 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
         "flink": FlinkResource(rest_url=flink.rest_url),
         "raw_event_log": raw_log,
         "realtime_redis": RealtimeRedis(url=redis_url),
+        "clickhouse_sink": ClickHouseSinkTarget(url=clickhouse_url),
     }
+    clickhouse = ServerClickHouse(url=clickhouse_url)
     client = redis.Redis.from_url(redis_url)
     rest = FlinkRest(flink.rest_url)
     instance = DagsterInstance.ephemeral()
@@ -117,10 +138,13 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     events = pl.from_arrow(pa.concat_tables([first, valid_handmade]))
     seconds = wait_for_redis(client, events)
     print(f"Redis matched the oracle {seconds:.1f} s after the last submission")
+    with clickhouse.opened():
+        wait_for(lambda: clickhouse_mismatch(clickhouse, events), "user_behaviors")
 
     # 2. Malformed input went to each job's dead letters; no job failed.
     dead_root = tmp_path / "data" / "flink" / "dead_letters"
-    wait_until(lambda: len(_dead_letters(dead_root / "hot_items")) == 3, 60, "dead letters")
+    for job in ("hot_items", "clickhouse_sink"):
+        wait_until(lambda job=job: len(_dead_letters(dead_root / job)) == 3, 60, "dead letters")
     reasons = sorted(
         letter["reason"].split(":")[0] for letter in _dead_letters(dead_root / "hot_items")
     )
@@ -136,15 +160,16 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     assert isinstance(observed, SensorResult)
     newest_ms = int(events["timestamp"].max().timestamp() * 1000)
     by_key = {e.asset_key.path[-1]: e.metadata for e in observed.asset_events}
-    assert set(by_key) == {j.name for j in STREAM_JOBS}
+    assert set(by_key) == {"hot_items", "realtime_metrics", "user_recent", "user_behaviors"}
     assert (
         by_key["hot_items"]["key_count"].value
         == events.select("tenant_id", "scenario_id").n_unique()
     )
     assert by_key["realtime_metrics"]["last_event_time"].value == newest_ms / 1000
 
-    # 4. Kill two jobs; more data lands while they are down.
-    victims = {j.job_id: j.name for j in rest.jobs() if j.name in ("hot_items", "realtime_metrics")}
+    # 4. Kill three jobs; more data lands while they are down.
+    killed = ("hot_items", "realtime_metrics", "clickhouse_sink")
+    victims = {j.job_id: j.name for j in rest.jobs() if j.name in killed}
     time.sleep(6)  # at least one checkpoint after the data above
     for job_id in victims:
         rest.cancel(job_id)
@@ -156,7 +181,7 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     )
     raw_log.write(behaviors.CONTRACT, second)
 
-    # 5. A launch already in flight blocks a second one; once it is gone, exactly the two
+    # 5. A launch already in flight blocks a second one; once it is gone, exactly the
     #    dead jobs are relaunched, from their checkpoints.
     in_flight = instance.create_run_for_job(
         launch_stream_job,
@@ -164,7 +189,10 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
         tags={STREAM_JOB_TAG: "hot_items"},
         status=DagsterRunStatus.STARTED,
     )
-    assert [r.tags[STREAM_JOB_TAG] for r in _supervise(instance, resources)] == ["realtime_metrics"]
+    assert sorted(r.tags[STREAM_JOB_TAG] for r in _supervise(instance, resources)) == [
+        "clickhouse_sink",
+        "realtime_metrics",
+    ]
     instance.delete_run(in_flight.run_id)
     requests = _supervise(instance, resources)
     assert sorted(r.tags[STREAM_JOB_TAG] for r in requests) == sorted(victims.values())
@@ -172,7 +200,7 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
         _launch(instance, request, resources)
     assert _supervise(instance, resources) == []
     relaunched = [j for j in rest.jobs() if j.name in victims.values() and j.active]
-    assert len(relaunched) == 2
+    assert len(relaunched) == 3
     for job in relaunched:
         wait_until(
             lambda job=job: rest.checkpoints(job.job_id)["latest"]["restored"] is not None,
@@ -183,4 +211,41 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     # 6. Counts are exact: the replayed batches rewrote the same values, nothing doubled.
     everything = pl.from_arrow(pa.concat_tables([first, valid_handmade, second]))
     wait_for_redis(client, everything)
+    with clickhouse.opened():
+        wait_for(lambda: clickhouse_mismatch(clickhouse, everything), "user_behaviors")
     assert len(_dead_letters(dead_root / "hot_items")) == 3  # the restore re-read no file
+
+    # 7. A TaskManager crash right after a file was processed (likely before the next
+    #    checkpoint): the jobs wait in RESTARTING, the supervisor launches nothing, and
+    #    once a TaskManager is back Flink restores them itself, replaying onto state and
+    #    ClickHouse dedup tokens, so the counts stay exact.
+    running = {j.name: j.job_id for j in rest.jobs() if j.active}
+    third = generate_behaviors(
+        START + dt.timedelta(minutes=30), START + dt.timedelta(minutes=40), 2_000, seed=13
+    )
+    raw_log.write(behaviors.CONTRACT, third)
+    time.sleep(1.5)
+    assert kill_taskmanagers(flink) == 1
+    fourth = generate_behaviors(
+        START + dt.timedelta(minutes=40), START + dt.timedelta(minutes=50), 2_000, seed=14
+    )
+    raw_log.write(behaviors.CONTRACT, fourth)
+    wait_until(lambda: rest.overview()["taskmanagers"] == 0, 60, "TaskManager loss noticed")
+    assert _supervise(instance, resources) == []
+    flink.start_taskmanager()
+    wait_until(
+        lambda: {j.name: j.job_id for j in rest.jobs() if j.state == "RUNNING"} == running,
+        120,
+        "the same jobs RUNNING again",
+    )
+    never_restored = running["user_recent"]  # launched once, at step 1
+    wait_until(
+        lambda: rest.checkpoints(never_restored)["latest"]["restored"] is not None,
+        60,
+        "user_recent restored from its checkpoint by Flink",
+    )
+    everything = pl.from_arrow(pa.concat_tables([first, valid_handmade, second, third, fourth]))
+    wait_for_redis(client, everything)
+    with clickhouse.opened():
+        wait_for(lambda: clickhouse_mismatch(clickhouse, everything), "user_behaviors")
+    assert _supervise(instance, resources) == []

@@ -274,6 +274,11 @@ class LocalFlinkCluster:
             f"{self.data_dir / 'log'}"
         )
 
+    def start_taskmanager(self) -> None:
+        """Add a TaskManager to the running cluster, e.g. after one was lost: jobs waiting
+        in RESTARTING get its slots and restore from their newest checkpoint."""
+        self._run_script("taskmanager.sh", "start")
+
     def stop(self) -> None:
         if (self.conf_dir / "config.yaml").exists():
             self._run_script("stop-cluster.sh")

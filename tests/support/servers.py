@@ -107,6 +107,18 @@ def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
         cluster.stop()
 
 
+def kill_taskmanagers(cluster: LocalFlinkCluster) -> int:
+    """SIGKILL every TaskManager of a local cluster (a crash, not a shutdown)."""
+    killed = 0
+    for pid_file in (cluster.data_dir / "pid").glob("*taskexecutor*.pid"):
+        for pid in pid_file.read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+                killed += 1
+        pid_file.unlink()
+    return killed
+
+
 @dataclass
 class CollectorProcess:
     url: str

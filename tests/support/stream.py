@@ -1,11 +1,13 @@
-"""Redis as the stream jobs leave it, compared with the independent oracles."""
+"""Redis and ClickHouse as the stream jobs leave them, compared with independent oracles."""
 
 import time
+from collections.abc import Callable
 
 import polars as pl
 import redis
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS
 
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from tests import independent
 
 
@@ -45,13 +47,35 @@ def redis_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) 
     return None
 
 
-def wait_for_redis(client: redis.Redis, events: pl.DataFrame, timeout: float = 180) -> float:
-    """Seconds until Redis equals the oracles; raises with the last difference."""
+def clickhouse_mismatch(clickhouse: ClickHouseResource, events: pl.DataFrame) -> str | None:
+    """Every event exactly once (counted without FINAL: a replay must not even leave a
+    duplicate for merges to collapse), and the same rows per tenant and action."""
+    stored = clickhouse.query_sql(
+        "SELECT tenant_id, action_type, count() AS n, uniqExact(event_id) AS ids "
+        "FROM user_behaviors GROUP BY tenant_id, action_type ORDER BY tenant_id, action_type"
+    )
+    expected = (
+        events.group_by("tenant_id", "action_type").agg(n=pl.len()).sort("tenant_id", "action_type")
+    )
+    total, ids = int(stored["n"].sum() or 0), int(stored["ids"].sum() or 0)
+    if total != events.height or ids != events.height:
+        return f"user_behaviors holds {total} rows, {ids} ids; expected {events.height}"
+    if stored.select("tenant_id", "action_type", "n").rows() != expected.rows():
+        return "per tenant/action counts differ"
+    return None
+
+
+def wait_for(check: Callable[[], str | None], what: str, timeout: float = 180) -> float:
+    """Seconds until `check` reports no difference; raises with the last one."""
     started = time.monotonic()
     mismatch: str | None = "not checked"
     while time.monotonic() - started < timeout:
-        mismatch = redis_mismatch(client, events)
+        mismatch = check()
         if mismatch is None:
             return time.monotonic() - started
         time.sleep(1)
-    raise AssertionError(f"Redis never matched the oracle in {timeout} s: {mismatch}")
+    raise AssertionError(f"{what} never matched the oracle in {timeout} s: {mismatch}")
+
+
+def wait_for_redis(client: redis.Redis, events: pl.DataFrame, timeout: float = 180) -> float:
+    return wait_for(lambda: redis_mismatch(client, events), "Redis", timeout)
