@@ -1,4 +1,5 @@
-"""Benchmark: the stream jobs on a local Flink cluster (from the wheel) and a local Redis.
+"""Benchmark: the stream jobs on a local Flink cluster (from the wheel), a local Redis and a
+local ClickHouse server (chdb-core, for `clickhouse_sink`).
 
     .venv/bin/python bench/stream.py [--events 1000000] [--file-events 10000] [--seconds 60]
 
@@ -28,22 +29,26 @@ from timing import timed
 from analytics_assets.flink.cluster import FlinkRest, build_bundle, submit
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.stream.jobs import STREAM_JOBS, status_key
-from tests.support.servers import local_flink, redis_server
+from tests.support.servers import clickhouse_server, local_flink, redis_server
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def _settings(job: str, redis_url: str, raw_log: RawEventLog, root: Path) -> str:
-    return json.dumps(
-        {
-            "job": job,
-            "redis_url": redis_url,
-            "notices_dir": raw_log.notices_root(behaviors.STREAM),
-            "dead_letter_dir": str(root / "dead"),
-        }
-    )
+def _settings(
+    job: str, redis_url: str, raw_log: RawEventLog, root: Path, sink: ClickHouseSinkTarget
+) -> str:
+    settings = {
+        "job": job,
+        "redis_url": redis_url,
+        "notices_dir": raw_log.notices_root(behaviors.STREAM),
+        "dead_letter_dir": str(root / "dead"),
+    }
+    if job == "clickhouse_sink":
+        settings.update(sink.job_settings())
+    return json.dumps(settings)
 
 
 def _newest_per_job(table) -> dict[str, int]:
@@ -145,7 +150,13 @@ def main() -> None:
         newest_ms = _newest_per_job(table)
         for offset in range(0, table.num_rows, args.file_events):
             raw_log.write(behaviors.CONTRACT, table.slice(offset, args.file_events))
-        with local_flink(root / "flink") as cluster, redis_server(root) as redis_url:
+        with (
+            local_flink(root / "flink") as cluster,
+            redis_server(root) as redis_url,
+            clickhouse_server(root / "clickhouse") as clickhouse_url,
+        ):
+            sink = ClickHouseSinkTarget(url=f"{clickhouse_url}/default")
+            sink.ensure_schema()
             rest = FlinkRest(cluster.rest_url)
             client = redis.Redis.from_url(redis_url)
             bundle = build_bundle(root / "bundle")
@@ -156,7 +167,7 @@ def main() -> None:
                 job_id = submit(
                     cluster.rest_url,
                     job.name,
-                    _settings(job.name, redis_url, raw_log, root),
+                    _settings(job.name, redis_url, raw_log, root, sink),
                     bundle,
                     work_dir=root / "submit",
                 )
@@ -183,7 +194,7 @@ def main() -> None:
                 submit(
                     cluster.rest_url,
                     job.name,
-                    _settings(job.name, redis_url, live_log, root),
+                    _settings(job.name, redis_url, live_log, root, sink),
                     bundle,
                     work_dir=root / "submit",
                 )

@@ -168,27 +168,35 @@ class UserRecentWriter(_RedisWriter):
         return iter(())
 
 
-class ClickHouseSinkWriter(_RedisWriter):
-    """Key: the landed file. No state: the dedup token makes a replayed insert a no-op.
-    Redis only gets the job's progress (`stream:status:clickhouse_sink`)."""
+class InsertLandedFiles(ReadBatches):
+    """clickhouse_sink: read, validate and insert each landed file in the operator that
+    reads it. The rows are the whole file, so they never cross a network exchange (a
+    keyed exchange of multi-megabyte records stalled the job on a backlog); no state is
+    needed either: the dedup token makes a replayed insert a no-op. Redis only gets the
+    job's progress (`stream:status:clickhouse_sink`)."""
 
-    def open_state(self, runtime_context: RuntimeContext) -> None:
+    def open(self, runtime_context: RuntimeContext) -> None:
+        super().open(runtime_context)
+        self._redis = redis_io.connect(self._settings.redis_url)
         self._inserted = runtime_context.get_metrics_group().counter("rowsInserted")
 
-    def process_element(
-        self, partial: clickhouse_sink.SinkPartial, ctx: KeyedProcessFunction.Context
-    ):
-        clickhouse_sink.insert(partial, self._settings)
-        self._inserted.inc(partial.rows.num_rows)
-        with self._redis.pipeline(transaction=False) as pipe:
-            redis_io.record_progress(pipe, self._settings.job, partial.max_event_ms)
-            pipe.execute()
-        return iter(())
+    def close(self) -> None:
+        self._redis.close()
+
+    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        for item in super().process_element(value, ctx):
+            if not isinstance(item, clickhouse_sink.SinkPartial):
+                yield item  # a dead letter
+                continue
+            clickhouse_sink.insert(item, self._settings)
+            self._inserted.inc(item.rows.num_rows)
+            with self._redis.pipeline(transaction=False) as pipe:
+                redis_io.record_progress(pipe, self._settings.job, item.max_event_ms)
+                pipe.execute()
 
 
 WRITERS: dict[str, type[_RedisWriter]] = {
     "hot_items": HotItemsWriter,
     "realtime_metrics": RealtimeMetricsWriter,
     "user_recent": UserRecentWriter,
-    "clickhouse_sink": ClickHouseSinkWriter,
 }

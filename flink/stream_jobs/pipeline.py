@@ -27,7 +27,7 @@ from pyflink.datastream.externalized_checkpoint_retention import (
 from pyflink.datastream.functions import ProcessAllWindowFunction
 from pyflink.datastream.window import TumblingProcessingTimeWindows
 
-from stream_jobs.operators import DEAD_LETTERS, WRITERS, ReadBatches
+from stream_jobs.operators import DEAD_LETTERS, WRITERS, InsertLandedFiles, ReadBatches
 from stream_jobs.settings import JobSettings, parse_arguments
 
 
@@ -99,15 +99,26 @@ def run(job: str, argv: list[str] | None = None) -> None:
     env.get_checkpoint_config().set_externalized_checkpoint_retention(
         ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION
     )
-    read = (
-        source(env, settings)
-        .process(ReadBatches(settings.to_json()), output_type=Types.PICKLED_BYTE_ARRAY())
-        .name("read batches")
-        .uid("read-batches")
-    )
+    if job == "clickhouse_sink":
+        read = (
+            source(env, settings)
+            .process(InsertLandedFiles(settings.to_json()), output_type=Types.STRING())
+            .name("read and insert files")
+            .uid("read-batches")
+        )
+    else:
+        read = (
+            source(env, settings)
+            .process(ReadBatches(settings.to_json()), output_type=Types.PICKLED_BYTE_ARRAY())
+            .name("read batches")
+            .uid("read-batches")
+        )
     read.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(settings)).name("dead letters").uid(
         "dead-letters"
     )
+    if job == "clickhouse_sink":
+        env.execute(job)
+        return
     # The writer's uid predates the ClickHouse sink (every writer wrote Redis);
     # checkpointed state maps to operators by uid, so it stays.
     read.key_by(lambda partial: partial.key, key_type=Types.STRING()).process(

@@ -107,14 +107,25 @@ def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
         cluster.stop()
 
 
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
+
+
 def kill_taskmanagers(cluster: LocalFlinkCluster) -> int:
-    """SIGKILL every TaskManager of a local cluster (a crash, not a shutdown)."""
+    """SIGKILL every TaskManager of a local cluster (a crash, not a shutdown), and its
+    Python workers, which would otherwise outlive it as orphans."""
     killed = 0
     for pid_file in (cluster.data_dir / "pid").glob("*taskexecutor*.pid"):
-        for pid in pid_file.read_text().split():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-                killed += 1
+        for pid in map(int, pid_file.read_text().split()):
+            for process in [pid, *_descendants(pid)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process, signal.SIGKILL)
+            killed += 1
         pid_file.unlink()
     return killed
 
