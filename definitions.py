@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from analytics_assets import behavior, ingest, lakehouse, stream
+from analytics_assets import behavior, configuration, ingest, lakehouse, stream
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
@@ -10,5 +10,6 @@ defs = Definitions.merge(
     behavior.defs,
     lakehouse.defs,
     stream.defs,
+    configuration.defs,
     Definitions(resources=resources_from_environment()),
 )

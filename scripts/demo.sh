@@ -43,6 +43,9 @@ $PY -m analytics_assets.ingest.demo_traffic --history-hours 0 --events-per-secon
   --follow --collector-url "http://127.0.0.1:${COLLECTOR_PORT}" &
 TRAFFIC_PID=$!
 
+echo "==> loading the demo configuration (montydb under .data/config; MONGODB_URI for MongoDB)"
+.venv/bin/dagster asset materialize -f definitions.py --select 'key:"mongodb/*"'
+
 first=$(date -u -d "${HISTORY_HOURS} hours ago" +%Y-%m-%d-%H:00)
 last=$(date -u +%Y-%m-%d-%H:00)
 echo "==> backfilling user_behaviors and rollups for ${first}...${last} (one run, visible in the UI)"

@@ -16,6 +16,7 @@ from analytics_assets.resources.clickhouse import (
     ServerClickHouse,
 )
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
+from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -118,6 +119,16 @@ def realtime_redis_from_environment() -> RealtimeRedis:
     return RealtimeRedis(url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
 
 
+def config_store_from_environment() -> ConfigStore:
+    """`MONGODB_URI` → MongoDB (EnvVar: the URI carries credentials); otherwise montydb
+    under `CONFIG_STORE_PATH` (default `$ANALYTICS_DATA_DIR/config`)."""
+    if os.environ.get("MONGODB_URI"):
+        return ConfigStore(
+            uri=EnvVar("MONGODB_URI"), database=os.environ.get("MONGODB_DATABASE", "recommendation")
+        )
+    return ConfigStore(path=os.environ.get("CONFIG_STORE_PATH", ""))
+
+
 def resources_from_environment() -> dict[str, Any]:
     clickhouse = clickhouse_from_environment()
     paimon = paimon_from_environment()
@@ -129,4 +140,5 @@ def resources_from_environment() -> dict[str, Any]:
         "flink": flink_from_environment(),
         "realtime_redis": realtime_redis_from_environment(),
         "clickhouse_sink": clickhouse_sink_from_environment(),
+        "config_store": config_store_from_environment(),
     }

@@ -1,0 +1,74 @@
+"""The configuration collections as assets: loaded with the demo configuration by one
+multi-asset (idempotent per tenant), observed by a sensor when anything else changes them."""
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from analytics_assets.configuration.demo import demo_documents
+from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
+from analytics_assets.resources.config_store import CONFIG_COLLECTIONS, ConfigStore, now_text
+
+GROUP = "configuration"
+
+
+def collection_key(name: str) -> AssetKey:
+    return AssetKey(["mongodb", name])
+
+
+def summary_metadata(config_store: ConfigStore, summary: dict) -> dict[str, object]:
+    return {
+        "dagster/row_count": summary["documents"],
+        "tenants": MetadataValue.json(summary["tenants"]),
+        "last_updated_at": summary["updated_at"] or "",
+        "backend": "mongodb" if config_store.uri else "montydb (embedded)",
+    }
+
+
+@multi_asset(
+    name="demo_configuration",
+    specs=[
+        AssetSpec(
+            collection_key(collection.name),
+            description=(
+                f"{collection.description} Natural key {', '.join(collection.key)}. "
+                "MongoDB in production (`MONGODB_URI`), montydb embedded by default."
+            ),
+            group_name=GROUP,
+            kinds={"mongodb"},
+            owners=["team:recommendation"],
+            tags={"layer": "config"},
+        )
+        for collection in CONFIG_COLLECTIONS
+    ],
+    can_subset=False,
+    description=(
+        "Loads the demo configuration (the tenants, scenarios, items, users and experiments "
+        "the demo traffic uses), replacing each tenant's documents: re-running converges."
+    ),
+)
+def demo_configuration(
+    context: AssetExecutionContext, config_store: ConfigStore
+) -> Iterator[MaterializeResult]:
+    updated_at = now_text()
+    with config_store.connected() as db:
+        config_store.ensure_indexes(db)
+        for tenant in DEFAULT_PROFILE.tenants:
+            written = {
+                name: config_store.replace_tenant(db, name, tenant, documents)
+                for name, documents in demo_documents(tenant, updated_at).items()
+            }
+            context.log.info(f"{tenant}: {written}")
+        for collection in CONFIG_COLLECTIONS:
+            summary = config_store.summary(db, collection.name)
+            yield MaterializeResult(
+                asset_key=collection_key(collection.name),
+                metadata=summary_metadata(config_store, summary),
+            )
