@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from analytics_assets import behavior, configuration, ingest, lakehouse, stream
+from analytics_assets import behavior, configuration, dashboard, ingest, lakehouse, stream
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
@@ -11,5 +11,6 @@ defs = Definitions.merge(
     lakehouse.defs,
     stream.defs,
     configuration.defs,
+    dashboard.defs,
     Definitions(resources=resources_from_environment()),
 )
