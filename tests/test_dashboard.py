@@ -4,14 +4,16 @@ computations over the staging files."""
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import orjson
 import polars as pl
 import pytest
 import redis
 from dagster import materialize
+from fastapi.testclient import TestClient
 
+from analytics_assets.api.app import create_app
 from analytics_assets.configuration import defs as configuration_defs
 from analytics_assets.dashboard import defs as dashboard_defs
 from analytics_assets.dashboard.significance import two_proportion_z_test
@@ -39,39 +41,48 @@ def test_z_test_matches_the_hand_computation() -> None:
     assert two_proportion_z_test(2, 10, 3, 10).note == "insufficient data"
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    with redis_server(tmp_path) as url:
-        yield url
+@dataclass(frozen=True)
+class Published:
+    events: pl.DataFrame
+    redis_url: str
+    as_of: dt.datetime
 
 
-@pytest.mark.slow
-def test_snapshots_equal_the_polars_oracle(
-    tmp_path: Path, clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog, redis_url: str
-) -> None:
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
+    """30 hours of traffic through user_behaviors and the rollups (real chDB), the demo
+    configuration, and the dashboard snapshots published to a real Redis."""
+    root = tmp_path_factory.mktemp("dashboard")
+    raw_event_log = RawEventLog(root=str(root / "staging"))
     raw_event_log.write(
         behaviors.CONTRACT,
         generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=HOURS), 40_000, seed=21),
     )
-    assert materialize_behavior(
-        clickhouse, raw_event_log, ANCHOR, ANCHOR + dt.timedelta(hours=HOURS - 1)
-    ).success
-    store = ConfigStore(path=str(tmp_path / "config"))
-    assert materialize(configuration_defs.assets, resources={"config_store": store}).success
+    store = ConfigStore(path=str(root / "config"))
     as_of = ANCHOR + dt.timedelta(hours=HOURS - 1, minutes=30)
-    result = materialize(
-        dashboard_defs.assets,
-        resources={
-            "clickhouse": clickhouse,
-            "config_store": store,
-            "realtime_redis": RealtimeRedis(url=redis_url),
-        },
-        run_config={"ops": {"dashboard_snapshots": {"config": {"as_of": as_of.isoformat()}}}},
-    )
-    assert result.success
+    clickhouse = EmbeddedClickHouse(path=str(root / "clickhouse"))
+    with redis_server(root) as redis_url, clickhouse.opened():
+        assert materialize_behavior(
+            clickhouse, raw_event_log, ANCHOR, ANCHOR + dt.timedelta(hours=HOURS - 1)
+        ).success
+        assert materialize(configuration_defs.assets, resources={"config_store": store}).success
+        result = materialize(
+            dashboard_defs.assets,
+            resources={
+                "clickhouse": clickhouse,
+                "config_store": store,
+                "realtime_redis": RealtimeRedis(url=redis_url),
+            },
+            run_config={"ops": {"dashboard_snapshots": {"config": {"as_of": as_of.isoformat()}}}},
+        )
+        assert result.success
+        yield Published(independent.staged_events(raw_event_log.root), redis_url, as_of)
 
+
+@pytest.mark.slow
+def test_snapshots_equal_the_polars_oracle(published: Published) -> None:
+    events, redis_url, as_of = published.events, published.redis_url, published.as_of
     client = redis.Redis.from_url(redis_url)
-    events = independent.staged_events(raw_event_log.root)
     for tenant in ("acme", "globex"):
         snapshot = orjson.loads(client.get(snapshot_key(tenant, "all")))
         expected = independent.overview(events, tenant, as_of)
@@ -118,3 +129,64 @@ def test_snapshots_equal_the_polars_oracle(
         assert (group["exposed_users"], group["clicking_users"]) == (exposed, clicking)
     treatment = next(g for g in ranker["groups"] if g["experiment_group"] == "treatment")
     assert treatment["vs_control"]["p_value"] is not None
+
+
+@pytest.mark.slow
+def test_api_serves_the_snapshots_to_their_tenant_only(published: Published) -> None:
+    app = create_app(published.redis_url, tokens={"acme-token": "acme", "globex-token": "globex"})
+    client = TestClient(app)
+    acme = {"Authorization": "Bearer acme-token"}
+    events, as_of = published.events, published.as_of
+
+    overview = client.get("/api/v1/dashboard", headers=acme).json()
+    assert overview["status"] == "ok" and overview["tenant_id"] == "acme"
+    expected = independent.overview(events, "acme", as_of)
+    assert overview["data"]["clicks"] == expected["clicks"]
+    assert overview["data"]["active_users"] == expected["active_users"]
+
+    globex = client.get("/api/v1/dashboard", headers={"Authorization": "Bearer globex-token"})
+    assert (
+        globex.json()["data"]["clicks"] == independent.overview(events, "globex", as_of)["clicks"]
+    )
+    assert client.get("/api/v1/dashboard").status_code == 401
+    assert (
+        client.get("/api/v1/dashboard", headers={"Authorization": "Bearer nope"}).status_code == 401
+    )
+    # No endpoint takes a tenant: a query parameter naming another tenant is ignored.
+    sneaky = client.get("/api/v1/dashboard", params={"tenant_id": "globex"}, headers=acme).json()
+    assert sneaky["tenant_id"] == "acme" and sneaky["data"] == overview["data"]
+
+    start = ANCHOR + dt.timedelta(hours=5)
+    end = ANCHOR + dt.timedelta(hours=10)
+    trend = client.get(
+        "/api/v1/metrics/trend",
+        params={"start": start.isoformat(), "end": end.isoformat()},
+        headers=acme,
+    ).json()["data"]["points"]
+    oracle = independent.hourly_trend(events, "acme").filter(
+        (pl.col("hour_start") >= start) & (pl.col("hour_start") < end)
+    )
+    assert [p["clicks"] for p in trend] == oracle["clicks"].to_list()
+
+    items = client.get("/api/v1/items/distribution", params={"limit": 5}, headers=acme).json()
+    top = independent.top_items(events, "acme", limit=5)
+    assert [i["item_id"] for i in items["data"]["items"]] == top["item_id"].to_list()
+    assert sum(items["data"]["clicks_by_category"].values()) == top["clicks"].sum()
+
+    empty = client.get("/api/v1/dashboard", params={"scenario_id": "no_such"}, headers=acme)
+    assert empty.status_code == 200 and empty.json() == {
+        "status": "empty",
+        "tenant_id": "acme",
+        "scenario_id": "no_such",
+        "as_of": None,
+        "data": None,
+    }
+    assert (
+        client.get(
+            "/api/v1/dashboard", params={"scenario_id": "x' OR 1=1"}, headers=acme
+        ).status_code
+        == 422
+    )
+    assert client.get("/api/v1/experiments", headers=acme).json()["data"][0]["experiment_id"] == (
+        "ranker_v2"
+    )
