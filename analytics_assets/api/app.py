@@ -49,6 +49,12 @@ def _tokens_from_environment() -> dict[str, str]:
     return tokens
 
 
+def _utc(value: dt.datetime | str) -> dt.datetime:
+    """A bound or a snapshot time (ISO text; days have no zone) as an aware UTC datetime."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = None) -> FastAPI:
     """`redis_url` defaults to `REDIS_URL`; `tokens` to `ANALYTICS_API_TOKENS`."""
     url = redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -110,17 +116,10 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         rows = document["trend_hourly" if granularity == "hour" else "trend_daily"]
         column = "hour_start" if granularity == "hour" else "day"
 
-        def moment(row: dict[str, Any]) -> dt.datetime:
-            value = dt.datetime.fromisoformat(row[column])
-            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-        def bound(value: dt.datetime) -> dt.datetime:
-            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
         if start is not None:
-            rows = [r for r in rows if moment(r) >= bound(start)]
+            rows = [r for r in rows if _utc(r[column]) >= _utc(start)]
         if end is not None:
-            rows = [r for r in rows if moment(r) < bound(end)]
+            rows = [r for r in rows if _utc(r[column]) < _utc(end)]
         return answer(
             tenant_id, scenario_id, document, {"granularity": granularity, "points": rows}
         )

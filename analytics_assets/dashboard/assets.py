@@ -7,14 +7,15 @@ import orjson
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     Config,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
+from analytics_assets.configuration.assets import collection_key
 from analytics_assets.dashboard.snapshot import (
+    ALL_SCENARIOS,
     SNAPSHOT_TTL_SECONDS,
     experiments_snapshot,
     scope_snapshot,
@@ -58,9 +59,9 @@ def sparkline(values: list[float]) -> str:
         "item_stats_daily",
         "experiment_metrics",
         "user_behaviors",
-        AssetKey(["mongodb", "scenarios"]),
-        AssetKey(["mongodb", "items"]),
-        AssetKey(["mongodb", "experiments"]),
+        collection_key("scenarios"),
+        collection_key("items"),
+        collection_key("experiments"),
     ],
     pool=CLICKHOUSE_POOL,
     group_name=GROUP,
@@ -95,7 +96,7 @@ def dashboard_snapshots(
     for tenant in tenants:
         tenant_config = configuration[tenant]
         documents = {
-            snapshot_key(tenant, scope or "all"): scope_snapshot(
+            snapshot_key(tenant, scope or ALL_SCENARIOS): scope_snapshot(
                 clickhouse, tenant, scope, as_of, tenant_config
             )
             for scope in ["", *tenant_config["scenarios"]]
@@ -110,7 +111,7 @@ def dashboard_snapshots(
                 pipe.set(key, payload, ex=SNAPSHOT_TTL_SECONDS)
             pipe.execute()
         keys += len(documents)
-        everything = documents[snapshot_key(tenant, "all")]
+        everything = documents[snapshot_key(tenant, ALL_SCENARIOS)]
         overview_rows.append({"tenant": tenant, **everything["overview"]})
         clicks = [row["clicks"] for row in everything["trend_hourly"][-48:]]
         plots.append(f"| {tenant} | `{sparkline(clicks)}` | {max(clicks, default=0)} |")

@@ -32,10 +32,6 @@ def snapshot_key(tenant_id: str, scope: str) -> str:
     return f"dashboard:{tenant_id}:{scope}"
 
 
-def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return frame.to_dicts()
-
-
 def scope_snapshot(
     clickhouse: ClickHouseResource,
     tenant_id: str,
@@ -94,14 +90,14 @@ def scope_snapshot(
             "scenarios": len(config["scenarios"]),
             "active_scenarios": config["active_scenarios"],
         },
-        "trend_hourly": _rows(trend_hourly),
-        "trend_daily": _rows(trend_daily),
-        "top_items": {"days": TOP_ITEMS_DAYS, "items": _rows(top_items)},
+        "trend_hourly": trend_hourly.to_dicts(),
+        "trend_daily": trend_daily.to_dicts(),
+        "top_items": {"days": TOP_ITEMS_DAYS, "items": top_items.to_dicts()},
         "funnel": {
             "hours": FUNNEL_HOURS,
             "window_ms": FUNNEL_WINDOW_MS,
             "steps": list(behaviors.FUNNEL_STEPS),
-            "users": _rows(funnel),
+            "users": funnel.to_dicts(),
         },
     }
 

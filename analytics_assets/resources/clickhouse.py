@@ -19,6 +19,7 @@ import threading
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -35,6 +36,37 @@ _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,100}$")
 
 Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ClickHouseEndpoint:
+    """A server URL (`http(s)://user:password@host:port/database`) taken apart, with the
+    defaults ClickHouse's HTTP interface uses."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    @classmethod
+    def parse(cls, url: str) -> ClickHouseEndpoint:
+        parsed = urlparse(url)
+        scheme = parsed.scheme or "http"
+        return cls(
+            scheme=scheme,
+            host=parsed.hostname or "localhost",
+            port=parsed.port or (8443 if scheme == "https" else 8123),
+            user=parsed.username or "default",
+            password=parsed.password or "",
+            database=parsed.path.lstrip("/") or "default",
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Scheme, host and port only: safe to show (no credentials)."""
+        return f"{self.scheme}://{self.host}:{self.port}"
 
 
 class ClickHouseError(RuntimeError):
@@ -270,14 +302,14 @@ class ServerClickHouse(ClickHouseResource):
             return
         import clickhouse_connect
 
-        parsed = urlparse(self.url)
+        endpoint = ClickHouseEndpoint.parse(self.url)
         self._client = clickhouse_connect.get_client(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
-            username=parsed.username or "default",
-            password=parsed.password or "",
-            database=parsed.path.lstrip("/") or "default",
-            secure=parsed.scheme == "https",
+            host=endpoint.host,
+            port=endpoint.port,
+            username=endpoint.user,
+            password=endpoint.password,
+            database=endpoint.database,
+            secure=endpoint.scheme == "https",
         )
 
     def close(self) -> None:

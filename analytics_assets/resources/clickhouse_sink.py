@@ -5,11 +5,13 @@ launch run only need to know *whether* there is a server and where: opening the
 embedded engine there would take chDB's single-process lock away from the loads.
 """
 
-from urllib.parse import urlparse
-
 from dagster import ConfigurableResource
 
-from analytics_assets.resources.clickhouse import ClickHouseError, ServerClickHouse
+from analytics_assets.resources.clickhouse import (
+    ClickHouseEndpoint,
+    ClickHouseError,
+    ServerClickHouse,
+)
 
 
 class ClickHouseSinkTarget(ConfigurableResource):
@@ -26,13 +28,11 @@ class ClickHouseSinkTarget(ConfigurableResource):
     def job_settings(self) -> dict[str, str]:
         """Endpoint, database and user for the job's settings. Never the password: job
         settings show in the Flink UI; TaskManagers read CLICKHOUSE_SINK_PASSWORD."""
-        parsed = urlparse(self.url)
-        scheme = parsed.scheme or "http"
-        port = parsed.port or (8443 if scheme == "https" else 8123)
+        endpoint = ClickHouseEndpoint.parse(self.url)
         return {
-            "clickhouse_url": f"{scheme}://{parsed.hostname or 'localhost'}:{port}",
-            "clickhouse_database": parsed.path.lstrip("/") or "default",
-            "clickhouse_user": parsed.username or "default",
+            "clickhouse_url": endpoint.base_url,
+            "clickhouse_database": endpoint.database,
+            "clickhouse_user": endpoint.user,
         }
 
     def ensure_schema(self) -> list[str]:
@@ -42,7 +42,7 @@ class ClickHouseSinkTarget(ConfigurableResource):
         try:
             server.open()
         except Exception as exc:  # the client's connection errors vary by transport
-            endpoint = self.job_settings()["clickhouse_url"]  # no credentials in messages
+            endpoint = ClickHouseEndpoint.parse(self.url).base_url  # no credentials
             raise ClickHouseError(f"ClickHouse server {endpoint} unreachable: {exc}") from exc
         try:
             return [f"V{m.version:03d}__{m.name}" for m in server.migrate()]
