@@ -83,13 +83,87 @@ def _latencies(
     return report
 
 
-def _rebuild_rollups(clickhouse: EmbeddedClickHouse) -> None:
+def rebuild_rollups(clickhouse: EmbeddedClickHouse) -> None:
     days = clickhouse.query_sql("SELECT DISTINCT date FROM user_behaviors ORDER BY date")[
         "date"
     ].to_list()
     for day in days:
         for name in ("metrics_hourly", "item_stats_daily", "experiment_metrics"):
             clickhouse.run_script(f"rollups/{name}", {"day": day})
+
+
+def bench_day() -> dt.datetime:
+    """The UTC day the benchmarks load: two days ago, midnight."""
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+
+
+def stage(log: RawEventLog, day: dt.datetime, events: int) -> list[dt.datetime]:
+    """Write `events` demo behaviors over the day's 24 hours into staging; its hours."""
+    hours = [day + dt.timedelta(hours=h) for h in range(24)]
+    per_hour = events // 24
+
+    def write() -> None:
+        for hour in hours:
+            log.write(
+                behaviors.CONTRACT,
+                generate_behaviors(hour, hour + dt.timedelta(hours=1), per_hour, seed=hour.hour),
+            )
+
+    timed(f"generate + stage {events:,} events", write)
+    return hours
+
+
+def load(
+    clickhouse: EmbeddedClickHouse, log: RawEventLog, hours: list[dt.datetime]
+) -> tuple[int, float, float]:
+    """Load the hours as the `user_behaviors` asset does: (rows, read s, insert s)."""
+    read_seconds = insert_seconds = 0.0
+    rows = 0
+    for hour in hours:
+        batch, seconds = timed(
+            f"  read+validate {hour:%H}:00", lambda hour=hour: read_hour(log, hour)
+        )
+        read_seconds += seconds
+        _, seconds = timed(
+            f"  replace {hour:%H}:00 ({batch.events.num_rows:,} rows)",
+            lambda batch=batch: (
+                clear_hour(clickhouse, batch.hour),
+                insert_hour(clickhouse, batch, "bench"),
+            ),
+        )
+        insert_seconds += seconds
+        rows += batch.events.num_rows
+    return rows, read_seconds, insert_seconds
+
+
+_COPY_DAY = (
+    "INSERT INTO user_behaviors SELECT * REPLACE (generateUUIDv4() AS event_id, "
+    "timestamp - toIntervalDay({shift:UInt32}) AS timestamp, now64(3) AS ingested_at) "
+    "FROM user_behaviors WHERE date = {day:Date}"
+)
+
+
+def grow(
+    clickhouse: EmbeddedClickHouse, day: dt.datetime, rows: int, scale_to: int, exact: bool = False
+) -> None:
+    """Copy the loaded day (`rows` rows) to the days before it, fresh event ids, until the
+    table holds up to `scale_to` rows in whole copies; `exact` adds part of one more copy
+    so it holds exactly `scale_to`."""
+    copies = scale_to // rows - 1
+    remainder = scale_to - (copies + 1) * rows if exact else 0
+
+    def insert() -> None:
+        for copy in range(1, copies + 1):
+            clickhouse.query_sql(_COPY_DAY, {"shift": copy, "day": day.date()})
+        if remainder:
+            clickhouse.query_sql(
+                _COPY_DAY + " LIMIT {rows:UInt64}",
+                {"shift": copies + 1, "day": day.date(), "rows": remainder},
+            )
+
+    timed(f"grow to {(copies + 1) * rows + remainder:,} rows inside ClickHouse", insert)
 
 
 def main() -> None:
@@ -101,38 +175,11 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     log = RawEventLog(root=str(work / "staging"))
-    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    hours = [day + dt.timedelta(hours=h) for h in range(24)]
-    per_hour = args.events // 24
-
-    def stage() -> None:
-        for hour in hours:
-            log.write(
-                behaviors.CONTRACT,
-                generate_behaviors(hour, hour + dt.timedelta(hours=1), per_hour, seed=hour.hour),
-            )
-
-    timed(f"generate + stage {args.events:,} events", stage)
+    day = bench_day()
+    hours = stage(log, day, args.events)
     result: dict[str, object] = {"machine": "2 cores, 24 GB", "events_requested": args.events}
     with EmbeddedClickHouse(path=str(work / "clickhouse")).opened() as clickhouse:
-        read_seconds = insert_seconds = 0.0
-        rows = 0
-        for hour in hours:
-            batch, seconds = timed(
-                f"  read+validate {hour:%H}:00", lambda hour=hour: read_hour(log, hour)
-            )
-            read_seconds += seconds
-            _, seconds = timed(
-                f"  replace {hour:%H}:00 ({batch.events.num_rows:,} rows)",
-                lambda batch=batch: (
-                    clear_hour(clickhouse, batch.hour),
-                    insert_hour(clickhouse, batch, "bench"),
-                ),
-            )
-            insert_seconds += seconds
-            rows += batch.events.num_rows
+        rows, read_seconds, insert_seconds = load(clickhouse, log, hours)
         result["rows_loaded"] = rows
         result["load_rows_per_s_end_to_end"] = round(rows / (read_seconds + insert_seconds))
         result["load_rows_per_s_clickhouse_insert"] = round(rows / insert_seconds)
@@ -140,25 +187,14 @@ def main() -> None:
             f"load: {rows:,} rows, {result['load_rows_per_s_end_to_end']:,} rows/s end to end, "
             f"{result['load_rows_per_s_clickhouse_insert']:,} rows/s insert only"
         )
-        _, seconds = timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
+        _, seconds = timed("rebuild rollups", lambda: rebuild_rollups(clickhouse))
         result["rollup_rebuild_s_per_day"] = round(seconds, 2)
         print(f"dashboard latency over {rows:,} raw events:")
         result[f"latency_{rows // 1_000_000}M"] = _latencies(clickhouse, day, args.repeats)
 
         if args.scale_to > rows:
-            copies = args.scale_to // rows - 1
-
-            def grow() -> None:
-                for copy in range(1, copies + 1):
-                    clickhouse.query_sql(
-                        "INSERT INTO user_behaviors SELECT * REPLACE (generateUUIDv4() AS event_id, "
-                        "timestamp - toIntervalDay({shift:UInt32}) AS timestamp, now64(3) AS ingested_at) "
-                        "FROM user_behaviors WHERE date = {day:Date}",
-                        {"shift": copy, "day": day.date()},
-                    )
-
-            timed(f"grow to {(copies + 1) * rows:,} rows inside ClickHouse", grow)
-            timed("rebuild rollups", lambda: _rebuild_rollups(clickhouse))
+            grow(clickhouse, day, rows, args.scale_to)
+            timed("rebuild rollups", lambda: rebuild_rollups(clickhouse))
             total = clickhouse.query_sql("SELECT count() AS n FROM user_behaviors")["n"][0]
             print(f"dashboard latency over {total:,} raw events:")
             result[f"latency_{total // 1_000_000}M"] = _latencies(clickhouse, day, args.repeats)

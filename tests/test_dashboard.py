@@ -22,8 +22,10 @@ from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.config_store import ConfigStore
+from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.resources.warehouse import EmbeddedWarehouse
 from tests import independent
 from tests.conftest import ANCHOR, materialize_behavior
 from tests.support.servers import redis_server
@@ -72,6 +74,10 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
                 "clickhouse": clickhouse,
                 "config_store": store,
                 "realtime_redis": RealtimeRedis(url=redis_url),
+                # no lake pipeline here: the lakehouse overview is the empty state
+                "warehouse": EmbeddedWarehouse(
+                    clickhouse=clickhouse, paimon=PaimonLake(warehouse=str(root / "lake"))
+                ),
             },
             run_config={"ops": {"dashboard_snapshots": {"config": {"as_of": as_of.isoformat()}}}},
         )
@@ -187,6 +193,7 @@ def test_api_serves_the_snapshots_to_their_tenant_only(published: Published) -> 
         ).status_code
         == 422
     )
+    assert client.get("/api/v1/lakehouse", headers=acme).json()["status"] == "empty"
     assert client.get("/api/v1/experiments", headers=acme).json()["data"][0]["experiment_id"] == (
         "ranker_v2"
     )

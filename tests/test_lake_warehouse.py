@@ -9,6 +9,11 @@ import sqlglot
 from dagster import materialize
 from sqlglot import exp
 
+from analytics_assets.dashboard.snapshot import (
+    LAKEHOUSE_TOP_EVENTS,
+    lakehouse_ready,
+    lakehouse_snapshot,
+)
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse import defs as lakehouse_defs
 from analytics_assets.lakehouse.dimensions import read_table
@@ -95,9 +100,9 @@ def independent_models(
         .join(within, on="dedup_key", how="left")
         .with_columns(pl.col("geoip").str.json_path_match("$.region").alias("region"))
     )
-    event_daily = dwd.group_by("dt", "event_group", "event", "ua_browser", "ua_os", "region").agg(
-        pl.len().alias("events"), pl.col("distinct_id").n_unique().alias("users")
-    )
+    event_daily = dwd.group_by(
+        "dt", "project", "event_group", "event", "ua_browser", "ua_os", "region"
+    ).agg(pl.len().alias("events"), pl.col("distinct_id").n_unique().alias("users"))
     per_order = dwd.group_by("dt", "project", "distinct_id", "order_id").agg(
         pl.len().alias("events"), pl.col("order_amount").max()
     )
@@ -199,10 +204,36 @@ def test_embedded_models_equal_an_independent_polars_computation(
     assert_same(
         event_daily,
         expected["dws_event_daily"],
-        ["dt", "event_group", "event", "ua_browser", "ua_os", "region"],
+        ["dt", "project", "event_group", "event", "ua_browser", "ua_os", "region"],
     )
     assert_same(conversion, expected["dws_user_conversion_daily"], ["dt", "project", "distinct_id"])
     assert conversion["orders"].sum() == orders.height, "every order counted exactly once"
+
+    # The dashboard's lakehouse overview, read from the DWS, against the same oracle.
+    warehouse = resources["warehouse"]
+    assert lakehouse_ready(warehouse)
+    as_of = start + dt.timedelta(hours=12)
+    project = expected["dws_user_conversion_daily"]["project"].mode()[0]
+    overview = lakehouse_snapshot(warehouse, project, as_of)["lakehouse"]
+    oracle = expected["dws_user_conversion_daily"].filter(pl.col("project") == project)
+    (day,) = overview["daily"]
+    assert day["dt"] == f"{DAY:%Y-%m-%d}"
+    assert (day["users"], day["events"], day["orders"], day["converted_users"]) == (
+        oracle.height,
+        oracle["events"].sum(),
+        oracle["orders"].sum(),
+        oracle["converted"].sum(),
+    )
+    assert abs(day["order_amount"] - oracle["order_amount"].sum()) < 1e-6
+    top = (
+        expected["dws_event_daily"]
+        .filter(pl.col("project") == project)
+        .group_by("event")
+        .agg(pl.col("events").sum())
+        .sort(["events", "event"], descending=[True, False])
+        .head(LAKEHOUSE_TOP_EVENTS)
+    )
+    assert [(e["event"], e["events"]) for e in overview["top_events"]] == top.rows()
 
 
 def assert_same(actual: pl.DataFrame, expected: pl.DataFrame, keys: list[str]) -> None:

@@ -20,7 +20,7 @@ import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from analytics_assets.dashboard.snapshot import ALL_SCENARIOS, snapshot_key
+from analytics_assets.dashboard.snapshot import ALL_SCENARIOS, LAKEHOUSE, snapshot_key
 
 SCENARIO = Annotated[
     str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="a scenario id, or `all`")
@@ -161,6 +161,13 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         """Each experiment's groups over 14 days with a two-proportion z-test vs control."""
         document = snapshot(tenant_id, "experiments")
         return answer(tenant_id, None, document, document and document["experiments"])
+
+    @app.get("/api/v1/lakehouse", response_model=Envelope, summary="getLakehouseOverview")
+    def get_lakehouse(tenant_id: Tenant) -> Envelope:
+        """The tracking lakehouse (DWS) of the tenant's project: users, events and order
+        conversion per day of the last 7 days, and the most frequent events."""
+        document = snapshot(tenant_id, LAKEHOUSE)
+        return answer(tenant_id, None, document, document and document["lakehouse"])
 
     @app.get("/api/v1/realtime", response_model=Envelope, summary="getRealtime")
     def get_realtime(tenant_id: Tenant, scenario_id: SCENARIO = "home_feed") -> Envelope:

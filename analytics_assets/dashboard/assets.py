@@ -16,8 +16,11 @@ from dagster import (
 from analytics_assets.configuration.assets import collection_key
 from analytics_assets.dashboard.snapshot import (
     ALL_SCENARIOS,
+    LAKEHOUSE,
     SNAPSHOT_TTL_SECONDS,
     experiments_snapshot,
+    lakehouse_ready,
+    lakehouse_snapshot,
     scope_snapshot,
     snapshot_key,
 )
@@ -25,6 +28,8 @@ from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.resources.warehouse import LakeWarehouse
+from analytics_assets.resources.warehouse_models import DWS_EVENT_DAILY, DWS_USER_CONVERSION_DAILY
 
 GROUP = "dashboard"
 SPARK = "▁▂▃▄▅▆▇█"
@@ -59,6 +64,8 @@ def sparkline(values: list[float]) -> str:
         "item_stats_daily",
         "experiment_metrics",
         "user_behaviors",
+        DWS_EVENT_DAILY.name,
+        DWS_USER_CONVERSION_DAILY.name,
         collection_key("scenarios"),
         collection_key("items"),
         collection_key("experiments"),
@@ -72,8 +79,10 @@ def sparkline(values: list[float]) -> str:
         "What the analytics API serves, per tenant and scenario (and all scenarios): overview "
         "of the last 24 h with item and scenario counts from the configuration, hourly trend "
         "(7 days), daily trend (30 days), top 20 items of 7 days with categories, the user "
-        "funnel of 24 h, and each experiment's groups with a two-proportion z-test. Published "
-        "to Redis `dashboard:{tenant}:{scenario|all|experiments}` (JSON, 6 h TTL) so every "
+        "funnel of 24 h, each experiment's groups with a two-proportion z-test, and the "
+        "lakehouse overview from the DWS (users, events, conversion per day; top events). "
+        "Published to Redis `dashboard:{tenant}:{scenario|all|experiments|lakehouse}` (JSON, "
+        "6 h TTL) so every "
         "API call is one GET; rebuilt every 10 minutes."
     ),
 )
@@ -83,6 +92,7 @@ def dashboard_snapshots(
     clickhouse: ClickHouseResource,
     config_store: ConfigStore,
     realtime_redis: RealtimeRedis,
+    warehouse: LakeWarehouse,
 ) -> MaterializeResult:
     as_of = dt.datetime.fromisoformat(config.as_of) if config.as_of else dt.datetime.now(dt.UTC)
     as_of = as_of.astimezone(dt.UTC)
@@ -91,6 +101,12 @@ def dashboard_snapshots(
         configuration = {t: tenant_configuration(config_store, db, t) for t in tenants}
     if not tenants:
         context.log.warning("no tenant in the configuration store: nothing to publish")
+    with_lakehouse = lakehouse_ready(warehouse)
+    if not with_lakehouse:
+        context.log.warning(
+            "the DWS models do not exist yet (materialize the lakehouse group): the lakehouse "
+            "overview stays empty"
+        )
     client = realtime_redis.client()
     overview_rows, plots, payload_bytes, keys = [], [], 0, 0
     for tenant in tenants:
@@ -104,6 +120,10 @@ def dashboard_snapshots(
         documents[snapshot_key(tenant, "experiments")] = experiments_snapshot(
             clickhouse, tenant, as_of, tenant_config["experiments"]
         )
+        if with_lakehouse:
+            documents[snapshot_key(tenant, LAKEHOUSE)] = lakehouse_snapshot(
+                warehouse, tenant, as_of
+            )
         with client.pipeline(transaction=True) as pipe:
             for key, document in documents.items():
                 payload = orjson.dumps(document, option=orjson.OPT_NAIVE_UTC)
@@ -121,6 +141,7 @@ def dashboard_snapshots(
         metadata={
             "as_of": MetadataValue.timestamp(as_of),
             "tenants": len(tenants),
+            "lakehouse_overview": with_lakehouse,
             "redis_keys": keys,
             "payload_bytes": payload_bytes,
             "overview_24h": MetadataValue.md(

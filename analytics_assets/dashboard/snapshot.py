@@ -15,6 +15,8 @@ import polars as pl
 from analytics_assets.dashboard.significance import two_proportion_z_test
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_assets.resources.warehouse import LakeWarehouse
+from analytics_assets.resources.warehouse_models import DWS_EVENT_DAILY, DWS_USER_CONVERSION_DAILY
 
 ALL_SCENARIOS = "all"
 TREND_HOURS = 7 * 24
@@ -24,11 +26,14 @@ TOP_ITEMS = 20
 FUNNEL_HOURS = 24
 FUNNEL_WINDOW_MS = 3_600_000
 EXPERIMENT_DAYS = 14
+LAKEHOUSE_DAYS = 7
+LAKEHOUSE_TOP_EVENTS = 10
+LAKEHOUSE = "lakehouse"  # the scope of the lakehouse overview (architecture B)
 SNAPSHOT_TTL_SECONDS = 6 * 3600  # outlives a stopped schedule by hours, then goes empty
 
 
 def snapshot_key(tenant_id: str, scope: str) -> str:
-    """`scope`: a scenario id, `all`, or `experiments`."""
+    """`scope`: a scenario id, `all`, `experiments` or `lakehouse`."""
     return f"dashboard:{tenant_id}:{scope}"
 
 
@@ -145,3 +150,36 @@ def experiments_snapshot(
             }
         )
     return {"tenant_id": tenant_id, "as_of": as_of, "experiments": result}
+
+
+def lakehouse_ready(warehouse: LakeWarehouse) -> bool:
+    """Whether the DWS models exist (the lake pipeline has run at least once)."""
+    return all(
+        warehouse.model_state(model)["exists"]
+        for model in (DWS_EVENT_DAILY, DWS_USER_CONVERSION_DAILY)
+    )
+
+
+def lakehouse_snapshot(
+    warehouse: LakeWarehouse, tenant_id: str, as_of: dt.datetime
+) -> dict[str, Any]:
+    """Architecture B's overview for one tenant (its tracking `project`), from the DWS:
+    per day of the last LAKEHOUSE_DAYS users, events and order conversion, and the most
+    frequent events with their event group."""
+    today = as_of.date()
+    window = {
+        "project": tenant_id,
+        "start_day": f"{today - dt.timedelta(days=LAKEHOUSE_DAYS - 1):%Y-%m-%d}",
+        "end_day": f"{today:%Y-%m-%d}",
+    }
+    daily = warehouse.serving_query("lakehouse_daily", window)
+    events = warehouse.serving_query("lakehouse_events", {**window, "limit": LAKEHOUSE_TOP_EVENTS})
+    return {
+        "tenant_id": tenant_id,
+        "as_of": as_of,
+        "lakehouse": {
+            "days": LAKEHOUSE_DAYS,
+            "daily": daily.to_dicts(),
+            "top_events": events.to_dicts(),
+        },
+    }

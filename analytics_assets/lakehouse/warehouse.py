@@ -19,7 +19,7 @@ _DESCRIPTIONS = {
         "one order (the nearest within an hour, so sums never double count). StarRocks async "
         "MV refreshed every 10 minutes; embedded: chDB over the lake."
     ),
-    "dws_event_daily": "DWS: events and distinct users per day, event group, event, browser, OS, region.",
+    "dws_event_daily": "DWS: events and distinct users per day, project (tenant), event group, event, browser, OS, region.",
     "dws_user_conversion_daily": "DWS: per user and day, events, orders (each counted once), amount, converted.",
 }
 

@@ -103,7 +103,12 @@ class ClickHouseResource(ConfigurableResource):
 
     @contextmanager
     def opened(self) -> Iterator[ClickHouseResource]:
-        """Open for the duration of a block (tests, benchmarks, the analytics service)."""
+        """Open for the duration of a block (tests, benchmarks, the analytics service). Inside
+        a step, or a block of the same resource, it is already open: reuse it and leave it
+        open, so a nested block never closes the step's connection."""
+        if self.is_open():
+            yield self
+            return
         self.open()
         try:
             self.migrate()
@@ -117,6 +122,9 @@ class ClickHouseResource(ConfigurableResource):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def is_open(self) -> bool: ...
 
     @abstractmethod
     def _execute(self, sql: str, params: Params) -> None: ...
@@ -265,6 +273,9 @@ class EmbeddedClickHouse(ClickHouseResource):
                 _EMBEDDED_SESSIONS[path] = (shared, users - 1)
         self._session = None
 
+    def is_open(self) -> bool:
+        return self._session is not None
+
     def _require_open(self) -> Any:
         if self._session is None:
             raise ClickHouseError("EmbeddedClickHouse is not open; use it in a step or `opened()`")
@@ -316,6 +327,9 @@ class ServerClickHouse(ClickHouseResource):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def is_open(self) -> bool:
+        return self._client is not None
 
     def _execute(self, sql: str, params: Params) -> None:
         self._client.command(sql, parameters=dict(params) or None)

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from dagster import ConfigurableResource
 
 from analytics_assets.resources.clickhouse import ClickHouseResource
@@ -40,7 +41,13 @@ class LakeWarehouse(ConfigurableResource, ABC):
     def refresh_day(self, model: WarehouseModel, day: dt.date) -> Refresh: ...
 
     @abstractmethod
-    def model_state(self, model: WarehouseModel) -> dict[str, Any]: ...
+    def model_state(self, model: WarehouseModel) -> dict[str, Any]:
+        """Engine facts about a model; always `exists` (bool) and `engine`."""
+
+    @abstractmethod
+    def serving_query(self, name: str, params: dict[str, Any]) -> pl.DataFrame:
+        """Run the read-only `sql/<engine>/dashboard/<name>.sql` over the DWS models (the
+        dashboard's lakehouse overview); both engines' files return the same columns."""
 
 
 class EmbeddedWarehouse(LakeWarehouse):
@@ -95,7 +102,21 @@ class EmbeddedWarehouse(LakeWarehouse):
         return Refresh(model.name, day, int(rows), time.monotonic() - started, "chdb")
 
     def model_state(self, model: WarehouseModel) -> dict[str, Any]:
-        return {"engine": "chdb", "table": f"{EMBEDDED_DATABASE}.{model.name}"}
+        with self.clickhouse.opened() as clickhouse:
+            found = clickhouse.query_sql(
+                "SELECT count() AS n FROM system.tables WHERE database = {db:String} "
+                "AND name = {name:String}",
+                {"db": EMBEDDED_DATABASE, "name": model.name},
+            )["n"][0]
+        return {
+            "engine": "chdb",
+            "table": f"{EMBEDDED_DATABASE}.{model.name}",
+            "exists": bool(found),
+        }
+
+    def serving_query(self, name: str, params: dict[str, Any]) -> pl.DataFrame:
+        with self.clickhouse.opened() as clickhouse:
+            return clickhouse.query(f"dashboard/{name}", params)
 
 
 class StarRocksWarehouse(LakeWarehouse):
@@ -168,4 +189,11 @@ class StarRocksWarehouse(LakeWarehouse):
                 {"schema": model.database, "name": model.name},
             )
             row = cursor.fetchone() or {}
-        return {"engine": "starrocks", **{k: str(v) for k, v in row.items()}}
+        return {"engine": "starrocks", "exists": bool(row), **{k: str(v) for k, v in row.items()}}
+
+    def serving_query(self, name: str, params: dict[str, Any]) -> pl.DataFrame:
+        import pymysql.cursors
+
+        with self._connect() as connection, connection.cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute(load_sql("starrocks", f"dashboard/{name}"), params)
+            return pl.DataFrame(cursor.fetchall())

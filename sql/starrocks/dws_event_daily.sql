@@ -1,13 +1,15 @@
--- DWS: daily events and distinct users by event group, event, browser, OS and region.
+-- DWS: daily events and distinct users per project (tenant) by event group, event, browser,
+-- OS and region.
 -- One DWD row is one event, so COUNT(*) counts events exactly.
 CREATE MATERIALIZED VIEW IF NOT EXISTS dws.dws_event_daily
-COMMENT "daily events and users by event_group / event / browser / os / region"
+COMMENT "daily events and users by project / event_group / event / browser / os / region"
 DISTRIBUTED BY HASH(event) BUCKETS 8
 REFRESH ASYNC
 PARTITION BY str2date(dt, '%Y-%m-%d')
 AS
 SELECT
     t.dt AS dt,
+    t.project AS project,
     t.event_group AS event_group,
     t.event AS event,
     t.ua_browser AS ua_browser,
@@ -16,4 +18,4 @@ SELECT
     COUNT(*) AS events,
     COUNT(DISTINCT t.distinct_id) AS users
 FROM dwd.dwd_user_full_track AS t
-GROUP BY t.dt, t.event_group, t.event, t.ua_browser, t.ua_os, t.region
+GROUP BY t.dt, t.project, t.event_group, t.event, t.ua_browser, t.ua_os, t.region
