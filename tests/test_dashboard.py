@@ -3,15 +3,20 @@ will serve (published to a real Redis from real chDB rollups) against independen
 computations over the staging files."""
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import orjson
 import polars as pl
 import pytest
 import redis
 from dagster import materialize
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from analytics_assets.api.app import create_app
 from analytics_assets.configuration import defs as configuration_defs
@@ -19,6 +24,7 @@ from analytics_assets.dashboard import defs as dashboard_defs
 from analytics_assets.dashboard.significance import two_proportion_z_test
 from analytics_assets.dashboard.snapshot import snapshot_key
 from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.project import PROJECT_ROOT
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.config_store import ConfigStore
@@ -28,7 +34,7 @@ from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
 from tests import independent
 from tests.conftest import ANCHOR, materialize_behavior
-from tests.support.servers import redis_server
+from tests.support.servers import api_server, free_port, redis_server
 
 HOURS = 30
 
@@ -197,3 +203,112 @@ def test_api_serves_the_snapshots_to_their_tenant_only(published: Published) -> 
     assert client.get("/api/v1/experiments", headers=acme).json()["data"][0]["experiment_id"] == (
         "ranker_v2"
     )
+
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+TOKENS = {"acme-token": "acme", "nobody-token": "nobody"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian `chromium` (installed by `make setup`) driven by Playwright."""
+    executable = shutil.which("chromium")
+    assert executable, "Debian chromium is missing: run `make setup`"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield instance
+        instance.close()
+
+
+def open_page(browser: Browser, url: str) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_selector("body[data-state=ready], body[data-state=login]", timeout=30_000)
+    assert not errors, errors
+    return page
+
+
+def chart_series(page: Page, panel: str) -> list[list[Any]]:
+    """The data of every series of a panel's ECharts instance, as the browser holds it."""
+    return page.evaluate(
+        """panel => echarts.getInstanceByDom(document.querySelector(
+            `[data-panel="${panel}"] .chart`)).getOption().series.map(s => s.data)""",
+        panel,
+    )
+
+
+@pytest.mark.slow
+def test_page_in_chromium_draws_the_api_numbers(
+    published: Published, browser: Browser, tmp_path: Path
+) -> None:
+    with api_server(tmp_path, published.redis_url, TOKENS) as url:
+        api = httpx.Client(base_url=url, headers={"Authorization": "Bearer acme-token"})
+
+        def data(path: str, **params: Any) -> Any:
+            return api.get(path, params=params).raise_for_status().json()["data"]
+
+        page = open_page(browser, f"{url}/#token=acme-token")
+        assert "token" not in page.url, "the token leaves the address bar"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "dashboard-acme.png", full_page=True)
+
+        overview = data("/api/v1/dashboard")
+        for metric in ("recommendations", "clicks", "conversions", "active_users"):
+            element = page.locator(f"[data-metric={metric}]")
+            assert element.get_attribute("data-value") == str(overview[metric])
+            assert element.inner_text() == f"{overview[metric]:,}"
+        assert page.locator("[data-metric=ctr]").inner_text() == f"{overview['ctr'] * 100:.2f}%"
+
+        hourly = data("/api/v1/metrics/trend", granularity="hour")["points"]
+        impressions, clicks, orders, ctr = chart_series(page, "trend_hourly")
+        assert len(clicks) == len(hourly) > 24
+        assert clicks == [p["clicks"] for p in hourly]
+        assert impressions == [p["impressions"] for p in hourly]
+        assert orders == [p["orders"] for p in hourly] and ctr == [p["ctr"] for p in hourly]
+        funnel = data("/api/v1/users/behavior")["users"]
+        assert chart_series(page, "funnel") == [[r["users"] for r in funnel]]
+        items = data("/api/v1/items/distribution", limit=10)["items"]
+        assert chart_series(page, "items") == [[i["clicks"] for i in items]]
+        groups = [g for e in data("/api/v1/experiments") for g in e["groups"]]
+        assert chart_series(page, "experiments") == [[g["user_ctr"] for g in groups]]
+        assert page.locator("table.experiments tr[data-group]").count() == len(groups)
+
+        # no lake pipeline and no stream jobs in this fixture: their empty states
+        for panel in ("lakehouse", "realtime"):
+            assert page.locator(f"[data-panel={panel}]").get_attribute("data-state") == "empty"
+        for panel in ("overview", "trend_hourly", "trend_daily", "funnel", "items", "categories"):
+            assert page.locator(f"[data-panel={panel}]").get_attribute("data-state") == "ready"
+
+        # a scenario from the configuration: the page asks the API for that scope
+        page.select_option("#scenario", "search")
+        page.wait_for_selector("body[data-state=ready]")
+        scoped = data("/api/v1/dashboard", scenario_id="search")
+        assert page.locator("[data-metric=clicks]").get_attribute("data-value") == str(
+            scoped["clicks"]
+        )
+        assert scoped["clicks"] < overview["clicks"]
+
+        # a tenant with nothing published: every panel is the empty state, no chart
+        nobody = open_page(browser, f"{url}/ui/#token=nobody-token")
+        states = nobody.locator("[data-panel]").evaluate_all("ps => ps.map(p => p.dataset.state)")
+        assert set(states) == {"empty"}
+        assert "No data yet" in nobody.locator("[data-panel=overview]").inner_text()
+
+        # a refused token: the login form, no data
+        refused = open_page(browser, f"{url}/ui/#token=wrong")
+        assert (
+            refused.locator("#login").is_visible() and not refused.locator("#panels").is_visible()
+        )
+
+
+@pytest.mark.slow
+def test_page_shows_the_error_state_when_the_store_is_down(
+    browser: Browser, tmp_path: Path
+) -> None:
+    with api_server(tmp_path, f"redis://127.0.0.1:{free_port()}/0", TOKENS) as url:
+        page = open_page(browser, f"{url}/#token=acme-token")
+        overview = page.locator("[data-panel=overview]")
+        assert overview.get_attribute("data-state") == "error"
+        assert "503: snapshot store unavailable" in overview.inner_text()

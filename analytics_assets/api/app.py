@@ -20,6 +20,7 @@ import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from analytics_assets.api.page import mount_dashboard_page
 from analytics_assets.dashboard.snapshot import ALL_SCENARIOS, LAKEHOUSE, snapshot_key
 
 SCENARIO = Annotated[
@@ -92,6 +93,11 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         return Envelope(
             status="ok", tenant_id=tenant_id, scenario_id=scope, as_of=document["as_of"], data=data
         )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness for load balancers and the test fixtures (no Redis round trip)."""
+        return {"status": "ok"}
 
     @app.get("/api/v1/dashboard", response_model=Envelope, summary="getDashboard")
     def get_dashboard(tenant_id: Tenant, scenario_id: SCENARIO = ALL_SCENARIOS) -> Envelope:
@@ -192,4 +198,5 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
             },
         )
 
+    mount_dashboard_page(app)
     return app

@@ -93,6 +93,7 @@ def scope_snapshot(
             "total_items": config["total_items"],
             "active_items": config["active_items"],
             "scenarios": len(config["scenarios"]),
+            "scenario_ids": config["scenarios"],
             "active_scenarios": config["active_scenarios"],
         },
         "trend_hourly": trend_hourly.to_dicts(),

@@ -1,6 +1,7 @@
 """Real servers on free loopback ports, started by test fixtures."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -179,3 +180,30 @@ def collector_process(
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextlib.contextmanager
+def api_server(directory: Path, redis_url: str, tokens: dict[str, str]) -> Iterator[str]:
+    """`python -m analytics_assets.api` (uvicorn) as production runs it; yields its URL."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "ANALYTICS_API_PORT": str(port),
+        "REDIS_URL": redis_url,
+        "ANALYTICS_API_TOKENS": json.dumps(tokens),
+    }
+    with open(directory / f"api-{port}.log", "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "analytics_assets.api"],
+            env=environment,
+            cwd=PROJECT_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30, "analytics API")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

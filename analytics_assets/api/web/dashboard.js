@@ -1,0 +1,253 @@
+// The dashboard page: every number comes from the analytics API (same origin, bearer
+// token). Each panel shows loading, then its chart, an empty state (no snapshot yet), or
+// the error the API returned. <body data-state> becomes "ready" when every panel settled.
+"use strict";
+
+const TOKEN_KEY = "analytics-api-token";
+const REFRESH_MS = 60_000;
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const charts = {};
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function takeTokenFromFragment() {
+  const match = /(?:^|&)token=([^&]+)/.exec(location.hash.slice(1));
+  if (match) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+async function api(path, params = {}) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  let response;
+  try {
+    response = await fetch(url, {
+      headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` },
+    });
+  } catch (error) {
+    throw new ApiError(0, `the API is unreachable (${error.message})`);
+  }
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin("The token was refused. Enter a valid API token.");
+    throw new ApiError(401, "not authorized");
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      detail = (await response.json()).detail ?? detail;
+    } catch (_) { /* not JSON */ }
+    throw new ApiError(response.status, `${response.status}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+  }
+  return response.json();
+}
+
+function panel(name) {
+  return document.querySelector(`[data-panel="${name}"]`);
+}
+
+function setState(name, state, message = "") {
+  const element = panel(name);
+  element.dataset.state = state;
+  element.querySelector(":scope > .state")?.remove();
+  if (state === "empty" || state === "error") {
+    const note = document.createElement("p");
+    note.className = `state ${state}`;
+    note.textContent = message;
+    element.append(note);
+  }
+}
+
+function chart(name, option) {
+  const element = panel(name).querySelector(".chart");
+  charts[name] ??= echarts.init(element);
+  charts[name].setOption(option, true);
+  charts[name].resize();
+}
+
+const EMPTY = "No data yet: the dashboard_snapshots asset has not published this view (see the Dagster UI).";
+const percent = (value) => `${(value * 100).toFixed(2)}%`;
+
+// One panel: fetch, then draw or show the empty/error state. Never throws.
+async function load(name, path, params, draw) {
+  setState(name, "loading");
+  try {
+    const answer = await api(path, params);
+    if (answer.status === "empty" || answer.data === null) {
+      setState(name, "empty", panel(name).dataset.empty ?? EMPTY);
+      return answer;
+    }
+    setState(name, "ready");
+    draw(answer.data, answer);
+    return answer;
+  } catch (error) {
+    setState(name, "error", `Could not load: ${error.message}`);
+    return null;
+  }
+}
+
+function showOverview(data, answer) {
+  for (const element of document.querySelectorAll("[data-metric]")) {
+    const value = data[element.dataset.metric];
+    element.dataset.value = value;
+    element.textContent = element.dataset.format === "percent"
+      ? percent(value)
+      : integer.format(value);
+  }
+  document.getElementById("as-of").textContent = `as of ${answer.as_of}`;
+  const select = document.getElementById("scenario");
+  if (select.options.length === 1 && data.scenario_ids) {
+    for (const id of data.scenario_ids) select.add(new Option(id, id));
+  }
+}
+
+function lines(points, x, series) {
+  return {
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 60, right: 60, top: 40, bottom: 30 },
+    xAxis: { type: "category", data: points.map((p) => p[x]) },
+    yAxis: [{ type: "value" }, { type: "value", axisLabel: { formatter: (v) => `${(v * 100).toFixed(1)}%` } }],
+    series: series.map(([label, key, axis = 0]) => ({
+      name: label, type: "line", showSymbol: false, yAxisIndex: axis, data: points.map((p) => p[key]),
+    })),
+  };
+}
+
+function showHourly(data) {
+  const points = data.points.map((p) => ({ ...p, hour: p.hour_start.slice(5, 16).replace("T", " ") }));
+  chart("trend_hourly", lines(points, "hour", [["impressions", "impressions"], ["clicks", "clicks"], ["orders", "orders"], ["CTR", "ctr", 1]]));
+}
+
+function showDaily(data) {
+  chart("trend_daily", lines(data.points, "day", [["clicks", "clicks"], ["active users", "active_users"], ["CTR", "ctr", 1]]));
+}
+
+function bars(labels, values, name, horizontal = false, format = integer.format) {
+  const category = { type: "category", data: labels, inverse: horizontal };
+  return {
+    tooltip: {},
+    grid: { left: horizontal ? 110 : 50, right: 20, top: 20, bottom: 30 },
+    xAxis: horizontal ? { type: "value" } : category,
+    yAxis: horizontal ? category : { type: "value" },
+    series: [{
+      name, type: "bar", data: values,
+      label: { show: true, position: horizontal ? "right" : "top", formatter: (p) => format(p.value) },
+    }],
+  };
+}
+
+function showFunnel(data) {
+  chart("funnel", bars(data.users.map((r) => r.action_type), data.users.map((r) => r.users), "users"));
+}
+
+function showItems(data) {
+  chart("items", bars(data.items.map((i) => i.item_id), data.items.map((i) => i.clicks), "clicks", true));
+  const categories = Object.entries(data.clicks_by_category);
+  setState("categories", "ready");
+  chart("categories", {
+    tooltip: {},
+    series: [{ name: "clicks", type: "pie", radius: ["35%", "70%"], data: categories.map(([name, value]) => ({ name, value })) }],
+  });
+}
+
+function showExperiments(data) {
+  if (data.length === 0) {
+    setState("experiments", "empty", "No experiment is configured for this tenant.");
+    return;
+  }
+  const groups = data.flatMap((e) => e.groups.map((g) => ({ ...g, label: `${e.experiment_id} / ${g.experiment_group}` })));
+  chart("experiments", bars(groups.map((g) => g.label), groups.map((g) => g.user_ctr), "user CTR", false, percent));
+  const table = panel("experiments").querySelector("table");
+  table.replaceChildren();
+  const head = table.insertRow();
+  for (const title of ["experiment / group", "exposed users", "clicking users", "user CTR", "lift", "p-value"]) {
+    head.append(Object.assign(document.createElement("th"), { textContent: title }));
+  }
+  for (const g of groups) {
+    const test = g.vs_control;
+    const row = table.insertRow();
+    row.dataset.group = g.label;
+    const cells = [g.label, integer.format(g.exposed_users), integer.format(g.clicking_users),
+      percent(g.user_ctr),
+      test && test.lift !== null ? `${(test.lift * 100).toFixed(1)}%` : "control",
+      test ? (test.p_value === null ? test.note : test.p_value.toFixed(4)) : ""];
+    for (const text of cells) row.insertCell().textContent = text;
+    if (test?.significant) row.className = "significant";
+  }
+}
+
+function showLakehouse(data) {
+  if (data.daily.length === 0) {
+    setState("lakehouse", "empty", "The lakehouse has no events for this tenant in the last 7 days.");
+    return;
+  }
+  chart("lakehouse", lines(data.daily, "dt", [["users", "users"], ["converted users", "converted_users"], ["conversion rate", "conversion_rate", 1]]));
+}
+
+function showRealtime(data, answer) {
+  const w = data.window;
+  panel("realtime").querySelector(".window").textContent = w.window_end_ms
+    ? `minute ending ${answer.as_of}: ${integer.format(w.impressions)} impressions, ${integer.format(w.clicks)} clicks, ${integer.format(w.active_users)} users`
+    : "no window yet";
+  chart("realtime", bars(data.hot_items.map((i) => i.item_id), data.hot_items.map((i) => i.score), "score", true));
+}
+
+async function refresh() {
+  document.body.dataset.state = "loading";
+  setState("categories", "loading");
+  const scenario = document.getElementById("scenario").value;
+  const scoped = { scenario_id: scenario };
+  const realtimeScenario = scenario === "all" ? "home_feed" : scenario;
+  await Promise.all([
+    load("overview", "/api/v1/dashboard", scoped, showOverview),
+    load("trend_hourly", "/api/v1/metrics/trend", { ...scoped, granularity: "hour" }, showHourly),
+    load("trend_daily", "/api/v1/metrics/trend", { ...scoped, granularity: "day" }, showDaily),
+    load("funnel", "/api/v1/users/behavior", scoped, showFunnel),
+    load("items", "/api/v1/items/distribution", { ...scoped, limit: 10 }, showItems).then(() => {
+      const items = panel("items");  // the categories come with the items: mirror a failure
+      if (items.dataset.state !== "ready") setState("categories", items.dataset.state, items.querySelector(":scope > .state")?.textContent ?? "");
+    }),
+    load("experiments", "/api/v1/experiments", {}, showExperiments),
+    load("lakehouse", "/api/v1/lakehouse", {}, showLakehouse),
+    load("realtime", "/api/v1/realtime", { scenario_id: realtimeScenario }, showRealtime),
+  ]);
+  if (document.body.dataset.state !== "login") document.body.dataset.state = "ready";
+}
+
+function showLogin(message) {
+  const form = document.getElementById("login");
+  form.hidden = false;
+  form.querySelector("p").textContent = message ?? form.querySelector("p").textContent;
+  document.getElementById("panels").hidden = true;
+  document.body.dataset.state = "login";
+}
+
+function start() {
+  if (!takeTokenFromFragment()) {
+    showLogin();
+  } else {
+    document.getElementById("login").hidden = true;
+    document.getElementById("panels").hidden = false;
+    refresh();
+  }
+}
+
+document.getElementById("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, document.getElementById("token").value);
+  start();
+});
+document.getElementById("scenario").addEventListener("change", refresh);
+document.getElementById("refresh").addEventListener("click", refresh);
+window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+setInterval(() => { if (document.body.dataset.state === "ready") refresh(); }, REFRESH_MS);
+start();
