@@ -17,15 +17,35 @@ from typing import Annotated, Any, Literal
 
 import orjson
 import redis
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from analytics_assets.api.page import mount_dashboard_page
-from analytics_assets.dashboard.snapshot import ALL_SCENARIOS, LAKEHOUSE, snapshot_key
+from analytics_assets.dashboard.snapshot import (
+    ALL_SCENARIOS,
+    EXPERIMENTS,
+    LAKEHOUSE,
+    snapshot_key,
+    view_key,
+)
 
 SCENARIO = Annotated[
     str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="a scenario id, or `all`")
 ]
+
+
+class Problem(BaseModel):
+    """An error answer (FastAPI's shape)."""
+
+    detail: str
+
+
+# Documented on every data endpoint, so clients and the contract test know them.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid bearer token"},
+    503: {"model": Problem, "description": "The snapshot store (Redis) is unavailable"},
+}
 
 
 class Envelope(BaseModel):
@@ -67,10 +87,13 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         description=__doc__,
     )
 
-    def tenant(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or token not in token_tenants:
+    bearer = HTTPBearer(auto_error=False, description="A tenant's API token")
+
+    def tenant(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> str:
+        token = credentials.credentials if credentials else ""
+        if token not in token_tenants:
             raise HTTPException(
                 status_code=401,
                 detail="a valid token is required (Authorization: Bearer <token>)",
@@ -80,9 +103,9 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
 
     Tenant = Annotated[str, Depends(tenant)]
 
-    def snapshot(tenant_id: str, scope: str) -> dict[str, Any] | None:
+    def snapshot(key: str) -> dict[str, Any] | None:
         try:
-            payload = client.get(snapshot_key(tenant_id, scope))
+            payload = client.get(key)
         except redis.RedisError:
             raise HTTPException(status_code=503, detail="snapshot store unavailable") from None
         return orjson.loads(payload) if payload else None
@@ -99,14 +122,19 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         """Liveness for load balancers and the test fixtures (no Redis round trip)."""
         return {"status": "ok"}
 
-    @app.get("/api/v1/dashboard", response_model=Envelope, summary="getDashboard")
+    @app.get("/api/v1/dashboard", response_model=Envelope, summary="getDashboard", responses=ERRORS)
     def get_dashboard(tenant_id: Tenant, scenario_id: SCENARIO = ALL_SCENARIOS) -> Envelope:
         """Overview of the last 24 hours: recommendations, clicks, CTR, conversions,
         conversion rate, active users, items and active scenarios."""
-        document = snapshot(tenant_id, scenario_id)
+        document = snapshot(snapshot_key(tenant_id, scenario_id))
         return answer(tenant_id, scenario_id, document, document and document["overview"])
 
-    @app.get("/api/v1/metrics/trend", response_model=Envelope, summary="getMetricsTrend")
+    @app.get(
+        "/api/v1/metrics/trend",
+        response_model=Envelope,
+        summary="getMetricsTrend",
+        responses=ERRORS,
+    )
     def get_metrics_trend(
         tenant_id: Tenant,
         scenario_id: SCENARIO = ALL_SCENARIOS,
@@ -116,7 +144,7 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
     ) -> Envelope:
         """Hourly (last 7 days) or daily (last 30 days) counts, CTR and active users,
         optionally cut to [start, end)."""
-        document = snapshot(tenant_id, scenario_id)
+        document = snapshot(snapshot_key(tenant_id, scenario_id))
         if document is None:
             return answer(tenant_id, scenario_id, None, None)
         rows = document["trend_hourly" if granularity == "hour" else "trend_daily"]
@@ -130,14 +158,19 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
             tenant_id, scenario_id, document, {"granularity": granularity, "points": rows}
         )
 
-    @app.get("/api/v1/items/distribution", response_model=Envelope, summary="getItemDistribution")
+    @app.get(
+        "/api/v1/items/distribution",
+        response_model=Envelope,
+        summary="getItemDistribution",
+        responses=ERRORS,
+    )
     def get_item_distribution(
         tenant_id: Tenant,
         scenario_id: SCENARIO = ALL_SCENARIOS,
         limit: Annotated[int, Query(ge=1, le=20)] = 10,
     ) -> Envelope:
         """Top items of the last 7 days by clicks, and their clicks per category."""
-        document = snapshot(tenant_id, scenario_id)
+        document = snapshot(snapshot_key(tenant_id, scenario_id))
         if document is None:
             return answer(tenant_id, scenario_id, None, None)
         items = document["top_items"]["items"][:limit]
@@ -155,27 +188,39 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
             },
         )
 
-    @app.get("/api/v1/users/behavior", response_model=Envelope, summary="getUserBehaviorAnalysis")
+    @app.get(
+        "/api/v1/users/behavior",
+        response_model=Envelope,
+        summary="getUserBehaviorAnalysis",
+        responses=ERRORS,
+    )
     def get_user_behavior(tenant_id: Tenant, scenario_id: SCENARIO = ALL_SCENARIOS) -> Envelope:
         """The user funnel of the last 24 hours: users reaching each step in order within
         one hour of an impression."""
-        document = snapshot(tenant_id, scenario_id)
+        document = snapshot(snapshot_key(tenant_id, scenario_id))
         return answer(tenant_id, scenario_id, document, document and document["funnel"])
 
-    @app.get("/api/v1/experiments", response_model=Envelope, summary="getExperiments")
+    @app.get(
+        "/api/v1/experiments", response_model=Envelope, summary="getExperiments", responses=ERRORS
+    )
     def get_experiments(tenant_id: Tenant) -> Envelope:
         """Each experiment's groups over 14 days with a two-proportion z-test vs control."""
-        document = snapshot(tenant_id, "experiments")
+        document = snapshot(view_key(tenant_id, EXPERIMENTS))
         return answer(tenant_id, None, document, document and document["experiments"])
 
-    @app.get("/api/v1/lakehouse", response_model=Envelope, summary="getLakehouseOverview")
+    @app.get(
+        "/api/v1/lakehouse",
+        response_model=Envelope,
+        summary="getLakehouseOverview",
+        responses=ERRORS,
+    )
     def get_lakehouse(tenant_id: Tenant) -> Envelope:
         """The tracking lakehouse (DWS) of the tenant's project: users, events and order
         conversion per day of the last 7 days, and the most frequent events."""
-        document = snapshot(tenant_id, LAKEHOUSE)
+        document = snapshot(view_key(tenant_id, LAKEHOUSE))
         return answer(tenant_id, None, document, document and document["lakehouse"])
 
-    @app.get("/api/v1/realtime", response_model=Envelope, summary="getRealtime")
+    @app.get("/api/v1/realtime", response_model=Envelope, summary="getRealtime", responses=ERRORS)
     def get_realtime(tenant_id: Tenant, scenario_id: SCENARIO = "home_feed") -> Envelope:
         """The stream jobs' keys: the newest one-minute window and the top 10 hot items."""
         try:

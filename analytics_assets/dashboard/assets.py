@@ -16,6 +16,7 @@ from dagster import (
 from analytics_assets.configuration.assets import collection_key
 from analytics_assets.dashboard.snapshot import (
     ALL_SCENARIOS,
+    EXPERIMENTS,
     LAKEHOUSE,
     SNAPSHOT_TTL_SECONDS,
     experiments_snapshot,
@@ -23,6 +24,7 @@ from analytics_assets.dashboard.snapshot import (
     lakehouse_snapshot,
     scope_snapshot,
     snapshot_key,
+    view_key,
 )
 from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
@@ -81,7 +83,7 @@ def sparkline(values: list[float]) -> str:
         "(7 days), daily trend (30 days), top 20 items of 7 days with categories, the user "
         "funnel of 24 h, each experiment's groups with a two-proportion z-test, and the "
         "lakehouse overview from the DWS (users, events, conversion per day; top events). "
-        "Published to Redis `dashboard:{tenant}:{scenario|all|experiments|lakehouse}` (JSON, "
+        "Published to Redis `dashboard:{tenant}:scenario:{id|all}` and `dashboard:{tenant}:{experiments|lakehouse}` (JSON, "
         "6 h TTL) so every "
         "API call is one GET; rebuilt every 10 minutes."
     ),
@@ -117,13 +119,11 @@ def dashboard_snapshots(
             )
             for scope in ["", *tenant_config["scenarios"]]
         }
-        documents[snapshot_key(tenant, "experiments")] = experiments_snapshot(
+        documents[view_key(tenant, EXPERIMENTS)] = experiments_snapshot(
             clickhouse, tenant, as_of, tenant_config["experiments"]
         )
         if with_lakehouse:
-            documents[snapshot_key(tenant, LAKEHOUSE)] = lakehouse_snapshot(
-                warehouse, tenant, as_of
-            )
+            documents[view_key(tenant, LAKEHOUSE)] = lakehouse_snapshot(warehouse, tenant, as_of)
         with client.pipeline(transaction=True) as pipe:
             for key, document in documents.items():
                 payload = orjson.dumps(document, option=orjson.OPT_NAIVE_UTC)

@@ -28,13 +28,20 @@ FUNNEL_WINDOW_MS = 3_600_000
 EXPERIMENT_DAYS = 14
 LAKEHOUSE_DAYS = 7
 LAKEHOUSE_TOP_EVENTS = 10
-LAKEHOUSE = "lakehouse"  # the scope of the lakehouse overview (architecture B)
+EXPERIMENTS = "experiments"  # the experiments view (all scenarios)
+LAKEHOUSE = "lakehouse"  # the lakehouse overview (architecture B)
 SNAPSHOT_TTL_SECONDS = 6 * 3600  # outlives a stopped schedule by hours, then goes empty
 
 
-def snapshot_key(tenant_id: str, scope: str) -> str:
-    """`scope`: a scenario id, `all`, `experiments` or `lakehouse`."""
-    return f"dashboard:{tenant_id}:{scope}"
+def snapshot_key(tenant_id: str, scenario_id: str) -> str:
+    """The snapshot of one scenario, or of `all`. Scenario ids have their own namespace, so
+    a scenario id that spells a view's name (`experiments`) never reads that view."""
+    return f"dashboard:{tenant_id}:scenario:{scenario_id}"
+
+
+def view_key(tenant_id: str, view: str) -> str:
+    """A tenant-wide view: EXPERIMENTS or LAKEHOUSE."""
+    return f"dashboard:{tenant_id}:{view}"
 
 
 def scope_snapshot(
