@@ -30,7 +30,8 @@ COLLECTOR_PORT="${COLLECTOR_PORT:-8106}"
 echo "==> starting the collector on http://127.0.0.1:${COLLECTOR_PORT} (Sensors /sa, /api/v1/behaviors, /metrics)"
 COLLECTOR_PORT="$COLLECTOR_PORT" $PY -m analytics_assets.ingest.collector &
 COLLECTOR_PID=$!
-trap 'kill $TRAFFIC_PID $COLLECTOR_PID 2>/dev/null || true
+API_PID=""
+trap 'kill $TRAFFIC_PID $COLLECTOR_PID $API_PID 2>/dev/null || true
       $PY -m analytics_assets.flink.cluster stop >/dev/null 2>&1 || true
       kill "$(cat .data/redis/redis.pid 2>/dev/null)" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -66,5 +67,17 @@ for day in $(seq 0 2); do
     --select 'dim_orders,dwd_user_full_track,dws_event_daily,dws_user_conversion_daily' --partition "$d"
 done
 
+echo "==> publishing the dashboard snapshots (the dashboard_snapshots schedule refreshes them every 10 minutes)"
+.venv/bin/dagster asset materialize -f definitions.py --select dashboard_snapshots
+
+API_PORT="${ANALYTICS_API_PORT:-8200}"
+# Demo tokens, one per tenant; a real deployment sets its own ANALYTICS_API_TOKENS.
+DEMO_TOKENS='{"demo-acme": "acme", "demo-globex": "globex", "demo-initech": "initech"}'
+export ANALYTICS_API_TOKENS="${ANALYTICS_API_TOKENS:-$DEMO_TOKENS}"
+ANALYTICS_API_PORT="$API_PORT" $PY -m analytics_assets.api > .data/api.log 2>&1 &
+API_PID=$!
+echo "==> analytics API on http://127.0.0.1:${API_PORT}/docs; dashboard page http://127.0.0.1:${API_PORT}/#token=demo-acme"
+
 echo "==> Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000} (the behavior_hourly schedule reloads the open hour every 10 minutes)"
-exec .venv/bin/dagster dev -w workspace.yaml -p "${DAGSTER_PORT:-3000}"
+# Not exec: when the UI stops (Ctrl-C), the EXIT trap stops the API, traffic, collector, Flink and Redis.
+.venv/bin/dagster dev -w workspace.yaml -p "${DAGSTER_PORT:-3000}"

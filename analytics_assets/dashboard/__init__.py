@@ -1,6 +1,12 @@
 """Dashboard rollups for the analytics API: snapshots published to Redis, on a schedule."""
 
-from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+)
 
 from analytics_assets.dashboard.assets import dashboard_snapshots
 
@@ -13,6 +19,7 @@ dashboard_schedule = ScheduleDefinition(
     job=dashboard_job,
     cron_schedule="5-59/10 * * * *",
     description="Rebuilds the dashboard snapshots the analytics API serves.",
+    default_status=DefaultScheduleStatus.RUNNING,  # the API goes empty after the 6 h TTL
 )
 
 defs = Definitions(
