@@ -210,22 +210,53 @@ def test_partitions_beyond_raw_retention_are_refused(
     )
 
 
-def test_checks_fail_on_tampered_state(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
-) -> None:
+def _check_context(latest_load: object) -> object:
+    """What the checks read from their context: the partition window and the instance's
+    newest user_behaviors materialization (None: never loaded, no cutoff)."""
     from types import SimpleNamespace
 
     from dagster import TimeWindow
+
+    return SimpleNamespace(
+        partition_time_window=TimeWindow(ANCHOR, ANCHOR + dt.timedelta(hours=1)),
+        instance=SimpleNamespace(get_latest_materialization_event=lambda key: latest_load),
+    )
+
+
+def test_reconciliation_counts_the_files_the_load_listed(
+    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+) -> None:
+    """Live traffic keeps landing in the open hour while a load and its check run: the
+    check compares ClickHouse with the files that had landed when the load listed them
+    (`staged_before`), so it passes for a correct load and still fails for a stale one."""
+    from types import SimpleNamespace
+
+    from analytics_assets.behavior.checks import user_behaviors_reconciles_with_staging
+
+    _stage(raw_event_log, hours=1, events=2_000)
+    result = materialize_behavior(clickhouse, raw_event_log, ANCHOR, selection=("user_behaviors",))
+    (load,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path == ["user_behaviors"]
+    ]
+    _stage(raw_event_log, hours=1, events=500, seed=12)  # lands after the load listed the hour
+    check = user_behaviors_reconciles_with_staging.op.compute_fn.decorated_fn
+    latest = SimpleNamespace(asset_materialization=load.event_specific_data.materialization)
+    assert check(_check_context(latest), clickhouse, raw_event_log).passed
+    # without the load's cutoff (or for a later load that missed the file) it is a mismatch
+    assert not check(_check_context(None), clickhouse, raw_event_log).passed
+
+
+def test_checks_fail_on_tampered_state(
+    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+) -> None:
 
     from analytics_assets.behavior import defs
 
     # Dagster cannot build a checks-only job over partitioned assets, so the checks' own
     # functions are called with the partition window they read, against the real engine.
-    context = SimpleNamespace(
-        partition_time_window=TimeWindow(ANCHOR, ANCHOR + dt.timedelta(hours=1)),
-        run=SimpleNamespace(run_id="direct-invocation"),
-        instance=SimpleNamespace(get_run_stats=lambda run_id: SimpleNamespace(start_time=None)),
-    )
+    context = _check_context(latest_load=None)
 
     def run_checks() -> dict[str, bool]:
         outcome = {}

@@ -48,9 +48,14 @@ class HourBatch:
     duplicates_dropped: int
 
 
-def read_hour(raw_event_log: RawEventLog, hour: dt.datetime) -> HourBatch:
+STAGED_BEFORE = "staged_before"  # metadata: files landed before this were loaded
+
+
+def read_hour(
+    raw_event_log: RawEventLog, hour: dt.datetime, written_before: dt.datetime | None = None
+) -> HourBatch:
     """Read and validate one hour; at-least-once duplicates (same event_id) are dropped."""
-    table, files = raw_event_log.read_hour(behaviors.CONTRACT, hour)
+    table, files = raw_event_log.read_hour(behaviors.CONTRACT, hour, written_before)
     events, duplicates = behaviors.for_clickhouse(table)
     return HourBatch(hour, events, files, duplicates)
 
@@ -108,9 +113,13 @@ def user_behaviors(
         raw_event_log.check_hour(behaviors.CONTRACT, hour)
 
     loaded = []
+    staged_before = dt.datetime.now(dt.UTC)
     for position, hour in enumerate(hours, start=1):
         clear_hour(clickhouse, hour)
-        batch = read_hour(raw_event_log, hour)
+        # The open hour keeps growing: load what landed up to now, and record the cutoff
+        # so the reconciliation check compares against the same files.
+        staged_before = dt.datetime.now(dt.UTC)
+        batch = read_hour(raw_event_log, hour, written_before=staged_before)
         insert_hour(clickhouse, batch, f"{context.run_id}-{context.retry_number}")
         loaded.append(batch)
         context.log.info(
@@ -131,6 +140,7 @@ def user_behaviors(
         metadata={
             "dagster/row_count": rows,
             "hours_loaded": len(loaded),
+            STAGED_BEFORE: MetadataValue.timestamp(staged_before),
             "staging_files": sum(len(b.files) for b in loaded),
             "staging_bytes": MetadataValue.int(sum(f.size_bytes for b in loaded for f in b.files)),
             "duplicates_dropped": sum(b.duplicates_dropped for b in loaded),

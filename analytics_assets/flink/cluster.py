@@ -279,13 +279,26 @@ class LocalFlinkCluster:
         in RESTARTING get its slots and restore from their newest checkpoint."""
         self._run_script("taskmanager.sh", "start")
 
+    def daemon_pids(self, role: str = "") -> list[int]:
+        """PIDs of the running JobManager/TaskManagers (`role`: e.g. "taskexecutor")."""
+        return [
+            int(pid)
+            for pid_file in (self.data_dir / "pid").glob(f"*{role}*.pid")
+            for pid in pid_file.read_text().split()
+        ]
+
     def stop(self) -> None:
+        """Stop the daemons and the Python workers (beam_boot) their jobs started: a worker
+        whose TaskManager is gone would otherwise live on as an orphan."""
+        workers = [child for pid in self.daemon_pids() for child in descendants(pid)]
         if (self.conf_dir / "config.yaml").exists():
             self._run_script("stop-cluster.sh")
         for pid_file in (self.data_dir / "pid").glob("*.pid"):
             for pid in pid_file.read_text().split():
                 _terminate(int(pid))
             pid_file.unlink(missing_ok=True)
+        for pid in workers:
+            _terminate(pid)
 
     def _run_script(self, script: str, *args: str) -> None:
         subprocess.run(
@@ -306,6 +319,16 @@ def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]
         else:
             merged[key] = value
     return merged
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children of all its threads, recursively), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
 
 
 def _terminate(pid: int) -> None:

