@@ -283,7 +283,7 @@ class LocalFlinkCluster:
         """PIDs of the running JobManager/TaskManagers (`role`: e.g. "taskexecutor")."""
         return [
             int(pid)
-            for pid_file in (self.data_dir / "pid").glob(f"*{role}*.pid")
+            for pid_file in (self.data_dir / "pid").glob(f"*{role}*.pid" if role else "*.pid")
             for pid in pid_file.read_text().split()
         ]
 
