@@ -69,7 +69,8 @@ function setState(name, state, message = "") {
 function chart(name, option) {
   const element = panel(name).querySelector(".chart");
   charts[name] ??= echarts.init(element);
-  charts[name].setOption(option, true);
+  // No animation: a refresh every minute should not replay it, and screenshots are exact.
+  charts[name].setOption({ animation: false, ...option }, true);
   charts[name].resize();
 }
 
@@ -117,7 +118,7 @@ function lines(points, x, series) {
     xAxis: { type: "category", data: points.map((p) => p[x]) },
     yAxis: [{ type: "value" }, { type: "value", axisLabel: { formatter: (v) => `${(v * 100).toFixed(1)}%` } }],
     series: series.map(([label, key, axis = 0]) => ({
-      name: label, type: "line", showSymbol: false, yAxisIndex: axis, data: points.map((p) => p[key]),
+      name: label, type: "line", showSymbol: points.length < 40, yAxisIndex: axis, data: points.map((p) => p[key]),
     })),
   };
 }
@@ -135,7 +136,7 @@ function bars(labels, values, name, horizontal = false, format = integer.format)
   const category = { type: "category", data: labels, inverse: horizontal };
   return {
     tooltip: {},
-    grid: { left: horizontal ? 110 : 50, right: 20, top: 20, bottom: 30 },
+    grid: { left: horizontal ? 110 : 50, right: horizontal ? 60 : 20, top: 20, bottom: 30 },
     xAxis: horizontal ? { type: "value" } : category,
     yAxis: horizontal ? category : { type: "value" },
     series: [{
@@ -159,6 +160,11 @@ function showItems(data) {
   });
 }
 
+function pValue(test) {
+  if (test.p_value === null) return test.note;
+  return test.p_value < 0.0001 ? "< 0.0001" : test.p_value.toFixed(4);
+}
+
 function showExperiments(data) {
   if (data.length === 0) {
     setState("experiments", "empty", "No experiment is configured for this tenant.");
@@ -179,7 +185,7 @@ function showExperiments(data) {
     const cells = [g.label, integer.format(g.exposed_users), integer.format(g.clicking_users),
       percent(g.user_ctr),
       test && test.lift !== null ? `${(test.lift * 100).toFixed(1)}%` : "control",
-      test ? (test.p_value === null ? test.note : test.p_value.toFixed(4)) : ""];
+      test ? pValue(test) : ""];
     for (const text of cells) row.insertCell().textContent = text;
     if (test?.significant) row.className = "significant";
   }
