@@ -114,8 +114,10 @@ def test_hourly_reload_keeps_a_file_streamed_in_while_it_runs(
     # The late file lands, and the sink inserts it, right after the reload listed the hour.
     real_read_hour = user_behaviors_module.read_hour
 
-    def read_then_stream(log: RawEventLog, hour: dt.datetime) -> user_behaviors_module.HourBatch:
-        batch = real_read_hour(log, hour)
+    def read_then_stream(
+        log: RawEventLog, hour: dt.datetime, written_before: dt.datetime | None = None
+    ) -> user_behaviors_module.HourBatch:
+        batch = real_read_hour(log, hour, written_before)
         _land_and_sink(raw_log, late, settings)
         return batch
 
