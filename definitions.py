@@ -2,7 +2,15 @@
 
 from dagster import Definitions
 
-from analytics_assets import behavior, configuration, dashboard, ingest, lakehouse, stream
+from analytics_assets import (
+    alerts,
+    behavior,
+    configuration,
+    dashboard,
+    ingest,
+    lakehouse,
+    stream,
+)
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
@@ -12,5 +20,6 @@ defs = Definitions.merge(
     stream.defs,
     configuration.defs,
     dashboard.defs,
+    alerts.defs,
     Definitions(resources=resources_from_environment()),
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 from dagster import EnvVar
 
+from analytics_assets.alerts.notifier import AlertNotifier
 from analytics_assets.resources.clickhouse import (
     ClickHouseResource,
     EmbeddedClickHouse,
@@ -129,6 +130,17 @@ def config_store_from_environment() -> ConfigStore:
     return ConfigStore(path=os.environ.get("CONFIG_STORE_PATH", ""))
 
 
+def alert_notifier_from_environment() -> AlertNotifier:
+    """Slack when `ALERT_SLACK_TOKEN` and `ALERT_SLACK_CHANNEL` are set, a JSON webhook when
+    `ALERT_WEBHOOK_URL` is; secrets as EnvVar so they never show in the UI."""
+    return AlertNotifier(
+        slack_token=EnvVar("ALERT_SLACK_TOKEN") if os.environ.get("ALERT_SLACK_TOKEN") else "",
+        slack_channel=os.environ.get("ALERT_SLACK_CHANNEL", ""),
+        webhook_url=EnvVar("ALERT_WEBHOOK_URL") if os.environ.get("ALERT_WEBHOOK_URL") else "",
+        dagster_ui_url=os.environ.get("DAGSTER_UI_URL", "http://127.0.0.1:3000"),
+    )
+
+
 def resources_from_environment() -> dict[str, Any]:
     clickhouse = clickhouse_from_environment()
     paimon = paimon_from_environment()
@@ -141,4 +153,5 @@ def resources_from_environment() -> dict[str, Any]:
         "realtime_redis": realtime_redis_from_environment(),
         "clickhouse_sink": clickhouse_sink_from_environment(),
         "config_store": config_store_from_environment(),
+        "alert_notifier": alert_notifier_from_environment(),
     }
