@@ -34,7 +34,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,9 +59,11 @@ from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
 from analytics_assets.project import PROJECT_ROOT
 from analytics_assets.resources.clickhouse import EmbeddedClickHouse
 from analytics_assets.resources.config_store import ConfigStore
+from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from tests.support.servers import free_port, redis_server, wait_until
+from analytics_assets.resources.warehouse import EmbeddedWarehouse
+from tests.support.servers import api_server, redis_server
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_P95_MS = 50.0
@@ -89,15 +90,11 @@ def _snapshot_resources(
         "clickhouse": clickhouse,
         "config_store": store,
         "realtime_redis": RealtimeRedis(url=redis_url),
-    }
-    if "warehouse" in required:
         # No lake pipeline here: the lakehouse overview is the empty state.
-        from analytics_assets.resources.paimon import PaimonLake
-        from analytics_assets.resources.warehouse import EmbeddedWarehouse
-
-        resources["warehouse"] = EmbeddedWarehouse(
+        "warehouse": EmbeddedWarehouse(
             clickhouse=clickhouse, paimon=PaimonLake(warehouse=str(work / "lake"))
-        )
+        ),
+    }
     missing = required - resources.keys() - {"io_manager"}  # Dagster's default
     if missing:
         raise SystemExit(f"dashboard_snapshots needs resources this benchmark lacks: {missing}")
@@ -311,29 +308,9 @@ def _serve_and_measure(
     as_of: dt.datetime,
     work: Path,
 ) -> dict[str, Any]:
-    """Steps 3 and 4: the API in its own process, measured from this one."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "ANALYTICS_API_TOKENS": json.dumps(tokens),
-        "ANALYTICS_API_HOST": "127.0.0.1",
-        "ANALYTICS_API_PORT": str(port),
-    }
-    log_path = work / "api.log"
-    with open(log_path, "ab") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "analytics_assets.api"],
-            env=environment,
-            cwd=PROJECT_ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(
-            lambda: httpx.get(f"{url}/api/v1/dashboard").status_code == 401, 30, f"API ({log_path})"
-        )
+    """Steps 3 and 4: the API in its own process (as the tests start it), measured from
+    this one."""
+    with api_server(work, redis_url, tokens) as url:
         endpoints = _endpoints(redis_url, tokens, as_of)
         print(
             f"API on {url}: {len(endpoints)} endpoints, {args.warmup} warm-up + "
@@ -346,9 +323,6 @@ def _serve_and_measure(
             lambda: _measure(url, endpoints, list(tokens), args.warmup, args.requests),
         )
         load_after = os.getloadavg()[0]
-    finally:
-        server.terminate()
-        server.wait(20)
     return {
         "server": "python -m analytics_assets.api (uvicorn, one process, access log on)",
         "client": "httpx, one keep-alive connection, sequential, round robin over endpoints "

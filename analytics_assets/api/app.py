@@ -117,6 +117,11 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
             status="ok", tenant_id=tenant_id, scenario_id=scope, as_of=document["as_of"], data=data
         )
 
+    def section(tenant_id: str, scope: str | None, key: str, name: str) -> Envelope:
+        """One section of a snapshot, served as stored."""
+        document = snapshot(key)
+        return answer(tenant_id, scope, document, document and document[name])
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         """Liveness for load balancers and the test fixtures (no Redis round trip)."""
@@ -126,8 +131,7 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
     def get_dashboard(tenant_id: Tenant, scenario_id: SCENARIO = ALL_SCENARIOS) -> Envelope:
         """Overview of the last 24 hours: recommendations, clicks, CTR, conversions,
         conversion rate, active users, items and active scenarios."""
-        document = snapshot(snapshot_key(tenant_id, scenario_id))
-        return answer(tenant_id, scenario_id, document, document and document["overview"])
+        return section(tenant_id, scenario_id, snapshot_key(tenant_id, scenario_id), "overview")
 
     @app.get(
         "/api/v1/metrics/trend",
@@ -197,16 +201,14 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
     def get_user_behavior(tenant_id: Tenant, scenario_id: SCENARIO = ALL_SCENARIOS) -> Envelope:
         """The user funnel of the last 24 hours: users reaching each step in order within
         one hour of an impression."""
-        document = snapshot(snapshot_key(tenant_id, scenario_id))
-        return answer(tenant_id, scenario_id, document, document and document["funnel"])
+        return section(tenant_id, scenario_id, snapshot_key(tenant_id, scenario_id), "funnel")
 
     @app.get(
         "/api/v1/experiments", response_model=Envelope, summary="getExperiments", responses=ERRORS
     )
     def get_experiments(tenant_id: Tenant) -> Envelope:
         """Each experiment's groups over 14 days with a two-proportion z-test vs control."""
-        document = snapshot(view_key(tenant_id, EXPERIMENTS))
-        return answer(tenant_id, None, document, document and document["experiments"])
+        return section(tenant_id, None, view_key(tenant_id, EXPERIMENTS), "experiments")
 
     @app.get(
         "/api/v1/lakehouse",
@@ -217,8 +219,7 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
     def get_lakehouse(tenant_id: Tenant) -> Envelope:
         """The tracking lakehouse (DWS) of the tenant's project: users, events and order
         conversion per day of the last 7 days, and the most frequent events."""
-        document = snapshot(view_key(tenant_id, LAKEHOUSE))
-        return answer(tenant_id, None, document, document and document["lakehouse"])
+        return section(tenant_id, None, view_key(tenant_id, LAKEHOUSE), "lakehouse")
 
     @app.get("/api/v1/realtime", response_model=Envelope, summary="getRealtime", responses=ERRORS)
     def get_realtime(tenant_id: Tenant, scenario_id: SCENARIO = "home_feed") -> Envelope:

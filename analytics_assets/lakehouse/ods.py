@@ -96,38 +96,35 @@ def load_hour(
 _SPECS = {spec.name: spec for spec in (ODS_EVENTS_CORE, ODS_EVENTS_DEBUG)}
 
 
+def _ods_spec(name: str, description: str) -> AssetSpec:
+    """CORE and DEBUG differ only in what they hold."""
+    return AssetSpec(
+        name,
+        deps=[raw_sa_events],
+        description=description,
+        partitions_def=hourly_partitions,
+        group_name=GROUP,
+        kinds={"paimon", "s3"},
+        owners=["team:analytics-platform"],
+        tags={"layer": "ods"},
+        skippable=True,
+    )
+
+
 @multi_asset(
     specs=[
-        AssetSpec(
+        _ods_spec(
             ODS_EVENTS_CORE.name,
-            deps=[raw_sa_events],
-            description=(
-                "Paimon ODS `ods.ods_events_core`: valid Sensors events with the collector's "
-                "enrichment (UA, GeoIP JSON, whitelist meta, event_group), append-only, "
-                "partitioned by `dt`, 4 buckets on `distinct_id`. The lakehouse's source of "
-                "truth: time travel and replays start here."
-            ),
-            partitions_def=hourly_partitions,
-            group_name=GROUP,
-            kinds={"paimon", "s3"},
-            owners=["team:analytics-platform"],
-            tags={"layer": "ods"},
-            skippable=True,
+            "Paimon ODS `ods.ods_events_core`: valid Sensors events with the collector's "
+            "enrichment (UA, GeoIP JSON, whitelist meta, event_group), append-only, "
+            "partitioned by `dt`, 4 buckets on `distinct_id`. The lakehouse's source of "
+            "truth: time travel and replays start here.",
         ),
-        AssetSpec(
+        _ods_spec(
             ODS_EVENTS_DEBUG.name,
-            deps=[raw_sa_events],
-            description=(
-                "Paimon ODS `ods.ods_events_debug`: events with `is_valid = false` (SDK rule "
-                "broken or whitelist miss) with `invalid_reason`, same layout as CORE, kept "
-                "30 days for debugging producers."
-            ),
-            partitions_def=hourly_partitions,
-            group_name=GROUP,
-            kinds={"paimon", "s3"},
-            owners=["team:analytics-platform"],
-            tags={"layer": "ods"},
-            skippable=True,
+            "Paimon ODS `ods.ods_events_debug`: events with `is_valid = false` (SDK rule "
+            "broken or whitelist miss) with `invalid_reason`, same layout as CORE, kept "
+            "30 days for debugging producers.",
         ),
     ],
     can_subset=True,

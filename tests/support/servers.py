@@ -135,34 +135,27 @@ class CollectorProcess:
 
 
 @contextlib.contextmanager
-def collector_process(
-    directory: Path, env: dict[str, str] | None = None, port: int | None = None
-) -> Iterator[CollectorProcess]:
-    """`python -m analytics_assets.ingest.collector` as a real uvicorn server."""
-    port = port or free_port()
-    staging, buffer = directory / "staging", directory / "collector-buffer"
-    log_path = directory / f"collector-{port}.log"
-    environment = {
-        **os.environ,
-        "COLLECTOR_PORT": str(port),
-        "RAW_LOG_ROOT": str(staging),
-        "COLLECTOR_BUFFER_DIR": str(buffer),
-        "COLLECTOR_SEGMENT_MAX_SECONDS": "0.5",
-        **(env or {}),
-    }
+def module_server(
+    module: str, env: dict[str, str], log_path: Path, port: int, what: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m <module>` (one of the project's uvicorn services) with `env` on top of
+    this environment, output to `log_path`; ready when `/healthz` answers 200 on `port`.
+    Stopped with SIGTERM (SIGKILL after 20 s) unless the test already killed it."""
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "analytics_assets.ingest.collector"],
-            env=environment,
+            [sys.executable, "-m", module],
+            env={**os.environ, **env},
             cwd=PROJECT_ROOT,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
-    server = CollectorProcess(url, staging, buffer, process, log_path)
     try:
-        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30, "collector")
-        yield server
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200,
+            30,
+            f"{what} (log: {log_path})",
+        )
+        yield process
     finally:
         if process.poll() is None:
             process.terminate()
@@ -173,27 +166,36 @@ def collector_process(
 
 
 @contextlib.contextmanager
+def collector_process(
+    directory: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[CollectorProcess]:
+    """`python -m analytics_assets.ingest.collector` as a real uvicorn server."""
+    port = port or free_port()
+    staging, buffer = directory / "staging", directory / "collector-buffer"
+    log_path = directory / f"collector-{port}.log"
+    environment = {
+        "COLLECTOR_PORT": str(port),
+        "RAW_LOG_ROOT": str(staging),
+        "COLLECTOR_BUFFER_DIR": str(buffer),
+        "COLLECTOR_SEGMENT_MAX_SECONDS": "0.5",
+        **(env or {}),
+    }
+    with module_server(
+        "analytics_assets.ingest.collector", environment, log_path, port, "collector"
+    ) as process:
+        yield CollectorProcess(f"http://127.0.0.1:{port}", staging, buffer, process, log_path)
+
+
+@contextlib.contextmanager
 def api_server(directory: Path, redis_url: str, tokens: dict[str, str]) -> Iterator[str]:
     """`python -m analytics_assets.api` (uvicorn) as production runs it; yields its URL."""
     port = free_port()
     environment = {
-        **os.environ,
         "ANALYTICS_API_PORT": str(port),
         "REDIS_URL": redis_url,
         "ANALYTICS_API_TOKENS": json.dumps(tokens),
     }
-    with open(directory / f"api-{port}.log", "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "analytics_assets.api"],
-            env=environment,
-            cwd=PROJECT_ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30, "analytics API")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
+    with module_server(
+        "analytics_assets.api", environment, directory / f"api-{port}.log", port, "analytics API"
+    ):
+        yield f"http://127.0.0.1:{port}"
