@@ -11,6 +11,7 @@ from analytics_assets import (
     lakehouse,
     stream,
 )
+from analytics_assets.health import schedule as health
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
@@ -21,5 +22,6 @@ defs = Definitions.merge(
     configuration.defs,
     dashboard.defs,
     alerts.defs,
+    health.defs,
     Definitions(resources=resources_from_environment()),
 )

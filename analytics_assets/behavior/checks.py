@@ -15,6 +15,7 @@ from dagster import (
 from analytics_assets.behavior.partitions import days_in, hourly_partitions, hours_in
 from analytics_assets.behavior.rollups import ROLLUPS
 from analytics_assets.behavior.user_behaviors import STAGED_BEFORE, user_behaviors
+from analytics_assets.health.freshness import partition_freshness_checks
 from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
@@ -172,3 +173,8 @@ behavior_checks = [
     metrics_hourly_ctr_within_bounds,
     *[_totals_match_raw(name) for name in ROLLUPS],
 ]
+
+# The schedule reloads the previous hour in the first 15 minutes of the next one.
+behavior_health_checks = partition_freshness_checks(
+    ["user_behaviors", *ROLLUPS], hourly_partitions, grace=dt.timedelta(minutes=30)
+)

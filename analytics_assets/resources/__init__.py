@@ -17,6 +17,7 @@ from analytics_assets.resources.clickhouse import (
     ServerClickHouse,
 )
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
+from analytics_assets.resources.collector_monitor import CollectorMonitor
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
@@ -141,6 +142,13 @@ def alert_notifier_from_environment() -> AlertNotifier:
     )
 
 
+def collector_monitor_from_environment() -> CollectorMonitor:
+    """`COLLECTOR_METRICS_URLS`: comma-separated /metrics URLs of every collector process
+    (default the local collector on 8106)."""
+    urls = [u.strip() for u in os.environ.get("COLLECTOR_METRICS_URLS", "").split(",") if u.strip()]
+    return CollectorMonitor(metrics_urls=urls) if urls else CollectorMonitor()
+
+
 def resources_from_environment() -> dict[str, Any]:
     clickhouse = clickhouse_from_environment()
     paimon = paimon_from_environment()
@@ -154,4 +162,5 @@ def resources_from_environment() -> dict[str, Any]:
         "clickhouse_sink": clickhouse_sink_from_environment(),
         "config_store": config_store_from_environment(),
         "alert_notifier": alert_notifier_from_environment(),
+        "collector_monitor": collector_monitor_from_environment(),
     }

@@ -103,7 +103,9 @@ class Collector:
         self.event_log = event_log
         self.enricher = enricher
         self.mapping = BehaviorMapping.load(settings.behavior_mapping or None)
-        self.metrics = CollectorMetrics(buffer_depth=event_log.buffered_bytes)
+        self.metrics = CollectorMetrics(
+            buffer_depth=event_log.buffered_bytes, buffer_budget_bytes=settings.buffer_budget_bytes
+        )
         if enricher.whitelist is not None:
             self.metrics.watch_whitelist(enricher.whitelist.stats)
         self._pending: list[tuple[Batches, asyncio.Future[None]]] = []

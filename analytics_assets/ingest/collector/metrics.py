@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily
 
 
 class CollectorMetrics:
-    def __init__(self, buffer_depth: Callable[[], float]) -> None:
+    def __init__(self, buffer_depth: Callable[[], float], buffer_budget_bytes: float) -> None:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
             "collector_events_accepted",
@@ -49,6 +49,14 @@ class CollectorMetrics:
             registry=self.registry,
         )
         self.buffer_depth.set_function(buffer_depth)
+        # Exported next to the depth so a monitor can compute the fill ratio without knowing
+        # each collector's configuration.
+        self.buffer_budget = Gauge(
+            "collector_buffer_budget_bytes",
+            "Buffer size above which the collector answers 503 (backpressure)",
+            registry=self.registry,
+        )
+        self.buffer_budget.set(buffer_budget_bytes)
 
     def watch_whitelist(self, stats: "WhitelistStatsLike") -> None:
         self.registry.register(WhitelistCounters(stats))  # type: ignore[arg-type]

@@ -1,0 +1,140 @@
+"""Freshness of time-partitioned assets: the newest partition that should be complete by
+now was loaded after it closed.
+
+A partition counts as loaded only by a materialization that happened after its window
+ended: an hour loaded at :40 and never again misses its last 20 minutes. Dagster's own
+freshness factories look at the newest materialization of any partition, which a reload
+of an old partition would satisfy, so this check asks about the expected partition.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetRecordsFilter,
+    MetadataValue,
+    TimeWindowPartitionsDefinition,
+    asset_check,
+)
+
+
+@dataclass(frozen=True)
+class PartitionFreshness:
+    partition_key: str
+    window_end: dt.datetime
+    deadline: dt.datetime
+    loaded_at: dt.datetime | None
+
+    @property
+    def passed(self) -> bool:
+        return self.loaded_at is not None and self.loaded_at >= self.window_end
+
+    def describe(self, asset: str) -> str:
+        if self.passed:
+            return f"{asset} partition {self.partition_key} was loaded after it closed."
+        if self.loaded_at is None:
+            problem = "was never loaded"
+        else:
+            problem = f"was last loaded at {self.loaded_at:%Y-%m-%d %H:%M} UTC, before it closed"
+        return (
+            f"{asset} partition {self.partition_key} {problem} (due by {self.deadline:%H:%M} "
+            "UTC): check that its schedule is running and its last run succeeded, or backfill it."
+        )
+
+
+def expected_partition(
+    partitions_def: TimeWindowPartitionsDefinition, now: dt.datetime, grace: dt.timedelta
+) -> tuple[str, dt.datetime, dt.datetime]:
+    """The newest partition whose window ended at least `grace` ago: (key, end, deadline).
+
+    Partition definitions with an end offset include the open window, so the answer is
+    computed from time, not from the definition's last partition.
+    """
+    cutoff = (now - grace).timestamp()
+    containing = partitions_def.time_window_for_partition_key(
+        partitions_def.get_partition_key_for_timestamp(cutoff)
+    )
+    key = partitions_def.get_partition_key_for_timestamp(containing.start.timestamp() - 1)
+    end = partitions_def.time_window_for_partition_key(key).end.astimezone(dt.UTC)
+    return key, end, end + grace
+
+
+def evaluate_freshness(
+    partitions_def: TimeWindowPartitionsDefinition,
+    now: dt.datetime,
+    grace: dt.timedelta,
+    loaded_at_of: Callable[[str], dt.datetime | None],
+) -> PartitionFreshness:
+    key, end, deadline = expected_partition(partitions_def, now, grace)
+    return PartitionFreshness(key, end, deadline, loaded_at_of(key))
+
+
+class LoadedAt:
+    """When a partition of an asset was last materialized, from the Dagster instance."""
+
+    def __init__(self, context: AssetCheckExecutionContext, asset_key: AssetKey) -> None:
+        self.context = context
+        self.asset_key = asset_key
+
+    def __call__(self, partition_key: str) -> dt.datetime | None:
+        result = self.context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=self.asset_key, asset_partitions=[partition_key]),
+            limit=1,
+        )
+        if not result.records:
+            return None
+        return dt.datetime.fromtimestamp(result.records[0].timestamp, dt.UTC)
+
+
+def partition_freshness_checks(
+    asset_keys: Sequence[str],
+    partitions_def: TimeWindowPartitionsDefinition,
+    grace: dt.timedelta,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+) -> list[AssetChecksDefinition]:
+    """One `<asset>_last_partition_fresh` check per asset; `grace` is how long after a
+    window closes its final load may take (schedule period plus run time)."""
+    return [_freshness_check(name, partitions_def, grace, severity) for name in asset_keys]
+
+
+def _freshness_check(
+    name: str,
+    partitions_def: TimeWindowPartitionsDefinition,
+    grace: dt.timedelta,
+    severity: AssetCheckSeverity,
+) -> AssetChecksDefinition:
+    asset_key = AssetKey.from_user_string(name)
+
+    @asset_check(
+        asset=asset_key,
+        name=f"{asset_key.path[-1]}_last_partition_fresh",
+        description=(
+            f"The newest partition that closed more than {grace} ago was loaded after it "
+            "closed (so it is complete)."
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        now = dt.datetime.now(dt.UTC)
+        verdict = evaluate_freshness(partitions_def, now, grace, LoadedAt(context, asset_key))
+        overdue = 0.0 if verdict.passed else (now - verdict.deadline).total_seconds()
+        return AssetCheckResult(
+            passed=verdict.passed,
+            severity=severity,
+            description=verdict.describe(name),
+            metadata={
+                "expected_partition": verdict.partition_key,
+                "deadline": MetadataValue.timestamp(verdict.deadline),
+                "loaded_at": MetadataValue.timestamp(verdict.loaded_at)
+                if verdict.loaded_at
+                else "never",
+                "overdue_seconds": round(max(overdue, 0.0), 1),
+            },
+        )
+
+    return _check

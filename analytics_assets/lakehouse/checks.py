@@ -1,0 +1,176 @@
+"""Health of the lakehouse: Paimon tables stay plannable (bounded snapshots and small
+files) and the warehouse models are alive and refreshed.
+
+The seed alerts when a Paimon table has more than 1000 snapshots (expiry is not working).
+Small files are what compaction exists for: when they pile up, every scan opens them all.
+"""
+
+import datetime as dt
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    asset_check,
+)
+
+from analytics_assets.behavior.partitions import hourly_partitions
+from analytics_assets.health.freshness import partition_freshness_checks
+from analytics_assets.lakehouse.dimensions import daily_partitions
+from analytics_assets.lakehouse.maintenance import table_health
+from analytics_assets.lakehouse.tables import (
+    DIM_ORDERS,
+    LAKE_TABLES,
+    ODS_EVENTS_CORE,
+    ODS_EVENTS_DEBUG,
+)
+from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL
+from analytics_assets.resources.paimon import PaimonLake
+from analytics_assets.resources.warehouse import LakeWarehouse
+from analytics_assets.resources.warehouse_models import MODELS, WarehouseModel
+
+SNAPSHOT_LIMIT = 1000
+SMALL_FILE_LIMIT = 500
+# StarRocks refreshes the views every 10 minutes; three missed refreshes is an incident.
+MV_REFRESH_MAX_AGE = dt.timedelta(minutes=30)
+
+
+def _health_or_none(paimon: PaimonLake, table: str) -> dict[str, object] | None:
+    return table_health(paimon.metadata(table)) if paimon.table_exists(table) else None
+
+
+def _snapshot_check(table: str) -> AssetChecksDefinition:
+    @asset_check(
+        asset=table,
+        name=f"{table}_snapshot_count",
+        description=(
+            f"At most {SNAPSHOT_LIMIT} snapshots are retained (seed: snapshot_count > 1000 "
+            "means expiry has stopped working)."
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext, paimon: PaimonLake) -> AssetCheckResult:
+        health = _health_or_none(paimon, table)
+        if health is None:
+            return AssetCheckResult(passed=True, description=f"{table} is not created yet.")
+        count = int(health["snapshot_count"])  # type: ignore[call-overload]
+        passed = count <= SNAPSHOT_LIMIT
+        return AssetCheckResult(
+            passed=passed,
+            severity=AssetCheckSeverity.ERROR,
+            description=(
+                f"{count} snapshots retained."
+                if passed
+                else f"{count} snapshots retained (limit {SNAPSHOT_LIMIT}): run the "
+                "lake_maintenance job and read its expire_snapshots step (a consumer or tag "
+                "may be pinning old snapshots)."
+            ),
+            metadata={
+                key: int(health[key])  # type: ignore[call-overload]
+                for key in ("snapshot_count", "earliest_snapshot", "latest_snapshot", "tags")
+            },
+        )
+
+    return _check
+
+
+def _small_files_check(table: str) -> AssetChecksDefinition:
+    @asset_check(
+        asset=table,
+        name=f"{table}_small_files",
+        description=(
+            f"At most {SMALL_FILE_LIMIT} live data files are below the compaction target size."
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext, paimon: PaimonLake) -> AssetCheckResult:
+        health = _health_or_none(paimon, table)
+        if health is None:
+            return AssetCheckResult(passed=True, description=f"{table} is not created yet.")
+        small, live = int(health["small_files"]), int(health["live_files"])  # type: ignore[call-overload]
+        passed = small <= SMALL_FILE_LIMIT
+        return AssetCheckResult(
+            passed=passed,
+            severity=AssetCheckSeverity.WARN,
+            description=(
+                f"{small} of {live} live files are small."
+                if passed
+                else f"{small} of {live} live files are small (limit {SMALL_FILE_LIMIT}): "
+                "scans slow down; run lake_maintenance (compact) and check its schedule."
+            ),
+            metadata={"small_files": small, "live_files": live},
+        )
+
+    return _check
+
+
+def mv_problems(state: dict[str, Any], now: dt.datetime) -> list[str]:
+    """What is wrong with a model, from `LakeWarehouse.model_state` (empty when healthy).
+
+    StarRocks reports activity and the last refresh (information_schema); the embedded
+    warehouse only whether the table exists.
+    """
+    if not state.get("exists"):
+        return ["the model does not exist: materialize it (or deploy the StarRocks views)"]
+    if state.get("engine") != "starrocks":
+        return []
+    problems = []
+    if str(state.get("is_active", "")).lower() != "true":
+        problems.append(
+            f"the view is inactive ({state.get('inactive_reason') or 'no reason given'}): "
+            "ALTER MATERIALIZED VIEW … ACTIVE after fixing its base tables"
+        )
+    refresh_state = str(state.get("last_refresh_state", "")).upper()
+    if refresh_state and refresh_state not in ("SUCCESS", "RUNNING", "PENDING"):
+        problems.append(
+            f"the last refresh is {refresh_state}: {state.get('last_refresh_error_message') or ''}"
+        )
+    finished = state.get("last_refresh_finished_time")
+    if finished and finished != "None":
+        finished_at = dt.datetime.fromisoformat(str(finished)).replace(tzinfo=dt.UTC)
+        if now - finished_at > MV_REFRESH_MAX_AGE:
+            problems.append(
+                f"the last refresh finished at {finished_at:%Y-%m-%d %H:%M} UTC, more than "
+                f"{MV_REFRESH_MAX_AGE} ago: the view is stale"
+            )
+    else:
+        problems.append("the view has never refreshed")
+    return problems
+
+
+def _model_check(model: WarehouseModel) -> AssetChecksDefinition:
+    @asset_check(
+        asset=model.name,
+        name=f"{model.name}_refreshing",
+        pool=CLICKHOUSE_POOL,  # the embedded warehouse asks chDB
+        description=(
+            "The model exists; on StarRocks the materialized view is active, its last refresh "
+            f"succeeded and finished less than {MV_REFRESH_MAX_AGE} ago."
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: LakeWarehouse) -> AssetCheckResult:
+        state = warehouse.model_state(model)
+        problems = mv_problems(state, dt.datetime.now(dt.UTC))
+        return AssetCheckResult(
+            passed=not problems,
+            severity=AssetCheckSeverity.ERROR,
+            description="; ".join(problems) or f"{model.qualified_name} is healthy.",
+            metadata={f"state/{k}": str(v) for k, v in state.items()},
+        )
+
+    return _check
+
+
+lake_health_checks = [
+    # ODS: reloaded at :05 and :15, so the previous hour is final by :30.
+    *partition_freshness_checks(
+        [ODS_EVENTS_CORE.name, ODS_EVENTS_DEBUG.name], hourly_partitions, dt.timedelta(minutes=30)
+    ),
+    # Daily models: yesterday is refreshed a last time at 00:50.
+    *partition_freshness_checks(
+        [DIM_ORDERS.name, *MODELS], daily_partitions, dt.timedelta(minutes=75)
+    ),
+    *[_snapshot_check(spec.name) for spec in LAKE_TABLES],
+    *[_small_files_check(spec.name) for spec in LAKE_TABLES],
+    *[_model_check(model) for model in MODELS.values()],
+]
