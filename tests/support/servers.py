@@ -199,3 +199,110 @@ def api_server(directory: Path, redis_url: str, tokens: dict[str, str]) -> Itera
         "analytics_assets.api", environment, directory / f"api-{port}.log", port, "analytics API"
     ):
         yield f"http://127.0.0.1:{port}"
+
+
+_LOCATION_STATUS = """
+{
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+  }
+}
+"""
+
+
+@dataclass
+class DagsterDev:
+    url: str
+    log_path: Path
+    startup_seconds: float = 0.0
+
+    def graphql(self, query: str, **variables: object) -> dict:
+        """POST to /graphql; a GraphQL error (a bad query, not an `...OrError` union
+        member) fails with the server's messages."""
+        response = httpx.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=60
+        )
+        response.raise_for_status()
+        body = response.json()
+        if body.get("errors"):
+            raise AssertionError(f"GraphQL errors: {body['errors']}")
+        return body["data"]
+
+    def location_entries(self) -> list[dict]:
+        return self.graphql(_LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+
+
+@contextlib.contextmanager
+def dagster_dev(directory: Path, env: dict[str, str]) -> Iterator[DagsterDev]:
+    """`dagster dev -w workspace.yaml` (webserver, daemon and code server) with `env` on top
+    of this environment and its own DAGSTER_HOME (the project's dagster.yaml, for the
+    chDB pool limit) under `directory`. Ready when every code location has loaded; a
+    location that failed to load fails here with its error. Stopped by terminating its
+    whole process group, run workers included."""
+    home = directory / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text((PROJECT_ROOT / "dagster_home/dagster.yaml").read_text())
+    port = free_port()
+    server = DagsterDev(f"http://127.0.0.1:{port}", directory / f"dagster-dev-{port}.log")
+    started = time.monotonic()
+    with open(server.log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            env={**os.environ, **env, "DAGSTER_HOME": str(home)},
+            cwd=PROJECT_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: (
+                process.poll() is not None
+                or all(e["loadStatus"] == "LOADED" for e in server.location_entries())
+            ),
+            180,
+            f"dagster dev (log: {server.log_path})",
+        )
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"dagster dev exited with {process.returncode}; log: {server.log_path}"
+            )
+        server.startup_seconds = time.monotonic() - started
+        for entry in server.location_entries():
+            error = entry["locationOrLoadError"]
+            if error["__typename"] == "PythonError":
+                raise RuntimeError(f"code location {entry['name']} failed: {error['message']}")
+        yield server
+    finally:
+        _stop_process_group(process, timeout=30)
+
+
+def _stop_process_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM the group a `start_new_session` process leads, SIGKILL it after `timeout`
+    s, and SIGKILL whatever of the group outlived its leader."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
