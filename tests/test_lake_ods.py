@@ -2,12 +2,14 @@
 pypaimon and chDB and compared with an independent polars computation."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 from dagster import materialize
 
+from analytics_assets.behavior.partitions import hourly_partitions
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import ods_events
 from analytics_assets.paimon.compaction import compact
@@ -15,6 +17,7 @@ from analytics_assets.raw_log import sa_events
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key, partition_range_tags
+from tests.support.checks import evaluate
 from tests.support.lake import read_pypaimon
 
 HOURS = [ANCHOR + dt.timedelta(hours=h) for h in range(3)]
@@ -162,3 +165,46 @@ def test_maintenance_job_compacts_expires_and_reports_on_the_assets(
     core = observations["ods_events_core"]
     assert core["snapshot_count"].value <= 10 + 2  # num-retained.min plus this run's commits
     assert core["small_files"].value < core["maintenance_before"].data["live_files"]
+
+
+def test_reconciliation_checks_catch_a_staged_file_the_load_missed(
+    lake: PaimonLake, raw_event_log: RawEventLog, tmp_path: Path
+) -> None:
+    from dagster import DagsterInstance
+
+    from analytics_assets.lakehouse.checks import ods_reconciliation_checks
+
+    hour = HOURS[0]
+    resources = {"paimon": lake, "raw_event_log": raw_event_log}
+    raw = generate_sa_events(hour, hour + dt.timedelta(hours=1), 1_000, seed=8)
+    raw_event_log.write(sa_events.CONTRACT, raw)
+    with DagsterInstance.ephemeral() as instance:
+        loaded = materialize(
+            [ods_events, *ods_reconciliation_checks],
+            partition_key=partition_key(hour),
+            resources=resources,
+            instance=instance,
+        )
+        evaluations = loaded.get_asset_check_evaluations()
+        assert len(evaluations) == 2 and all(e.passed for e in evaluations)
+
+        # A file that had landed before the load listed the hour, yet is not in the ODS
+        # (an object store listing that lagged): both tables must flag the hour.
+        extra = generate_sa_events(hour, hour + dt.timedelta(hours=1), 300, seed=9)
+        (missed,) = raw_event_log.write(sa_events.CONTRACT, extra)
+        landed_earlier = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).timestamp()
+        os.utime(missed.path, (landed_earlier, landed_earlier))
+        failed = evaluate(
+            ods_reconciliation_checks,
+            resources,
+            instance,
+            partitions_def=hourly_partitions,
+            partition_key=partition_key(hour),
+        )
+        assert set(failed) == {
+            "ods_events_core_reconciles_with_staging",
+            "ods_events_debug_reconciles_with_staging",
+        }
+        assert not any(e.passed for e in failed.values())
+        core = failed["ods_events_core_reconciles_with_staging"].metadata
+        assert core["staged_records"].value > core["ods_rows"].value

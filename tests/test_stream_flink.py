@@ -31,9 +31,11 @@ from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import NOTICES, RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.stream.checks import stream_health_checks
 from analytics_assets.stream.jobs import STREAM_JOBS
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 from analytics_assets.stream.sensors import flink_job_supervisor, stream_keys_observer
+from tests.support.checks import evaluate
 from tests.support.servers import (
     clickhouse_server,
     kill_taskmanagers,
@@ -154,6 +156,11 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
         "unknown action_type 'teleport'",
     ]
     assert all(j.state == "RUNNING" for j in rest.jobs())
+    flink_checks = [
+        c for c in stream_health_checks if c.check_key.name.endswith("_flink_job_healthy")
+    ]
+    healthy = evaluate(flink_checks, resources, instance)
+    assert all(e.passed for e in healthy.values()), [e.description for e in healthy.values()]
 
     # 3. The observation sensor reports each Redis asset with its newest event time.
     observed = stream_keys_observer(build_sensor_context(instance=instance, resources=resources))
@@ -176,6 +183,12 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     wait_until(
         lambda: all(j.state == "CANCELED" for j in rest.jobs() if j.job_id in victims), 60, "cancel"
     )
+    down = evaluate(flink_checks, resources, instance)
+    assert {name for name, e in down.items() if not e.passed} == {
+        "hot_items_flink_job_healthy",
+        "realtime_metrics_flink_job_healthy",
+    }
+    assert "CANCELED" in (down["hot_items_flink_job_healthy"].description or "")
     second = generate_behaviors(
         START + dt.timedelta(minutes=15), START + dt.timedelta(minutes=30), 4_000, seed=12
     )

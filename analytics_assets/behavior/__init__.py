@@ -9,7 +9,7 @@ from dagster import (
     schedule,
 )
 
-from analytics_assets.behavior.checks import behavior_checks, behavior_health_checks
+from analytics_assets.behavior.checks import behavior_checks
 from analytics_assets.behavior.partitions import hourly_partitions, open_hour_run_requests
 from analytics_assets.behavior.rollups import rollup_assets
 from analytics_assets.behavior.user_behaviors import raw_behaviors, user_behaviors
@@ -38,7 +38,7 @@ def behavior_hourly_schedule(context: ScheduleEvaluationContext):  # type: ignor
 
 defs = Definitions(
     assets=[raw_behaviors, user_behaviors, *rollup_assets],
-    asset_checks=[*behavior_checks, *behavior_health_checks],
+    asset_checks=behavior_checks,
     jobs=[behavior_hourly_job],
     schedules=[behavior_hourly_schedule],
 )

@@ -14,8 +14,9 @@ from dagster import (
 
 from analytics_assets.behavior.partitions import days_in, hourly_partitions, hours_in
 from analytics_assets.behavior.rollups import ROLLUPS
-from analytics_assets.behavior.user_behaviors import STAGED_BEFORE, user_behaviors
+from analytics_assets.behavior.user_behaviors import user_behaviors
 from analytics_assets.health.freshness import partition_freshness_checks
+from analytics_assets.health.history import latest_staged_before
 from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
@@ -31,14 +32,6 @@ def _hour_counts(
     )
 
 
-def _staged_before(context: AssetCheckExecutionContext) -> dt.datetime | None:
-    """The newest user_behaviors load's cutoff (its `staged_before` metadata)."""
-    event = context.instance.get_latest_materialization_event(user_behaviors.key)
-    materialization = event.asset_materialization if event else None
-    value = materialization.metadata.get(STAGED_BEFORE) if materialization else None
-    return dt.datetime.fromtimestamp(value.value, dt.UTC) if value is not None else None
-
-
 @asset_check(
     asset=user_behaviors,
     partitions_def=hourly_partitions,
@@ -52,7 +45,7 @@ def user_behaviors_reconciles_with_staging(
     loaded = dict(_hour_counts(context, clickhouse).select("hour", "row_count").iter_rows())
     # Files that landed after the newest load listed them (live traffic into the open hour)
     # are the next load's business, not a mismatch of this one.
-    cutoff = _staged_before(context)
+    cutoff = latest_staged_before(context, user_behaviors.key)
     rows = []
     for hour in hours_in(context.partition_time_window):
         staged = raw_event_log.distinct_event_count(behaviors.STREAM, hour, written_before=cutoff)

@@ -20,6 +20,7 @@ from analytics_assets.behavior.partitions import (
     hours_in,
     require_within_retention,
 )
+from analytics_assets.health.history import STAGED_BEFORE
 from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
@@ -46,9 +47,6 @@ class HourBatch:
     events: pa.Table
     files: list[StagedFile]
     duplicates_dropped: int
-
-
-STAGED_BEFORE = "staged_before"  # metadata: files landed before this were loaded
 
 
 def read_hour(

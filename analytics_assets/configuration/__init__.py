@@ -4,11 +4,9 @@ observation sensor."""
 from dagster import Definitions
 
 from analytics_assets.configuration.assets import demo_configuration
-from analytics_assets.configuration.checks import config_health_checks
 from analytics_assets.configuration.sensors import config_collections_observer
 
 defs = Definitions(
     assets=[demo_configuration],
-    asset_checks=config_health_checks,
     sensors=[config_collections_observer],
 )

@@ -9,7 +9,6 @@ from dagster import (
 )
 
 from analytics_assets.dashboard.assets import dashboard_snapshots
-from analytics_assets.dashboard.checks import dashboard_health_checks
 
 dashboard_job = define_asset_job(
     "dashboard_snapshots_job", selection=AssetSelection.assets(dashboard_snapshots)
@@ -25,7 +24,6 @@ dashboard_schedule = ScheduleDefinition(
 
 defs = Definitions(
     assets=[dashboard_snapshots],
-    asset_checks=dashboard_health_checks,
     jobs=[dashboard_job],
     schedules=[dashboard_schedule],
 )

@@ -2,7 +2,6 @@
 
 from dagster import Definitions
 
-from analytics_assets.ingest.checks import ingest_health_checks
 from analytics_assets.ingest.raw_streams import raw_dead_letters, raw_sa_events
 
-defs = Definitions(assets=[raw_sa_events, raw_dead_letters], asset_checks=ingest_health_checks)
+defs = Definitions(assets=[raw_sa_events, raw_dead_letters])

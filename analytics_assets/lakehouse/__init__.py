@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from analytics_assets.behavior.partitions import hourly_partitions, open_hour_run_requests
-from analytics_assets.lakehouse.checks import lake_health_checks
+from analytics_assets.lakehouse.checks import ods_reconciliation_checks
 from analytics_assets.lakehouse.dimensions import daily_partitions, dim_orders, dim_user_mapping
 from analytics_assets.lakehouse.maintenance import lake_maintenance, lake_maintenance_schedule
 from analytics_assets.lakehouse.ods import ods_events
@@ -69,7 +69,7 @@ def lake_models_schedule(context: ScheduleEvaluationContext):  # type: ignore[no
 
 defs = Definitions(
     assets=[ods_events, dim_orders, dim_user_mapping, *warehouse_assets],
-    asset_checks=lake_health_checks,
+    asset_checks=ods_reconciliation_checks,
     jobs=[ods_hourly_job, lake_models_job, lake_maintenance],
     schedules=[ods_hourly_schedule, lake_models_schedule, lake_maintenance_schedule],
 )

@@ -8,17 +8,22 @@ Small files are what compaction exists for: when they pile up, every scan opens 
 import datetime as dt
 from typing import Any
 
+import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetKey,
+    Config,
+    MetadataValue,
     asset_check,
 )
 
-from analytics_assets.behavior.partitions import hourly_partitions
+from analytics_assets.behavior.partitions import hourly_partitions, hours_in
 from analytics_assets.health.freshness import partition_freshness_checks
-from analytics_assets.lakehouse.dimensions import daily_partitions
+from analytics_assets.health.history import latest_staged_before
+from analytics_assets.lakehouse.dimensions import daily_partitions, read_table
 from analytics_assets.lakehouse.maintenance import table_health
 from analytics_assets.lakehouse.tables import (
     DIM_ORDERS,
@@ -26,13 +31,23 @@ from analytics_assets.lakehouse.tables import (
     ODS_EVENTS_CORE,
     ODS_EVENTS_DEBUG,
 )
+from analytics_assets.metadata import markdown_table
+from analytics_assets.paimon.table_spec import TableSpec
+from analytics_assets.raw_log import sa_events
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.warehouse import LakeWarehouse
 from analytics_assets.resources.warehouse_models import MODELS, WarehouseModel
 
-SNAPSHOT_LIMIT = 1000
-SMALL_FILE_LIMIT = 500
+
+class LakeTableLimits(Config):
+    """Limits, adjustable per run from the launchpad (the seed's alert is at 1000)."""
+
+    snapshot_limit: int = 1000
+    small_file_limit: int = 500
+
+
 # StarRocks refreshes the views every 10 minutes; three missed refreshes is an incident.
 MV_REFRESH_MAX_AGE = dt.timedelta(minutes=30)
 
@@ -46,23 +61,25 @@ def _snapshot_check(table: str) -> AssetChecksDefinition:
         asset=table,
         name=f"{table}_snapshot_count",
         description=(
-            f"At most {SNAPSHOT_LIMIT} snapshots are retained (seed: snapshot_count > 1000 "
-            "means expiry has stopped working)."
+            "At most 1000 snapshots are retained (seed: snapshot_count > 1000 means expiry "
+            "has stopped working)."
         ),
     )
-    def _check(context: AssetCheckExecutionContext, paimon: PaimonLake) -> AssetCheckResult:
+    def _check(
+        context: AssetCheckExecutionContext, config: LakeTableLimits, paimon: PaimonLake
+    ) -> AssetCheckResult:
         health = _health_or_none(paimon, table)
         if health is None:
             return AssetCheckResult(passed=True, description=f"{table} is not created yet.")
         count = int(health["snapshot_count"])  # type: ignore[call-overload]
-        passed = count <= SNAPSHOT_LIMIT
+        passed = count <= config.snapshot_limit
         return AssetCheckResult(
             passed=passed,
             severity=AssetCheckSeverity.ERROR,
             description=(
                 f"{count} snapshots retained."
                 if passed
-                else f"{count} snapshots retained (limit {SNAPSHOT_LIMIT}): run the "
+                else f"{count} snapshots retained (limit {config.snapshot_limit}): run the "
                 "lake_maintenance job and read its expire_snapshots step (a consumer or tag "
                 "may be pinning old snapshots)."
             ),
@@ -79,29 +96,107 @@ def _small_files_check(table: str) -> AssetChecksDefinition:
     @asset_check(
         asset=table,
         name=f"{table}_small_files",
-        description=(
-            f"At most {SMALL_FILE_LIMIT} live data files are below the compaction target size."
-        ),
+        description=("At most 500 live data files are below the compaction target size."),
     )
-    def _check(context: AssetCheckExecutionContext, paimon: PaimonLake) -> AssetCheckResult:
+    def _check(
+        context: AssetCheckExecutionContext, config: LakeTableLimits, paimon: PaimonLake
+    ) -> AssetCheckResult:
         health = _health_or_none(paimon, table)
         if health is None:
             return AssetCheckResult(passed=True, description=f"{table} is not created yet.")
         small, live = int(health["small_files"]), int(health["live_files"])  # type: ignore[call-overload]
-        passed = small <= SMALL_FILE_LIMIT
+        passed = small <= config.small_file_limit
         return AssetCheckResult(
             passed=passed,
             severity=AssetCheckSeverity.WARN,
             description=(
                 f"{small} of {live} live files are small."
                 if passed
-                else f"{small} of {live} live files are small (limit {SMALL_FILE_LIMIT}): "
+                else f"{small} of {live} live files are small (limit {config.small_file_limit}): "
                 "scans slow down; run lake_maintenance (compact) and check its schedule."
             ),
             metadata={"small_files": small, "live_files": live},
         )
 
     return _check
+
+
+def staged_records_per_hour(
+    raw_event_log: RawEventLog, hour: dt.datetime, written_before: dt.datetime | None
+) -> dict[bool, int]:
+    """Distinct staged records of an hour by validity: what the ODS load keeps (it drops
+    at-least-once duplicates by dedup key)."""
+    records, _ = raw_event_log.read_hour(sa_events.CONTRACT, hour, written_before)
+    frame = pl.from_arrow(records.select(["dedup_key", "is_valid"]))
+    assert isinstance(frame, pl.DataFrame)
+    unique = frame.unique(subset="dedup_key", keep="first")
+    return {valid: unique.filter(pl.col("is_valid") == valid).height for valid in (True, False)}
+
+
+def ods_rows_per_hour(paimon: PaimonLake, table: str, days: list[str]) -> dict[dt.datetime, int]:
+    """Rows of an ODS table per event hour in the given `dt` partitions."""
+    if not paimon.table_exists(table):
+        return {}
+    frames = [read_table(paimon, table, ["time", "dt"], day).select("time") for day in days]
+    times = pl.concat(frames) if frames else pl.DataFrame(schema={"time": pl.Datetime("ms")})
+    counts = times.group_by(pl.col("time").dt.truncate("1h").alias("hour")).len("rows")
+    return {hour.replace(tzinfo=dt.UTC): rows for hour, rows in counts.iter_rows()}
+
+
+def _reconciliation_check(spec: TableSpec, valid: bool) -> AssetChecksDefinition:
+    what = "valid" if valid else "invalid"
+
+    @asset_check(
+        asset=spec.name,
+        name=f"{spec.name}_reconciles_with_staging",
+        partitions_def=hourly_partitions,
+        description=(
+            f"Per hour, the table holds exactly the distinct {what} staged records the newest "
+            "load saw (raw → ODS)."
+        ),
+    )
+    def _check(
+        context: AssetCheckExecutionContext, raw_event_log: RawEventLog, paimon: PaimonLake
+    ) -> AssetCheckResult:
+        hours = hours_in(context.partition_time_window)
+        cutoff = latest_staged_before(context, AssetKey(spec.name))
+        in_lake = ods_rows_per_hour(paimon, spec.name, sorted({f"{h:%Y-%m-%d}" for h in hours}))
+        table = pl.DataFrame(
+            [
+                {
+                    "hour": f"{hour:%Y-%m-%d %H}:00",
+                    "staged": staged_records_per_hour(raw_event_log, hour, cutoff)[valid],
+                    "ods": in_lake.get(hour, 0),
+                }
+                for hour in hours
+            ],
+            schema={"hour": pl.String, "staged": pl.Int64, "ods": pl.Int64},
+        )
+        mismatched = table.filter(pl.col("staged") != pl.col("ods"))
+        return AssetCheckResult(
+            passed=mismatched.is_empty(),
+            severity=AssetCheckSeverity.ERROR,
+            description=(
+                f"Staging and {spec.name} agree."
+                if mismatched.is_empty()
+                else f"{mismatched.height} hour(s) differ between staging and {spec.name}: "
+                "re-materialize those partitions of the ODS."
+            ),
+            metadata={
+                "staged_records": int(table["staged"].sum()),
+                "ods_rows": int(table["ods"].sum()),
+                "mismatched_hours": MetadataValue.md(markdown_table(mismatched.head(24))),
+            },
+        )
+
+    return _check
+
+
+# Run with each ODS load (same partitions), not on the health schedule.
+ods_reconciliation_checks = [
+    _reconciliation_check(ODS_EVENTS_CORE, valid=True),
+    _reconciliation_check(ODS_EVENTS_DEBUG, valid=False),
+]
 
 
 def mv_problems(state: dict[str, Any], now: dt.datetime) -> list[str]:

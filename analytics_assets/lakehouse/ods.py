@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from analytics_assets.behavior.partitions import hourly_partitions, hours_in
+from analytics_assets.health.history import STAGED_BEFORE
 from analytics_assets.ingest.raw_streams import raw_sa_events
 from analytics_assets.lakehouse.tables import (
     ODS_EVENTS_CORE,
@@ -68,9 +69,11 @@ def load_hour(
     hour: dt.datetime,
     tables: list[TableSpec],
     run_id: str,
+    written_before: dt.datetime | None = None,
 ) -> HourLoad:
-    """Replace one hour in each of `tables` (which must exist: `ensure_table` first)."""
-    records, files = raw_event_log.read_hour(sa_events.CONTRACT, hour)
+    """Replace one hour in each of `tables` (which must exist: `ensure_table` first) with
+    the hour's staged files (those landed before `written_before`, if given)."""
+    records, files = raw_event_log.read_hour(sa_events.CONTRACT, hour, written_before)
     rows = to_ods_rows(records)
     valid = pc.fill_null(rows["is_valid"], False)
     parts = {
@@ -139,8 +142,11 @@ def ods_events(context: AssetExecutionContext, raw_event_log: RawEventLog, paimo
     for spec in selected:
         paimon.ensure_table(spec)
     loads = []
+    # The open hour keeps receiving files while this runs; the reconciliation check counts
+    # exactly the files that had landed when the load listed them.
+    staged_before = dt.datetime.now(dt.UTC)
     for position, hour in enumerate(hours, start=1):
-        load = load_hour(raw_event_log, paimon, hour, selected, context.run_id)
+        load = load_hour(raw_event_log, paimon, hour, selected, context.run_id, staged_before)
         loads.append(load)
         counts = ", ".join(f"{name} {r.rows_written}" for name, r in load.per_table.items())
         context.log.info(
@@ -166,6 +172,7 @@ def ods_events(context: AssetExecutionContext, raw_event_log: RawEventLog, paimo
             metadata={
                 "dagster/row_count": sum(load.per_table[spec.name].rows_written for load in loads),
                 "hours_loaded": len(loads),
+                STAGED_BEFORE: MetadataValue.timestamp(staged_before),
                 "duplicates_dropped": sum(load.duplicates for load in loads),
                 "snapshot_id": latest.id if latest else 0,
                 "table_total_rows": latest.total_record_count if latest else 0,
