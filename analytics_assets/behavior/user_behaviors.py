@@ -38,6 +38,8 @@ raw_behaviors = AssetSpec(
     partitions_def=hourly_partitions,
     group_name=GROUP,
     kinds={"parquet", "s3"},
+    owners=["team:analytics-platform"],
+    tags={"layer": "raw"},
 )
 
 

@@ -21,6 +21,8 @@ raw_sa_events = AssetSpec(
     partitions_def=hourly_partitions,
     group_name=GROUP,
     kinds={"parquet", "s3"},
+    owners=["team:analytics-platform"],
+    tags={"layer": "raw"},
 )
 
 raw_dead_letters = AssetSpec(
@@ -33,4 +35,6 @@ raw_dead_letters = AssetSpec(
     ),
     group_name=GROUP,
     kinds={"parquet", "s3"},
+    owners=["team:analytics-platform"],
+    tags={"layer": "raw"},
 )

@@ -18,6 +18,8 @@ stream_key_assets = [
         deps=["raw_behaviors"],
         group_name=GROUP,
         kinds={"redis", "flink"},
+        owners=["team:analytics-platform"],
+        tags={"layer": "realtime"},
         metadata={"redis_keys": job.redis_keys, "flink_job": job.name},
     )
     for job in STREAM_JOBS
