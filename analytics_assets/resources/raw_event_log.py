@@ -50,6 +50,15 @@ class StagedFile:
     modified: dt.datetime | None = None
 
 
+@dataclass(frozen=True)
+class StagedDay:
+    """One UTC day of a stream: its Parquet files and landing notices."""
+
+    day: dt.date
+    files: int
+    size_bytes: int
+
+
 def hour_floor(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -213,6 +222,64 @@ class RawEventLog(ConfigurableResource):
         return pc.count_distinct(
             pa.chunked_array([c for column in ids for c in column.chunks])
         ).as_py()
+
+    # -- retention ---------------------------------------------------------------------
+    def list_days(self, stream: str) -> list[dt.date]:
+        """The UTC days (`dt=YYYY-MM-DD` folders) holding files or landing notices of a
+        stream, oldest first. One listing per folder level, never a recursive walk."""
+        fs, base = self._filesystem()
+        days: set[dt.date] = set()
+        for folder in (f"{base}/{stream}", f"{base}/{NOTICES}/{stream}"):
+            for info in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
+                day = _day_of(os.path.basename(info.path))
+                if info.type == pafs.FileType.Directory and day is not None:
+                    days.add(day)
+        return sorted(days)
+
+    def describe_day(self, stream: str, day: dt.date) -> StagedDay:
+        """What a day holds (files and bytes, notices included): what deleting it frees."""
+        fs, base = self._filesystem()
+        files = [
+            info
+            for folder in _day_folders(base, stream, day)
+            for info in fs.get_file_info(
+                pafs.FileSelector(folder, allow_not_found=True, recursive=True)
+            )
+            if info.type == pafs.FileType.File
+        ]
+        return StagedDay(day, len(files), sum(info.size or 0 for info in files))
+
+    def delete_day(self, stream: str, day: dt.date) -> StagedDay:
+        """Delete one UTC day of a stream: its landing notices first (a consumer replaying
+        notices is never pointed at a deleted file), then its files. The current UTC day
+        and later are refused: they are still being written. A day already gone is a no-op,
+        and an interrupted delete finishes on the next call (`list_days` still lists it)."""
+        today = dt.datetime.now(dt.UTC).date()
+        if day >= today:
+            raise ValueError(
+                f"Refusing to delete {self.describe()}/{stream}/dt={day}: the current UTC day "
+                f"({today}) and later days are still being written"
+            )
+        deleted = self.describe_day(stream, day)
+        fs, base = self._filesystem()
+        for folder in _day_folders(base, stream, day):
+            if fs.get_file_info(folder).type == pafs.FileType.Directory:
+                fs.delete_dir(folder)
+        return deleted
+
+
+def _day_of(name: str) -> dt.date | None:
+    """The day of a `dt=YYYY-MM-DD` folder name; None for anything else."""
+    try:
+        day = dt.datetime.strptime(name, "dt=%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return day if name == f"dt={day:%Y-%m-%d}" else None
+
+
+def _day_folders(base: str, stream: str, day: dt.date) -> tuple[str, str]:
+    """A day's landing notices and its files, in the order they are deleted."""
+    return f"{base}/{NOTICES}/{stream}/dt={day:%Y-%m-%d}", f"{base}/{stream}/dt={day:%Y-%m-%d}"
 
 
 def _uri(fs: pafs.FileSystem, path: str) -> str:
