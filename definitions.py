@@ -9,6 +9,7 @@ from analytics_assets import (
     dashboard,
     ingest,
     lakehouse,
+    maintenance,
     stream,
 )
 from analytics_assets.health import schedule as health
@@ -23,5 +24,6 @@ defs = Definitions.merge(
     dashboard.defs,
     alerts.defs,
     health.defs,
+    maintenance.defs,
     Definitions(resources=resources_from_environment()),
 )
