@@ -51,6 +51,7 @@ bench: setup ## Benchmarks (not run in CI); results go to bench/results/.
 	@$(VENV)/bin/python bench/load_clickhouse.py
 	@$(VENV)/bin/python bench/lake.py
 	@$(VENV)/bin/python bench/api.py
+	@$(VENV)/bin/python bench/startup.py
 
 clean:
 	@$(VENV)/bin/python -m analytics_assets.flink.cluster stop 2>/dev/null || true

@@ -1,6 +1,7 @@
 """The code location as a user runs it: `dagster` CLI against definitions.py."""
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,20 @@ from tests.conftest import ANCHOR, partition_key
 
 PROJECT = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
+# Libraries only runs need, imported where they are used: at the top of a module they cost
+# every code-location load (dagster dev, each run worker, each reload) up to 1.5 s each.
+LAZY_LIBRARIES = (
+    "pypaimon",
+    "pyarrow.dataset",
+    "pandas",
+    "sqlglot",
+    "redis",
+    "httpx",
+    "dagster_slack",
+    "boto3",
+    "fastapi",
+    "playwright",
+)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -38,6 +53,30 @@ def test_definitions_load_without_touching_engines(tmp_path: Path) -> None:
         "experiment_metrics",
     } <= keys
     assert not (tmp_path / "data").exists()
+
+
+def test_definitions_import_leaves_run_only_libraries_unloaded(tmp_path: Path) -> None:
+    """A fresh interpreter, as a code server has: this test session may already have
+    imported these libraries itself."""
+    probe = (
+        "import json, sys, definitions; "
+        f"print(json.dumps([name for name in {LAZY_LIBRARIES!r} if name in sys.modules]))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT,
+        env={**os.environ, "ANALYTICS_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    loaded = json.loads(completed.stdout.splitlines()[-1])
+    assert loaded == [], (
+        f"`import definitions` imported {loaded}: import them inside the function that uses "
+        "them (types under `if TYPE_CHECKING:`); `python -X importtime -c 'import "
+        "definitions'` shows which module pulls them in"
+    )
 
 
 @pytest.mark.slow

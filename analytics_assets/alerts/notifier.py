@@ -3,11 +3,10 @@
 Both are optional and configured by environment (see `alert_notifier_from_environment`);
 with neither, the sensor still tracks incidents and logs them. A delivery that fails raises,
 so the sensor keeps the incident pending and retries on its next tick instead of losing it.
+The clients are imported when a notification is sent, not at code-location load.
 """
 
-import httpx
 from dagster import ConfigurableResource
-from dagster_slack import SlackResource
 
 from analytics_assets.alerts.incidents import Notification
 
@@ -35,6 +34,8 @@ class AlertNotifier(ConfigurableResource):
 
     def send(self, notification: Notification) -> None:
         if "slack" in self.channels():
+            from dagster_slack import SlackResource
+
             client = SlackResource(token=self.slack_token).get_client()
             client.base_url = self.slack_api_url
             client.timeout = int(self.timeout_seconds)
@@ -47,6 +48,8 @@ class AlertNotifier(ConfigurableResource):
             if not response.get("ok"):
                 raise AlertDeliveryError(f"Slack refused the message: {response.get('error')}")
         if "webhook" in self.channels():
+            import httpx
+
             try:
                 httpx.post(
                     self.webhook_url, json=notification.payload(), timeout=self.timeout_seconds

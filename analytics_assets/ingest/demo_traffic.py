@@ -14,13 +14,16 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from analytics_assets.raw_log import behaviors
+
+if TYPE_CHECKING:  # httpx is for the CLI; the code location imports this module for its data
+    import httpx
 
 log = logging.getLogger("demo_traffic")
 
@@ -304,6 +307,8 @@ def send_to_collector(client: httpx.Client, url: str, table: pa.Table) -> None:
 
 
 def main() -> None:
+    import httpx
+
     from analytics_assets.resources.raw_event_log import RawEventLog
 
     parser = argparse.ArgumentParser(

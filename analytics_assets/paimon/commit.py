@@ -9,17 +9,18 @@ with `If-None-Match: *` on S3), so exactly one committer wins each id; the other
 from the new latest snapshot, and conflict detection decides if they may.
 """
 
+from __future__ import annotations
+
 import os
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pypaimon.common.json_util import JSON
-from pypaimon.manifest.schema.manifest_entry import ManifestEntry
-from pypaimon.snapshot.snapshot import Snapshot
-from pypaimon.snapshot.snapshot_commit import PartitionStatistics, SnapshotCommit
-from pypaimon.table.file_store_table import FileStoreTable
-from pypaimon.write.file_store_commit import FileStoreCommit
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.snapshot.snapshot import Snapshot
+    from pypaimon.snapshot.snapshot_commit import PartitionStatistics
+    from pypaimon.table.file_store_table import FileStoreTable
 
 MAINTENANCE_COMMIT_USER = "analytics-maintenance"
 
@@ -78,8 +79,12 @@ class S3CreateIfAbsent:
         return True
 
 
-class AtomicSnapshotCommit(SnapshotCommit):
-    """A `SnapshotCommit` for pypaimon's commit loop that never lets two writers both win."""
+class AtomicSnapshotCommit:
+    """A `SnapshotCommit` for pypaimon's commit loop that never lets two writers both win.
+
+    It implements pypaimon's `SnapshotCommit` interface (commit, close, context manager)
+    without subclassing it, so that importing this module does not import pypaimon; the
+    commit loop only calls those methods."""
 
     def __init__(self, table: FileStoreTable, create_if_absent: CreateIfAbsent) -> None:
         self._manager = table.snapshot_manager()
@@ -91,6 +96,8 @@ class AtomicSnapshotCommit(SnapshotCommit):
         snapshot: Snapshot,
         statistics: list[PartitionStatistics],
     ) -> bool:
+        from pypaimon.common.json_util import JSON
+
         path = self._manager.get_snapshot_path(snapshot.id)
         if not self._create_if_absent(path, JSON.to_json(snapshot, indent=2).encode()):
             return False
@@ -100,6 +107,12 @@ class AtomicSnapshotCommit(SnapshotCommit):
 
     def close(self) -> None:
         return None
+
+    def __enter__(self) -> AtomicSnapshotCommit:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def commit_entries(
@@ -114,6 +127,8 @@ def commit_entries(
     """Commit manifest entries as one snapshot of `kind` (APPEND, COMPACT or OVERWRITE)
     through pypaimon's retrying commit loop with conflict detection on: a DELETE of a file
     that is no longer live raises `CommitConflict` before anything is written."""
+    from pypaimon.write.file_store_commit import FileStoreCommit
+
     committer = FileStoreCommit(AtomicSnapshotCommit(table, create_if_absent), table, commit_user)
     try:
         committer._try_commit(

@@ -8,10 +8,11 @@ goes; here the same queue is simulated on file sizes first and each final output
 written once, so the resulting layout is Java's without the intermediate rewrites.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 from dataclasses import dataclass, field
-
-from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+from typing import TYPE_CHECKING
 
 from analytics_assets.paimon.commit import CommitConflict, CreateIfAbsent, commit_entries
 from analytics_assets.paimon.datafiles import (
@@ -27,6 +28,9 @@ from analytics_assets.paimon.files import (
 )
 from analytics_assets.paimon.options import MaintenanceOptions
 from analytics_assets.paimon.partition_expire import partition_time
+
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
 
 
 @dataclass

@@ -1,19 +1,25 @@
 """Reading and writing data files with pypaimon's own reader and writer, so schema
 evolution, file format, statistics and file naming stay Paimon's."""
 
+from __future__ import annotations
+
 import dataclasses
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from pypaimon.manifest.schema.manifest_entry import ManifestEntry
-from pypaimon.read.split import DataSplit
-from pypaimon.table.file_store_table import FileStoreTable
-from pypaimon.table.row.generic_row import GenericRow
 
 from analytics_assets.paimon.files import ADD, DELETE, TableMetadata, partition_values
+
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.table.file_store_table import FileStoreTable
 
 
 def read_entries(metadata: TableMetadata, entries: list[ManifestEntry]) -> pa.Table:
     """The rows of some live files, all of one (partition, bucket), in the given order."""
+    from pypaimon.read.split import DataSplit
+    from pypaimon.table.row.generic_row import GenericRow
+
     if not entries:
         return metadata.table_arrow_schema().empty_table()
     partition, bucket = partition_values(entries[0]), entries[0].bucket
@@ -36,6 +42,9 @@ def read_entries(metadata: TableMetadata, entries: list[ManifestEntry]) -> pa.Ta
 def write_rows(table: FileStoreTable, rows: pa.Table, file_source: int) -> list[ManifestEntry]:
     """Write rows as new data files (partitioned and bucketed by the table's own rules,
     rolled at `target-file-size`) and return their ADD entries, uncommitted."""
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.table.row.generic_row import GenericRow
+
     if rows.num_rows == 0:
         return []
     writer = table.new_batch_write_builder().new_write()
@@ -60,6 +69,8 @@ def write_rows(table: FileStoreTable, rows: pa.Table, file_source: int) -> list[
 def deletes_for(entries: list[ManifestEntry]) -> list[ManifestEntry]:
     """DELETE entries for live files: the exact metadata of their ADD, or they will not
     cancel (Paimon identifies a file by partition, bucket, level, name, extra files...)."""
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+
     return [ManifestEntry(DELETE, e.partition, e.bucket, e.total_buckets, e.file) for e in entries]
 
 

@@ -12,13 +12,17 @@ leaves the snapshot files that define the range, so a re-run recomputes the same
 and repeats idempotent deletions.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from pypaimon.snapshot.snapshot import Snapshot
+from typing import TYPE_CHECKING
 
 from analytics_assets.paimon.files import ADD, DELETE, TableMetadata, partition_values
+
+if TYPE_CHECKING:
+    from pypaimon.snapshot.snapshot import Snapshot
 
 
 @dataclass

@@ -2,24 +2,24 @@
 each snapshot references. Manifests and manifest lists are immutable, so one
 `TableMetadata` caches what it has read for the length of a maintenance run."""
 
+from __future__ import annotations
+
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from pypaimon.manifest.manifest_file_manager import ManifestFileManager
-from pypaimon.manifest.manifest_list_manager import ManifestListManager
-from pypaimon.manifest.schema.file_entry import FileEntry
-from pypaimon.manifest.schema.manifest_entry import ManifestEntry
-from pypaimon.manifest.schema.manifest_file_meta import ManifestFileMeta
-from pypaimon.schema.data_types import PyarrowFieldParser
-from pypaimon.snapshot.snapshot import Snapshot
-from pypaimon.table.file_store_table import FileStoreTable
-from pypaimon.utils.file_store_path_factory import canonical_data_file_path
 
 from analytics_assets.paimon.options import MaintenanceOptions
+
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.manifest.schema.manifest_file_meta import ManifestFileMeta
+    from pypaimon.snapshot.snapshot import Snapshot
+    from pypaimon.table.file_store_table import FileStoreTable
 
 ADD, DELETE = 0, 1
 FILE_SOURCE_APPEND, FILE_SOURCE_COMPACT = 0, 1
@@ -33,6 +33,8 @@ def partition_values(entry: ManifestEntry) -> tuple:
 def merge_entries(entries: list[ManifestEntry]) -> list[ManifestEntry]:
     """Fold ADD/DELETE entries (Java `FileEntry.mergeEntries`): an ADD and a later DELETE of
     the same file cancel; a DELETE whose ADD lives in an older manifest survives."""
+    from pypaimon.manifest.schema.file_entry import FileEntry
+
     return FileEntry.merge_entries(entries)
 
 
@@ -69,6 +71,8 @@ class TableMetadata:
         return f"{self.snapshot_dir}/snapshot-{snapshot_id}"
 
     def data_file_path(self, entry: ManifestEntry) -> str:
+        from pypaimon.utils.file_store_path_factory import canonical_data_file_path
+
         if entry.file.external_path:
             return entry.file.external_path
         return canonical_data_file_path(
@@ -76,6 +80,8 @@ class TableMetadata:
         )
 
     def table_arrow_schema(self) -> pa.Schema:
+        from pypaimon.schema.data_types import PyarrowFieldParser
+
         return PyarrowFieldParser.from_paimon_schema(self.table.table_schema.fields)
 
     @cached_property
@@ -113,11 +119,15 @@ class TableMetadata:
     def manifest_list(self, name: str | None) -> list[ManifestFileMeta]:
         if not name:
             return []
+        from pypaimon.manifest.manifest_list_manager import ManifestListManager
+
         if name not in self._manifest_lists:
             self._manifest_lists[name] = ManifestListManager(self.table).read(name)
         return self._manifest_lists[name]
 
     def manifest(self, name: str) -> list[ManifestEntry]:
+        from pypaimon.manifest.manifest_file_manager import ManifestFileManager
+
         if name not in self._manifests:
             self._manifests[name] = ManifestFileManager(self.table).read(name, drop_stats=False)
         return self._manifests[name]

@@ -9,15 +9,12 @@ reach `manifest.full-compaction-threshold-size`, else a minor merge of runs of s
 manifests once there are `manifest.merge-min-count` of them.
 """
 
+from __future__ import annotations
+
 import time
 import uuid
 from dataclasses import dataclass
-
-from pypaimon.manifest.manifest_file_manager import ManifestFileManager
-from pypaimon.manifest.manifest_list_manager import ManifestListManager
-from pypaimon.manifest.schema.manifest_entry import ManifestEntry
-from pypaimon.manifest.schema.manifest_file_meta import ManifestFileMeta
-from pypaimon.snapshot.snapshot import BATCH_COMMIT_IDENTIFIER, Snapshot
+from typing import TYPE_CHECKING
 
 from analytics_assets.paimon.commit import (
     MAINTENANCE_COMMIT_USER,
@@ -26,6 +23,10 @@ from analytics_assets.paimon.commit import (
 )
 from analytics_assets.paimon.files import ADD, DELETE, TableMetadata, merge_entries
 from analytics_assets.paimon.options import MaintenanceOptions
+
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.manifest.schema.manifest_file_meta import ManifestFileMeta
 
 MAX_ATTEMPTS = 10
 
@@ -40,6 +41,8 @@ class ManifestMergeReport:
 
 class _Writer:
     def __init__(self, metadata: TableMetadata) -> None:
+        from pypaimon.manifest.manifest_file_manager import ManifestFileManager
+
         self.manager = ManifestFileManager(metadata.table)
         self.target = metadata.options.manifest_target_file_size
         self.written: list[ManifestFileMeta] = []
@@ -142,6 +145,9 @@ def merge_manifests(
     """Commit a COMPACT snapshot with merged manifests, if merging changes anything.
     `force` merges everything mergeable (Java `compact_manifest`: min count and full
     trigger of 1)."""
+    from pypaimon.manifest.manifest_list_manager import ManifestListManager
+    from pypaimon.snapshot.snapshot import BATCH_COMMIT_IDENTIFIER, Snapshot
+
     report = ManifestMergeReport()
     lists = ManifestListManager(metadata.table)
     for _attempt in range(MAX_ATTEMPTS):

@@ -4,16 +4,20 @@ values, is strictly older than now - expiration time is dropped by an OVERWRITE 
 of DELETE entries. Files are not removed here: snapshot expiry removes them once no
 retained snapshot or tag needs them, so time travel to before the drop keeps working."""
 
+from __future__ import annotations
+
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-
-from pypaimon.manifest.schema.manifest_entry import ManifestEntry
-from pypaimon.snapshot.snapshot import Snapshot
+from typing import TYPE_CHECKING
 
 from analytics_assets.paimon.commit import CreateIfAbsent, commit_entries
 from analytics_assets.paimon.datafiles import deletes_for
 from analytics_assets.paimon.files import TableMetadata, partition_values
+
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.snapshot.snapshot import Snapshot
 
 _JAVA_TO_STRPTIME = [
     ("yyyy", "%Y"),

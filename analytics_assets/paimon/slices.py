@@ -11,13 +11,15 @@ compaction or drop replaced those files; the slice is then re-planned from the n
 latest snapshot.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pypaimon.manifest.schema.manifest_entry import ManifestEntry
 
 from analytics_assets.paimon.commit import CommitConflict, CreateIfAbsent, commit_entries
 from analytics_assets.paimon.datafiles import (
@@ -31,6 +33,9 @@ from analytics_assets.paimon.files import (
     TableMetadata,
     partition_values,
 )
+
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
 
 MAX_ATTEMPTS = 5
 

@@ -3,15 +3,21 @@ materialized view in `sql/starrocks/<name>.sql`. The embedded engine (chDB) runs
 SELECT, derived with sqlglot and checked by tests against an independent polars
 computation. The derivation fixes what sqlglot gets wrong for these models:
 `get_json_string` (no ClickHouse equivalent emitted; StarRocks returns NULL for a missing
-key, ClickHouse '' → NULLIF) and LEFT JOIN misses (NULL only with `join_use_nulls`)."""
+key, ClickHouse '' → NULLIF) and LEFT JOIN misses (NULL only with `join_use_nulls`).
+
+sqlglot is imported and the SQL derived on first use, not at import: sqlglot alone costs
+~0.35 s of every code-location load."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from analytics_assets.project import SQL_DIR
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 LAKE_CATALOG = "paimon_lake"
 EMBEDDED_DATABASE = "lakehouse"
@@ -45,6 +51,9 @@ MODELS = {m.name: m for m in (DWD_USER_FULL_TRACK, DWS_EVENT_DAILY, DWS_USER_CON
 @cache
 def select_body(name: str) -> exp.Query:
     """The SELECT of a model's `CREATE MATERIALIZED VIEW ... AS`, parsed as StarRocks."""
+    import sqlglot
+    from sqlglot import exp
+
     tree = sqlglot.parse_one(MODELS[name].starrocks_ddl(), read="starrocks")
     if not isinstance(tree, exp.Create) or not isinstance(tree.expression, exp.Query):
         raise ValueError(
@@ -53,11 +62,14 @@ def select_body(name: str) -> exp.Query:
     return tree.expression
 
 
+@cache
 def clickhouse_select(name: str, s3: bool = False) -> str:
     """The model's SELECT for chDB. Lake tables become `paimonLocal({<table>:String})`, or
     `paimonS3({<table>:String}, {s3_access_key:String}, {s3_secret_key:String})` for an S3
     lake (the caller binds locations and keys); other models become tables of the embedded
     `lakehouse` database. The result is filtered to one day: `{day:String}`."""
+    from sqlglot import exp
+
     body = select_body(name).copy()
 
     def rewrite(node: exp.Expression) -> exp.Expression:
@@ -93,4 +105,6 @@ def clickhouse_select(name: str, s3: bool = False) -> str:
 
 def _parameter(name: str) -> exp.Placeholder:
     """A ClickHouse query parameter `{name:String}`, bound at execution."""
+    from sqlglot import exp
+
     return exp.Placeholder(this=name, kind=exp.DataType.build("String", dialect="clickhouse"))

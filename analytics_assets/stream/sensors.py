@@ -4,7 +4,6 @@ the jobs wrote to Redis. Each tick is a handful of REST or O(1) Redis calls."""
 import json
 import time
 
-import redis
 from dagster import (
     AssetObservation,
     DefaultSensorStatus,
@@ -97,6 +96,8 @@ def flink_job_supervisor(
 def stream_keys_observer(
     context: SensorEvaluationContext, realtime_redis: RealtimeRedis
 ) -> SensorResult | SkipReason:
+    import redis
+
     client = realtime_redis.client()
     seen = json.loads(context.cursor) if context.cursor else {}
     now_ms = int(time.time() * 1000)
