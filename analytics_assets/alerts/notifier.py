@@ -55,4 +55,6 @@ class AlertNotifier(ConfigurableResource):
                     self.webhook_url, json=notification.payload(), timeout=self.timeout_seconds
                 ).raise_for_status()
             except httpx.HTTPError as exc:
-                raise AlertDeliveryError(f"webhook: {exc}") from exc
+                # httpx quotes the URL in its messages; webhook URLs carry their secret.
+                detail = str(exc).replace(self.webhook_url, "<ALERT_WEBHOOK_URL>")
+                raise AlertDeliveryError(f"webhook: {detail}") from None

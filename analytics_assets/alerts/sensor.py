@@ -11,6 +11,7 @@ import datetime as dt
 import time
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckKey,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -37,7 +38,9 @@ MAX_RUNS_PER_TICK = 50
 def check_incident(record: AssetCheckExecutionRecord, ui_url: str) -> Incident | None:
     """The incident of a check's newest evaluation, or None when it passed (or is running)."""
     evaluation = record.evaluation
-    if evaluation is None or evaluation.passed:
+    # A PLANNED record (its run is still going, or failed before the check ran) carries the
+    # plan, not an evaluation; the failed run is announced on its own.
+    if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.passed:
         return None
     key: AssetCheckKey = record.key
     asset = key.asset_key.to_user_string()

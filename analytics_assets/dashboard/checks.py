@@ -20,6 +20,7 @@ from analytics_assets.dashboard.snapshot import ALL_SCENARIOS, snapshot_key
 from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.resources.redaction import without_password
 
 if TYPE_CHECKING:  # imported when the check runs: redis costs ~0.3 s of code-location load
     import redis
@@ -64,7 +65,10 @@ def dashboard_snapshots_fresh(
         return AssetCheckResult(
             passed=False,
             severity=AssetCheckSeverity.ERROR,
-            description=f"Redis {realtime_redis.url} unavailable ({exc}): the API answers 503.",
+            description=(
+                f"Redis {without_password(realtime_redis.url)} unavailable ({exc}): "
+                "the API answers 503."
+            ),
         )
     stale = ages.filter(
         pl.col("age_seconds").is_null() | (pl.col("age_seconds") > SNAPSHOT_MAX_AGE.total_seconds())

@@ -117,8 +117,11 @@ def flink_from_environment() -> FlinkResource:
 
 
 def realtime_redis_from_environment() -> RealtimeRedis:
-    """`REDIS_URL`, default the local redis-server on 6379."""
-    return RealtimeRedis(url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    """`REDIS_URL` (EnvVar: the URL may carry a password), default the local redis-server
+    on 6379."""
+    if os.environ.get("REDIS_URL"):
+        return RealtimeRedis(url=EnvVar("REDIS_URL"))
+    return RealtimeRedis()
 
 
 def config_store_from_environment() -> ConfigStore:

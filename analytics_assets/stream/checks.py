@@ -25,6 +25,7 @@ from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.resources.redaction import without_password
 from analytics_assets.stream.jobs import STREAM_JOBS, StreamJob, status_key
 
 # Jobs checkpoint every 5 s; minutes without one means checkpoints are failing.
@@ -123,7 +124,7 @@ def _keeping_up_check(stream_job: StreamJob) -> AssetChecksDefinition:
             return AssetCheckResult(
                 passed=False,
                 severity=AssetCheckSeverity.ERROR,
-                description=f"Redis {realtime_redis.url} unavailable: {exc}",
+                description=f"Redis {without_password(realtime_redis.url)} unavailable: {exc}",
             )
         written = dt.datetime.fromtimestamp(int(updated_ms) / 1000, dt.UTC) if updated_ms else None
         behind = (landed - written).total_seconds() if landed and written else None

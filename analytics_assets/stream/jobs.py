@@ -16,6 +16,7 @@ from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.resources.redaction import without_password
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,11 @@ def job_settings(
     redis: RealtimeRedis,
     clickhouse_sink: ClickHouseSinkTarget,
 ) -> dict[str, object]:
-    """The `--settings` document of `flink/stream_jobs/settings.py` (JobSettings)."""
+    """The `--settings` document of `flink/stream_jobs/settings.py` (JobSettings). No
+    passwords: settings show in the Flink UI; TaskManagers read STREAM_REDIS_PASSWORD."""
     settings: dict[str, object] = {
         "job": job.name,
-        "redis_url": redis.url,
+        "redis_url": without_password(redis.url),
         "source": "staging",
         "notices_dir": raw_event_log.notices_root(behaviors.STREAM),
         "dead_letter_dir": flink.dead_letters(),

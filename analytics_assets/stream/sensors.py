@@ -21,6 +21,7 @@ from analytics_assets.flink.cluster import FlinkUnavailable
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.resources.redaction import without_password
 from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, status_key
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 
@@ -123,7 +124,9 @@ def stream_keys_observer(
                 metadata["key_count_exact"] = not hll
             events.append(AssetObservation(stream_job.asset_key, metadata=metadata))
     except redis.RedisError as exc:
-        return SkipReason(f"realtime Redis {realtime_redis.url} unavailable: {exc}")
+        return SkipReason(
+            f"realtime Redis {without_password(realtime_redis.url)} unavailable: {exc}"
+        )
     context.update_cursor(json.dumps(seen, sort_keys=True))
     if not events:
         return SkipReason("no stream job wrote to Redis since the last tick")

@@ -6,6 +6,7 @@ event time a job has written and when, which the Dagster observation sensor read
 show the Redis assets fresh or stale without scanning keys.
 """
 
+import os
 import time
 
 import redis
@@ -22,8 +23,18 @@ return 0
 """
 
 
+# The TaskManagers' environment carries the password: job settings (with `redis_url`) are
+# visible in the Flink UI. A password in the URL itself still wins.
+PASSWORD_VARIABLE = "STREAM_REDIS_PASSWORD"
+
+
 def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=30, health_check_interval=30)
+    return redis.Redis.from_url(
+        url,
+        password=os.environ.get(PASSWORD_VARIABLE) or None,
+        socket_timeout=30,
+        health_check_interval=30,
+    )
 
 
 def status_key(job: str) -> str:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -52,6 +53,14 @@ PIXEL_GIF = (
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 MAX_DEAD_LETTER_PAYLOAD = 1024 * 1024
+# A Sensors `token=` parameter at the start of the query text, of the form body, or after `&`.
+_TOKEN_PARAMETER = re.compile(rb"(?<![^&?\n])token=[^&\s]*")
+
+
+def without_token(payload: bytes) -> bytes:
+    """A refused request as the dead letters keep it, minus its write token: dead letters
+    are read by people and jobs that must not learn a project's token."""
+    return _TOKEN_PARAMETER.sub(b"token=<redacted>", payload)
 
 
 class RequestTooLarge(Exception):
@@ -208,7 +217,8 @@ class Collector:
     ) -> Response:
         """Keep the refused payload as a dead letter, then answer 4xx with the reason."""
         self.metrics.rejected.labels(code).inc()
-        batches = Batches(rejected=[Rejection(code, reason, payload, project, size)])
+        kept = without_token(payload)
+        batches = Batches(rejected=[Rejection(code, reason, kept, project, size or len(payload))])
         batches.dead_letter_table(source, remote_addr, dt.datetime.now(dt.UTC))
         try:
             await self.commit(batches, source, started)
@@ -339,8 +349,9 @@ class Collector:
                 behavior_api.to_behaviors, records, int(now.timestamp() * 1000), allowed
             )
         except behavior_api.BehaviorPayloadError as exc:
+            code = "too_large" if exc.status == 413 else "undecodable"
             return await self.refuse(
-                "behaviors_api", "undecodable", str(exc), 400, body, None, remote_addr, started
+                "behaviors_api", code, str(exc), exc.status, body, None, remote_addr, started
             )
         batches = Batches(
             tables={behaviors.STREAM: table},

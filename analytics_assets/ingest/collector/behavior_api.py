@@ -39,7 +39,11 @@ MAX_ID_LENGTH = 255
 
 
 class BehaviorPayloadError(ValueError):
-    """The body is not a behavior or a list of behaviors."""
+    """The body is not a behavior or a list of behaviors (400), or has too many (413)."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ def parse_body(body: bytes, max_records: int) -> list[Any]:
         value = value["behaviors"]
     records = value if isinstance(value, list) else [value]
     if len(records) > max_records:
-        raise BehaviorPayloadError(f"{len(records)} behaviors exceed the limit of {max_records}")
+        raise BehaviorPayloadError(
+            f"{len(records)} behaviors exceed the limit of {max_records}", 413
+        )
     return records
 
 
