@@ -64,8 +64,8 @@ from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS, job_settings
+from stack.seaweedfs import seaweedfs_s3
 from tests.conftest import partition_key
-from tests.support.seaweedfs import seaweedfs_s3
 from tests.support.servers import api_server, collector_process, redis_server
 from tests.support.staging import read_stream
 
