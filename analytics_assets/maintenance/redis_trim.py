@@ -42,6 +42,7 @@ from pydantic import Field
 
 from analytics_assets.project import PROJECT_ROOT
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.resources.redaction import without_password
 from analytics_assets.stream.jobs import JOBS_BY_NAME
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ def _redis_client(realtime_redis: RealtimeRedis) -> "redis.Redis":
         client.ping()
     except redis.RedisError as exc:
         raise Failure(
-            f"realtime Redis {realtime_redis.url} unavailable: {exc}. Start it (`make demo` "
+            f"realtime Redis {without_password(realtime_redis.url)} unavailable: {exc}. Start it (`make demo` "
             "does) or set REDIS_URL."
         ) from exc
     return client
