@@ -6,12 +6,14 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 FLINK_VENV := .venv-flink
 CLICKHOUSE_VENV := .venv-clickhouse
-export DAGSTER_HOME := $(CURDIR)/dagster_home
+# ?=: a DAGSTER_HOME already set (e.g. from .stack/stack.env) is kept.
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup flink-env clickhouse-env browser demo test lint validate bench clean
+.PHONY: setup flink-env clickhouse-env browser postgres demo test lint validate bench clean \
+	stack stack-down stack-status
 
 setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -34,6 +36,22 @@ browser: ## Debian chromium: the dashboard page test drives it headless (Playwri
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
+postgres: ## Debian's PostgreSQL server for the local stack (apt, sudo when not root); Debian's own cluster is not created.
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		$(SUDO) mkdir -p /etc/postgresql-common/createcluster.d && \
+		echo 'create_main_cluster = false' | $(SUDO) tee /etc/postgresql-common/createcluster.d/analytics-stack.conf >/dev/null && \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+
+stack: setup postgres ## The local stack (S3, Kafka API, Redis, PostgreSQL, Flink, ClickHouse) under .stack/; prints URLs and the env file.
+	@$(VENV)/bin/python -m stack up
+
+stack-down: ## Stop every service of the local stack (data stays in .stack/).
+	@$(VENV)/bin/python -m stack down
+
+stack-status:
+	@$(VENV)/bin/python -m stack status
+
 demo: setup ## Embedded platform: 48 h of history loaded, live demo traffic, Dagster UI on :3000.
 	@bash scripts/demo.sh
 
@@ -44,7 +62,7 @@ lint: setup
 validate: setup
 	@$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
-test: setup browser lint validate ## Everything CI runs.
+test: setup browser postgres lint validate ## Everything CI runs.
 	@$(VENV)/bin/pytest -p no:cacheprovider
 
 bench: setup ## Benchmarks (not run in CI); results go to bench/results/.

@@ -12,12 +12,13 @@ from analytics_assets.ingest.collector.app import create_app
 from analytics_assets.ingest.collector.event_log import KAFKA_TOPICS, KafkaEventLog
 from analytics_assets.ingest.collector.sensors_protocol import encode_records
 from analytics_assets.ingest.collector.settings import CollectorSettings
-from tests.support.kafka import consume_all, tansu_broker
+from stack.kafka import tansu_broker
+from tests.support.kafka import consume_all
 
 
 @pytest.mark.slow
 def test_collector_writes_every_stream_to_kafka(tmp_path: Path) -> None:
-    with tansu_broker(tmp_path / "tansu.log", tuple(KAFKA_TOPICS.values())) as bootstrap:
+    with tansu_broker(tmp_path, tuple(KAFKA_TOPICS.values())) as bootstrap:
         settings = CollectorSettings(sink="kafka", kafka_bootstrap_servers=bootstrap)
         now = int(time.time() * 1000)
         records = [

