@@ -309,13 +309,17 @@ def send_to_collector(client: httpx.Client, url: str, table: pa.Table) -> None:
 def main() -> None:
     import httpx
 
+    from analytics_assets.resources import raw_event_log_from_environment
     from analytics_assets.resources.raw_event_log import RawEventLog
 
     parser = argparse.ArgumentParser(
         description="Write demo recommendation traffic to the raw event log"
     )
     parser.add_argument(
-        "--root", default="", help="log root (folder or s3://…); default .data/staging"
+        "--root",
+        default="",
+        help="log root (folder or s3://…); default RAW_LOG_ROOT (and its S3 settings), else "
+        ".data/staging",
     )
     parser.add_argument("--history-hours", type=int, default=48)
     parser.add_argument("--events-per-second", type=float, default=20.0)
@@ -327,7 +331,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo-traffic %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    log_resource = RawEventLog(root=args.root)
+    log_resource = (
+        RawEventLog(root=args.root) if args.root else raw_event_log_from_environment(resolved=True)
+    )
     now = dt.datetime.now(dt.UTC)
     _write_history(log_resource, args.history_hours, int(args.events_per_second * 3600), now)
     window_start = now
