@@ -231,18 +231,19 @@ class LocalStack:
 
     # -- down ----------------------------------------------------------------------------
     def down(self) -> list[str]:
-        """Stop every service, dependants first (Tansu before its S3); the names stopped."""
-        stopped = ["flink"] if self._stop_flink() else []
-        for name, server in (
+        """Stop every service, Tansu before its S3, Flink (the slowest, ~10 s) alongside the
+        others; the names stopped."""
+        servers: list[tuple[str, Server]] = [
             ("clickhouse", self.clickhouse),
             ("postgres", self.postgres),
             ("redis", self.redis),
             ("kafka", self.kafka),
             ("s3", self.seaweedfs),
-        ):
-            if server.stop():
-                stopped.append(name)
-        return stopped
+        ]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            flink = pool.submit(self._stop_flink)
+            stopped = [name for name, server in servers if server.stop()]
+        return (["flink"] if flink.result() else []) + stopped
 
     def _stop_flink(self, timeout: float = 30) -> bool:
         """LocalFlinkCluster.stop signals its daemons; wait until they are gone (SIGKILL
