@@ -170,7 +170,6 @@ class LocalStack:
 
     def _wire(self) -> None:
         ports = Ports(self.settings.port_base)
-        self.ports = ports
         self.seaweedfs = SeaweedFS(
             self.directory / "seaweedfs",
             ports.seaweedfs(),
