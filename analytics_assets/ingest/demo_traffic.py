@@ -280,6 +280,10 @@ def send_to_collector(client: httpx.Client, url: str, table: pa.Table) -> None:
         records = [
             {
                 "type": "track",
+                # Client SDKs (web, app) tag each record with a random `_track_id`; without
+                # it two clicks of one user in the same millisecond would share the dedup key
+                # and collapse into one behavior.
+                "_track_id": int(row["event_id"].replace("-", "")[:8], 16),
                 "event": SENSORS_EVENTS[row["action_type"]],
                 "distinct_id": row["user_id"],
                 "time": row["timestamp"],
