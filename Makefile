@@ -70,6 +70,7 @@ bench: setup ## Benchmarks (not run in CI); results go to bench/results/.
 	@$(VENV)/bin/python bench/lake.py
 	@$(VENV)/bin/python bench/api.py
 	@$(VENV)/bin/python bench/startup.py
+	@$(VENV)/bin/python bench/e2e_stack.py
 
 clean:
 	@$(VENV)/bin/python -m analytics_assets.flink.cluster stop 2>/dev/null || true
