@@ -88,6 +88,7 @@ class JobSummary:
     name: str
     state: str
     start_time_ms: int
+    end_time_ms: int = -1  # -1 while the job has not ended
 
     @property
     def active(self) -> bool:
@@ -126,7 +127,13 @@ class FlinkRest:
 
     def jobs(self) -> list[JobSummary]:
         return [
-            JobSummary(j["jid"], j["name"], j["state"], int(j.get("start-time", 0)))
+            JobSummary(
+                j["jid"],
+                j["name"],
+                j["state"],
+                int(j.get("start-time", 0)),
+                int(j.get("end-time", -1)),
+            )
             for j in self._request("GET", "/jobs/overview")["jobs"]
         ]
 

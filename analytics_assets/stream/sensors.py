@@ -15,13 +15,14 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from analytics_assets.flink.cluster import FlinkUnavailable
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.redaction import without_password
+from analytics_assets.stream.backoff import LaunchHistory, decide
 from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, status_key
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 
@@ -33,7 +34,10 @@ from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
     description=(
         "Ensures each declared streaming job is active on Flink: a missing, FAILED or "
         "CANCELED job gets one launch run (from its newest checkpoint/savepoint); a job "
-        "that is running or already being launched gets none. The cursor holds job ids."
+        "that is running or already being launched (run queued or in progress) gets none. "
+        "After 3 launches in a row that failed within 5 minutes it waits 1, 2, 4, … up to "
+        "30 minutes between launches; a job that stays RUNNING resets that. The cursor "
+        "holds the running job ids and each job's failed-launch count."
     ),
 )
 def flink_job_supervisor(
@@ -46,43 +50,79 @@ def flink_job_supervisor(
     launching = {
         run.tags.get(STREAM_JOB_TAG)
         for run in context.instance.get_runs(
-            RunsFilter(job_name=launch_stream_job.name, statuses=list(IN_PROGRESS_RUN_STATUSES))
+            RunsFilter(job_name=launch_stream_job.name, statuses=list(NOT_FINISHED_STATUSES))
         )
     }
+    histories = _launch_histories(context.cursor)
+    now_ms = _now_ms()
     running: dict[str, str] = {}
-    requests = []
+    requests, waiting = [], []
     declared = declared_jobs(clickhouse_sink)
     for stream_job in declared:
-        copies = sorted(
-            (j for j in cluster_jobs if j.name == stream_job.name),
-            key=lambda j: j.start_time_ms,
-            reverse=True,
+        copies = [j for j in cluster_jobs if j.name == stream_job.name]
+        decision = decide(
+            copies,
+            stream_job.name in launching,
+            histories.get(stream_job.name, LaunchHistory()),
+            now_ms,
         )
-        active = [j for j in copies if j.active]
-        if active:
+        histories[stream_job.name] = decision.history
+        if decision.action == "running":
+            active = sorted(
+                (j for j in copies if j.active), key=lambda j: j.start_time_ms, reverse=True
+            )
             running[stream_job.name] = active[0].job_id
             if len(active) > 1:
                 context.log.warning(
                     f"{stream_job.name} has {len(active)} active copies: "
                     f"{[j.job_id for j in active]}"
                 )
-            continue
-        if stream_job.name in launching:
-            continue
-        last_state = copies[0].state if copies else "never submitted"
-        context.log.info(f"{stream_job.name} is not running ({last_state}): launching")
-        requests.append(
-            RunRequest(
-                run_config={
-                    "ops": {"submit_stream_job": {"config": {"stream_job": stream_job.name}}}
-                },
-                tags={STREAM_JOB_TAG: stream_job.name, "flink/last_state": last_state},
+        elif decision.action == "wait":
+            waiting.append(f"{stream_job.name}: {decision.reason}")
+            context.log.warning(f"not launching {stream_job.name}: {decision.reason}")
+        elif decision.action == "launch":
+            context.log.info(f"{stream_job.name} is not running ({decision.reason}): launching")
+            requests.append(
+                RunRequest(
+                    run_config={
+                        "ops": {"submit_stream_job": {"config": {"stream_job": stream_job.name}}}
+                    },
+                    tags={
+                        STREAM_JOB_TAG: stream_job.name,
+                        "flink/last_state": decision.reason,
+                        "flink/failed_launches": str(decision.history.failures),
+                    },
+                )
             )
+    context.update_cursor(
+        json.dumps(
+            {
+                "running": running,
+                "launches": {
+                    name: history.to_json()
+                    for name, history in histories.items()
+                    if history.to_json()
+                },
+            },
+            sort_keys=True,
         )
-    context.update_cursor(json.dumps(running, sort_keys=True))
-    if not requests:
-        return SkipReason(f"all {len(declared)} streaming jobs active or being launched")
-    return SensorResult(run_requests=requests)
+    )
+    if requests:
+        return SensorResult(run_requests=requests)
+    if waiting:
+        return SkipReason("backing off: " + "; ".join(waiting))
+    return SkipReason(f"all {len(declared)} streaming jobs active or being launched")
+
+
+def _launch_histories(cursor: str | None) -> dict[str, LaunchHistory]:
+    """Per-job launch history from the cursor (an older cursor held only job ids)."""
+    data = json.loads(cursor) if cursor else {}
+    launches = data.get("launches", {}) if isinstance(data, dict) else {}
+    return {name: LaunchHistory.from_json(entry) for name, entry in launches.items()}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @sensor(
