@@ -13,12 +13,16 @@ import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    BackfillPolicy,
     DailyPartitionsDefinition,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
+from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.tables import DIM_ORDERS, DIM_USER_MAPPING
+from analytics_assets.metadata import markdown_table
 from analytics_assets.paimon.commit import commit_entries
 from analytics_assets.paimon.datafiles import write_rows
 from analytics_assets.paimon.files import FILE_SOURCE_APPEND
@@ -68,6 +72,7 @@ def orders_of_day(core: pl.DataFrame) -> pl.DataFrame:
 @asset(
     deps=[AssetKey("ods_events_core")],
     partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
     pool=PAIMON_POOL,
     group_name=GROUP,
     kinds={"paimon"},
@@ -76,12 +81,33 @@ def orders_of_day(core: pl.DataFrame) -> pl.DataFrame:
     description=(
         "Paimon `ods.dim_orders`: one row per business order (order_id, user, created_at, "
         "amount), partitioned by `dt`; taken from the day's `PayOrder` events in CORE. "
-        "Re-materializing a day replaces it."
+        "Re-materializing a day (or a range of days, in one run) replaces it."
     ),
 )
 def dim_orders(context: AssetExecutionContext, paimon: PaimonLake) -> MaterializeResult:
-    day = context.partition_time_window.start.astimezone(dt.UTC).replace(tzinfo=dt.UTC)
-    key = f"{day:%Y-%m-%d}"
+    paimon.ensure_table(DIM_ORDERS)
+    source = paimon.table_exists("ods_events_core")
+    per_day = []
+    snapshot_id: int | None = None
+    for day in days_in(context.partition_time_window):
+        key = f"{day:%Y-%m-%d}"
+        rows, amount, snapshot_id = _replace_orders_of_day(paimon, key, source, context.run_id)
+        per_day.append({"dt": key, "orders": rows, "order_amount": amount})
+        context.log.info(f"dim_orders {key}: {rows} orders (snapshot {snapshot_id})")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(d["orders"] for d in per_day),
+            "order_amount": round(sum(d["order_amount"] for d in per_day), 2),
+            "snapshot_id": snapshot_id or 0,
+            "per_day": MetadataValue.md(markdown_table(pl.DataFrame(per_day))),
+        }
+    )
+
+
+def _replace_orders_of_day(
+    paimon: PaimonLake, key: str, source: bool, run_id: str
+) -> tuple[int, float, int | None]:
+    """Make the day's orders the only rows of its `dt` partition: (orders, amount, snapshot)."""
     core = (
         read_table(
             paimon,
@@ -89,7 +115,7 @@ def dim_orders(context: AssetExecutionContext, paimon: PaimonLake) -> Materializ
             ["event", "properties", "distinct_id", "time", "project", "dt"],
             key,
         )
-        if paimon.table_exists("ods_events_core")
+        if source
         else pl.DataFrame()
     )
     orders = orders_of_day(core) if core.height else pl.DataFrame()
@@ -98,25 +124,20 @@ def dim_orders(context: AssetExecutionContext, paimon: PaimonLake) -> Materializ
         if orders.height
         else DIM_ORDERS.schema.empty_table()
     )
-    paimon.ensure_table(DIM_ORDERS)
+    start = dt.datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=dt.UTC)
     with paimon.committing(DIM_ORDERS.name) as metadata:
         report = replace_slice(
             metadata,
             paimon.create_if_absent(),
             partition=(key,),
             time_column="created_at",
-            start=day,
-            end=day + dt.timedelta(days=1),
+            start=start,
+            end=start + dt.timedelta(days=1),
             rows=rows,
-            properties={"dagster.run_id": context.run_id, "dagster.day": key},
+            properties={"dagster.run_id": run_id, "dagster.day": key},
         )
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": rows.num_rows,
-            "order_amount": float(orders["amount"].sum()) if orders.height else 0.0,
-            "snapshot_id": report.snapshot_id or 0,
-        }
-    )
+    amount = float(orders["amount"].sum()) if orders.height else 0.0
+    return rows.num_rows, amount, report.snapshot_id
 
 
 @asset(

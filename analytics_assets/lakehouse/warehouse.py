@@ -1,12 +1,21 @@
-"""DWD/DWS models as daily-partitioned assets: a materialization refreshes one day in the
-warehouse (a synchronous StarRocks partition refresh, or chDB recomputing the day), so a
-backfill is a partition range in the UI."""
+"""DWD/DWS models as daily-partitioned assets: a materialization refreshes each day of its
+partition range in the warehouse (a synchronous StarRocks partition refresh, or chDB
+recomputing the day), so a backfill is one run over a partition range in the UI."""
 
-import datetime as dt
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
-
+from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.dimensions import daily_partitions
+from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL
 from analytics_assets.resources.warehouse import LakeWarehouse
 from analytics_assets.resources.warehouse_models import MODELS, WarehouseModel
@@ -29,6 +38,7 @@ def _model_asset(model: WarehouseModel) -> AssetsDefinition:
         name=model.name,
         deps=[AssetKey(t) for t in model.lake_tables] + [AssetKey(m) for m in model.models],
         partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
         pool=CLICKHOUSE_POOL,
         group_name=GROUP,
         kinds={"starrocks", "sql"},
@@ -37,15 +47,20 @@ def _model_asset(model: WarehouseModel) -> AssetsDefinition:
         description=_DESCRIPTIONS[model.name],
     )
     def refresh(context: AssetExecutionContext, warehouse: LakeWarehouse) -> MaterializeResult:
-        day = context.partition_time_window.start.astimezone(dt.UTC).date()
-        result = warehouse.refresh_day(model, day)
-        context.log.info(
-            f"{model.name} {day}: {result.rows} rows in {result.seconds:.2f} s ({result.engine})"
-        )
+        refreshed = []
+        for day in days_in(context.partition_time_window):
+            result = warehouse.refresh_day(model, day)
+            context.log.info(
+                f"{model.name} {day}: {result.rows} rows in {result.seconds:.2f} s ({result.engine})"
+            )
+            refreshed.append(
+                {"dt": str(day), "rows": result.rows, "seconds": round(result.seconds, 2)}
+            )
         return MaterializeResult(
             metadata={
-                "dagster/row_count": result.rows,
-                "refresh_seconds": round(result.seconds, 3),
+                "dagster/row_count": sum(r["rows"] for r in refreshed),
+                "refresh_seconds": round(sum(r["seconds"] for r in refreshed), 3),
+                "per_day": MetadataValue.md(markdown_table(pl.DataFrame(refreshed))),
                 **{f"state/{k}": str(v) for k, v in warehouse.model_state(model).items()},
             }
         )
