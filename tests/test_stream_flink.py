@@ -1,8 +1,9 @@
 """The stream layer on a real Flink cluster (from the apache-flink wheel), a real Redis and
 a real ClickHouse server: the supervisor sensor launches every job, Redis and
 `user_behaviors` equal the independent computation, cancelled jobs are relaunched from
-their checkpoints and a killed TaskManager is survived with counts exact (not doubled),
-no duplicate is ever submitted, and malformed input becomes dead letters."""
+their checkpoints with counts exact (not doubled), no duplicate is ever submitted, and
+malformed input becomes dead letters. (A TaskManager killed while files land:
+tests/reliability/test_stream_faults.py.)"""
 
 import datetime as dt
 import json
@@ -15,13 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import redis
-from dagster import (
-    DagsterInstance,
-    DagsterRunStatus,
-    RunRequest,
-    SensorResult,
-    build_sensor_context,
-)
+from dagster import DagsterInstance, DagsterRunStatus, SensorResult, build_sensor_context
 
 from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster
 from analytics_assets.ingest.demo_traffic import generate_behaviors
@@ -34,16 +29,16 @@ from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.checks import stream_health_checks
 from analytics_assets.stream.jobs import STREAM_JOBS
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
-from analytics_assets.stream.sensors import flink_job_supervisor, stream_keys_observer
+from analytics_assets.stream.sensors import stream_keys_observer
 from tests.support.checks import evaluate
-from tests.support.servers import (
-    clickhouse_server,
-    kill_taskmanagers,
-    local_flink,
-    redis_server,
-    wait_until,
+from tests.support.servers import clickhouse_server, local_flink, redis_server, wait_until
+from tests.support.stream import (
+    Supervisor,
+    clickhouse_mismatch,
+    wait_for,
+    wait_for_redis,
+    wait_restored,
 )
-from tests.support.stream import clickhouse_mismatch, wait_for, wait_for_redis
 
 pytestmark = pytest.mark.slow
 
@@ -66,18 +61,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with clickhouse_server(tmp_path_factory.mktemp("clickhouse")) as url:
         yield f"{url}/default"
-
-
-def _supervise(instance: DagsterInstance, resources: dict) -> list[RunRequest]:
-    result = flink_job_supervisor(build_sensor_context(instance=instance, resources=resources))
-    return list(result.run_requests or []) if isinstance(result, SensorResult) else []
-
-
-def _launch(instance: DagsterInstance, request: RunRequest, resources: dict) -> None:
-    result = launch_stream_job.execute_in_process(
-        run_config=request.run_config, resources=resources, instance=instance, tags=request.tags
-    )
-    assert result.success
 
 
 def _write_malformed(root: Path) -> pa.Table:
@@ -125,6 +108,7 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     client = redis.Redis.from_url(redis_url)
     rest = FlinkRest(flink.rest_url)
     instance = DagsterInstance.ephemeral()
+    supervisor = Supervisor(instance, resources)
 
     first = generate_behaviors(START, START + dt.timedelta(minutes=20), 8_000, seed=11)
     raw_log.write(behaviors.CONTRACT, first.slice(0, 5_000))
@@ -132,11 +116,8 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     valid_handmade = _write_malformed(staging)
 
     # 1. The supervisor launches each declared job exactly once.
-    requests = _supervise(instance, resources)
-    assert sorted(r.tags[STREAM_JOB_TAG] for r in requests) == sorted(j.name for j in STREAM_JOBS)
-    for request in requests:
-        _launch(instance, request, resources)
-    assert _supervise(instance, resources) == []  # all running: no second copy
+    assert supervisor.launch_requested() == sorted(j.name for j in STREAM_JOBS)
+    assert supervisor.tick() == []  # all running: no second copy
     events = pl.from_arrow(pa.concat_tables([first, valid_handmade]))
     seconds = wait_for_redis(client, events)
     print(f"Redis matched the oracle {seconds:.1f} s after the last submission")
@@ -202,24 +183,16 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
         tags={STREAM_JOB_TAG: "hot_items"},
         status=DagsterRunStatus.STARTED,
     )
-    assert sorted(r.tags[STREAM_JOB_TAG] for r in _supervise(instance, resources)) == [
+    assert sorted(r.tags[STREAM_JOB_TAG] for r in supervisor.tick()) == [
         "clickhouse_sink",
         "realtime_metrics",
     ]
     instance.delete_run(in_flight.run_id)
-    requests = _supervise(instance, resources)
-    assert sorted(r.tags[STREAM_JOB_TAG] for r in requests) == sorted(victims.values())
-    for request in requests:
-        _launch(instance, request, resources)
-    assert _supervise(instance, resources) == []
-    relaunched = [j for j in rest.jobs() if j.name in victims.values() and j.active]
+    assert supervisor.launch_requested() == sorted(victims.values())
+    assert supervisor.tick() == []
+    relaunched = {j.name: j.job_id for j in rest.jobs() if j.name in victims.values() and j.active}
     assert len(relaunched) == 3
-    for job in relaunched:
-        wait_until(
-            lambda job=job: rest.checkpoints(job.job_id)["latest"]["restored"] is not None,
-            60,
-            f"{job.name} restored",
-        )
+    wait_restored(rest, relaunched)
 
     # 6. Counts are exact: the replayed batches rewrote the same values, nothing doubled.
     everything = pl.from_arrow(pa.concat_tables([first, valid_handmade, second]))
@@ -227,38 +200,3 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     with clickhouse.opened():
         wait_for(lambda: clickhouse_mismatch(clickhouse, everything), "user_behaviors")
     assert len(_dead_letters(dead_root / "hot_items")) == 3  # the restore re-read no file
-
-    # 7. A TaskManager crash right after a file was processed (likely before the next
-    #    checkpoint): the jobs wait in RESTARTING, the supervisor launches nothing, and
-    #    once a TaskManager is back Flink restores them itself, replaying onto state and
-    #    ClickHouse dedup tokens, so the counts stay exact.
-    running = {j.name: j.job_id for j in rest.jobs() if j.active}
-    third = generate_behaviors(
-        START + dt.timedelta(minutes=30), START + dt.timedelta(minutes=40), 2_000, seed=13
-    )
-    raw_log.write(behaviors.CONTRACT, third)
-    time.sleep(1.5)
-    assert kill_taskmanagers(flink) == 1
-    fourth = generate_behaviors(
-        START + dt.timedelta(minutes=40), START + dt.timedelta(minutes=50), 2_000, seed=14
-    )
-    raw_log.write(behaviors.CONTRACT, fourth)
-    wait_until(lambda: rest.overview()["taskmanagers"] == 0, 60, "TaskManager loss noticed")
-    assert _supervise(instance, resources) == []
-    flink.start_taskmanager()
-    wait_until(
-        lambda: {j.name: j.job_id for j in rest.jobs() if j.state == "RUNNING"} == running,
-        120,
-        "the same jobs RUNNING again",
-    )
-    never_restored = running["user_recent"]  # launched once, at step 1
-    wait_until(
-        lambda: rest.checkpoints(never_restored)["latest"]["restored"] is not None,
-        60,
-        "user_recent restored from its checkpoint by Flink",
-    )
-    everything = pl.from_arrow(pa.concat_tables([first, valid_handmade, second, third, fourth]))
-    wait_for_redis(client, everything)
-    with clickhouse.opened():
-        wait_for(lambda: clickhouse_mismatch(clickhouse, everything), "user_behaviors")
-    assert _supervise(instance, resources) == []

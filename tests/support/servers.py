@@ -34,17 +34,23 @@ def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
         cluster.stop()
 
 
-def kill_taskmanagers(cluster: LocalFlinkCluster) -> int:
+@dataclass(frozen=True)
+class Killed:
+    taskmanagers: int
+    python_workers: int
+
+
+def kill_taskmanagers(cluster: LocalFlinkCluster) -> Killed:
     """SIGKILL every TaskManager of a local cluster (a crash, not a shutdown), and its
     Python workers, which would otherwise outlive it as orphans."""
     pids = cluster.daemon_pids("taskexecutor")
-    for pid in pids:
-        for process in [pid, *descendants(pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process, signal.SIGKILL)
+    workers = [child for pid in pids for child in descendants(pid)]
+    for process in [*pids, *workers]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process, signal.SIGKILL)
     for pid_file in (cluster.data_dir / "pid").glob("*taskexecutor*.pid"):
         pid_file.unlink()
-    return len(pids)
+    return Killed(len(pids), len(workers))
 
 
 @dataclass

@@ -1,14 +1,68 @@
-"""Redis and ClickHouse as the stream jobs leave them, compared with independent oracles."""
+"""The stream layer under test: the supervisor sensor ticked by hand, and Redis and
+ClickHouse as the stream jobs leave them, compared with independent oracles."""
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 import redis
+from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS
 
+from analytics_assets.flink.cluster import FlinkRest
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
+from analytics_assets.stream.sensors import flink_job_supervisor
 from tests import independent
+from tests.support.servers import wait_until
+
+
+@dataclass
+class Supervisor:
+    """`flink_job_supervisor` ticked as the daemon ticks it (its cursor carried over), with
+    its launch runs executed in process, each one counted."""
+
+    instance: DagsterInstance
+    resources: dict[str, Any]
+    cursor: str | None = None
+    launched: list[str] = field(default_factory=list)
+
+    def tick(self) -> list[RunRequest]:
+        context = build_sensor_context(
+            instance=self.instance, resources=self.resources, cursor=self.cursor
+        )
+        result = flink_job_supervisor(context)
+        self.cursor = context.cursor
+        return list(result.run_requests or []) if isinstance(result, SensorResult) else []
+
+    def launch(self, request: RunRequest) -> None:
+        result = launch_stream_job.execute_in_process(
+            run_config=request.run_config,
+            resources=self.resources,
+            instance=self.instance,
+            tags=request.tags,
+        )
+        assert result.success
+        self.launched.append(request.tags[STREAM_JOB_TAG])
+
+    def launch_requested(self) -> list[str]:
+        """One tick, every requested launch run executed; the jobs it launched."""
+        requests = self.tick()
+        for request in requests:
+            self.launch(request)
+        return sorted(r.tags[STREAM_JOB_TAG] for r in requests)
+
+
+def wait_restored(rest: FlinkRest, job_ids: dict[str, str], timeout: float = 60) -> None:
+    """Until each job's newest checkpoint statistics say it was restored from one."""
+    for name, job_id in job_ids.items():
+        wait_until(
+            lambda job_id=job_id: rest.checkpoints(job_id)["latest"]["restored"] is not None,
+            timeout,
+            f"{name} restored from its checkpoint",
+        )
 
 
 def redis_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) -> str | None:
