@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup flink-env clickhouse-env browser postgres demo test lint validate bench clean \
-	stack stack-down stack-status
+	stack stack-down stack-status reliability
 
 setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -64,6 +64,9 @@ validate: setup
 
 test: setup browser postgres lint validate ## Everything CI runs.
 	@$(VENV)/bin/pytest -p no:cacheprovider
+
+reliability: setup ## Fault injection and the 10-minute soak (tests/reliability); prints the table. `make test` runs it too.
+	@$(VENV)/bin/pytest tests/reliability -p no:cacheprovider -s
 
 bench: setup ## Benchmarks (not run in CI); results go to bench/results/.
 	@$(VENV)/bin/python bench/load_clickhouse.py
