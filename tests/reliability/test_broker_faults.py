@@ -35,7 +35,7 @@ EVENTS_PER_SECOND = 300
 BEFORE_SECONDS = 5.0  # load before the fault
 AFTER_SECONDS = 8.0  # load after the service is back
 # Tansu is down for well under the Kafka sink's delivery timeout (10 s): a restart, not an
-# outage (longer: see the xfail test). S3 long enough for several failed uploads.
+# outage (longer: see the outage test). S3 long enough for several failed uploads.
 TANSU_DOWN_SECONDS = 3.0
 S3_DOWN_SECONDS = 8.0
 REDIS_DOWN_SECONDS = 5.0
@@ -132,9 +132,10 @@ def ids_in_topic(bootstrap: str, topic: str) -> list[str]:
 
 def run_with_tansu_outage(
     tmp_path: Path, down_seconds: float
-) -> tuple[LoadGenerator, Outage, list[str]]:
+) -> tuple[LoadGenerator, Outage, list[str], str]:
     """Kafka sink against Tansu on SeaweedFS; Tansu stopped and started mid-run. The load,
-    the outage and every `event_id` in `user-behaviors` (both front doors map there)."""
+    the outage, every `event_id` in `user-behaviors` (both front doors map there) and the
+    collector's log."""
     with seaweedfs(tmp_path, ("tansu",)) as s3:
         broker = Tansu(tmp_path, free_port(), storage="s3://tansu/", s3=s3.endpoint)
         try:
@@ -147,7 +148,8 @@ def run_with_tansu_outage(
                     time.sleep(BEFORE_SECONDS)
                     outage = restart(broker, down_seconds)
                     time.sleep(AFTER_SECONDS)
-            return load, outage, ids_in_topic(broker.bootstrap, KAFKA_TOPICS[behaviors.STREAM])
+            found = ids_in_topic(broker.bootstrap, KAFKA_TOPICS[behaviors.STREAM])
+            return load, outage, found, server.log_path.read_text()
         finally:
             broker.stop()
 
@@ -180,7 +182,7 @@ def record_tansu_outcome(
 
 @pytest.mark.slow
 def test_tansu_restart_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    load, outage, found = run_with_tansu_outage(tmp_path, TANSU_DOWN_SECONDS)
+    load, outage, found, _ = run_with_tansu_outage(tmp_path, TANSU_DOWN_SECONDS)
     outcome = record_tansu_outcome(load, outage, found, "Tansu restart (Kafka sink)")
 
     acknowledged = load.acknowledged_ids()
@@ -190,28 +192,21 @@ def test_tansu_restart_under_load_loses_no_acknowledged_event(tmp_path: Path) ->
     assert held_longer_than(load, 1.0) > 0, "no request waited: the restart missed the load"
 
 
-class DidNotRecover(AssertionError):
-    """The collector kept refusing requests after the broker was back."""
-
-
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=DidNotRecover,  # a lost acknowledged event fails the test, expected or not
-    reason=(
-        "known issue: after an outage longer than the 10 s delivery timeout, librdkafka "
-        "bumps the idempotent producer's epoch to recover its timed-out messages, Tansu "
-        "0.6.0 answers OUT_OF_ORDER_SEQUENCE and then PRODUCER_FENCED to every produce, "
-        "and KafkaEventLog keeps that producer: the collector answers 503 until restarted"
-    ),
-)
 def test_tansu_outage_longer_than_the_delivery_timeout_recovers(tmp_path: Path) -> None:
-    load, outage, found = run_with_tansu_outage(tmp_path, down_seconds=15.0)
+    """Down longer than the 10 s delivery timeout: librdkafka bumps the idempotent
+    producer's epoch to recover its timed-out messages and Tansu 0.6.0 answers
+    PRODUCER_FENCED to every later produce. The collector refuses those requests, replaces
+    its producer, and serves again once the broker is back."""
+    load, outage, found, collector_log = run_with_tansu_outage(tmp_path, down_seconds=15.0)
     outcome = record_tansu_outcome(load, outage, found, "Tansu outage > delivery timeout")
 
     assert outcome.lost == 0, f"{outcome.lost} acknowledged events not in Kafka"
-    if load.acknowledged_ids() != load.sent_ids():
-        raise DidNotRecover(f"still refused after the broker came back: {load.last_refusal}")
+    assert load.acknowledged_ids() == load.sent_ids(), (
+        f"still refused after the broker came back: {load.last_refusal}"
+    )
+    assert load.retried_batches() > 0, "no request failed: the outage was too short"
+    assert "Kafka producer replaced" in collector_log, "the fenced producer was kept"
 
 
 @pytest.mark.slow
