@@ -2,7 +2,10 @@
 local file lock exclude each other's holders and recover from dead ones."""
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -78,6 +81,69 @@ def test_a_dead_holders_jdbc_lease_expires(tmp_path: Path) -> None:
     with lock.hold("ods.events"):  # the stale row is released instead of blocking forever
         owners = connection.execute("SELECT lock_owner FROM paimon_distributed_locks").fetchall()
         assert owners and owners[0][0] != "crashed-writer"
+
+
+def jdbc_lock(directory: Path, timeout_seconds: float, lease_seconds: int) -> JdbcTableLock:
+    options = {
+        "metastore": "jdbc",
+        "uri": f"jdbc:sqlite:{directory / 'c.sqlite'}",
+        "warehouse": str(directory),
+    }
+    return JdbcTableLock(options, "analytics", timeout_seconds, lease_seconds)
+
+
+def test_a_live_holder_renews_its_jdbc_lease(tmp_path: Path) -> None:
+    """Held three times as long as the lease: the heartbeat keeps the lock, so a second
+    committer waiting for the whole time still does not get it."""
+    held, done = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with jdbc_lock(tmp_path, 5, lease_seconds=2).hold("ods.events"):
+            held.set()
+            done.wait(6)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(LockTimeout), jdbc_lock(tmp_path, 5, 2).hold("ods.events"):
+            pass
+    finally:
+        done.set()
+        thread.join()
+    with jdbc_lock(tmp_path, 1, 2).hold("ods.events"):  # released on exit, not left to expire
+        pass
+
+
+HOLD_UNTIL_KILLED = """
+import sys, time
+from pathlib import Path
+from tests.test_paimon_locks import jdbc_lock
+with jdbc_lock(Path(sys.argv[1]), 5, lease_seconds=2).hold("ods.events"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_holder_blocks_its_table_only_for_the_lease(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_UNTIL_KILLED, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        time.sleep(3)  # past the lease: only the heartbeat keeps it
+        with pytest.raises(LockTimeout), jdbc_lock(tmp_path, 1, 2).hold("ods.events"):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    killed = time.monotonic()
+    with jdbc_lock(tmp_path, 30, 2).hold("ods.events"):
+        waited = time.monotonic() - killed
+    assert waited < 2 + 2, f"waited {waited:.1f} s for a 2 s lease"
 
 
 def test_file_lock_excludes_a_second_holder(tmp_path: Path) -> None:

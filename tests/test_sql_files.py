@@ -2,6 +2,7 @@
 parameter is a security rule: tests/test_security.py."""
 
 from analytics_assets.behavior.partitions import RAW_RETENTION_DAYS
+from analytics_assets.paimon.locks import LOCK_SQL
 from analytics_assets.resources.sql_files import load_sql, migrations, split_statements
 
 
@@ -22,3 +23,16 @@ def test_raw_retention_constant_matches_the_table_ttl() -> None:
 def test_split_statements_ignores_comments_and_blank_statements() -> None:
     script = "-- a; comment;\nSELECT 1;\n\n  SELECT {x:UInt8};\n"
     assert split_statements(script) == ["SELECT 1", "SELECT {x:UInt8}"]
+
+
+def test_paimon_lock_sql_comments_have_no_quotes() -> None:
+    """pypaimon's DB-API wrapper rewrites `?` to the driver's placeholder outside string
+    literals only, and a quote in a `--` comment opens one: the renewal SQL once failed on
+    PostgreSQL (and not on sqlite, whose placeholder is `?` already) for a `holder's`."""
+    quoted = [
+        f"{path.name}: {line.strip()}"
+        for path in sorted(LOCK_SQL.glob("*.sql"))
+        for line in path.read_text().splitlines()
+        if line.lstrip().startswith("--") and ("'" in line or '"' in line)
+    ]
+    assert quoted == []

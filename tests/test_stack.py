@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import redis
 from confluent_kafka import Producer
 from dagster import DagsterInstance, asset, materialize
 
+from analytics_assets.paimon.locks import JdbcTableLock, LockTimeout
 from analytics_assets.project import PROJECT_ROOT
 from stack.local import LocalStack, Ports, free_port_base
 from stack.processes import port_open, start_time
@@ -139,6 +141,7 @@ def test_stack_up_twice_restart_and_down(stack_dir: Path, monkeypatch: pytest.Mo
     paimon_url = jdbc.replace("//", f"//{env['PAIMON_JDBC_USER']}:{env['PAIMON_JDBC_PASSWORD']}@")
     with psycopg.connect(paimon_url) as connection:
         assert connection.execute("SELECT 1").fetchone() == (1,)
+    assert_committer_lock_holds_in_postgres(env)
 
     # Flink REST and ClickHouse HTTP.
     assert httpx.get(f"{env['FLINK_REST_URL']}/overview").json()["taskmanagers"] >= 1
@@ -195,6 +198,24 @@ def test_stack_up_twice_restart_and_down(stack_dir: Path, monkeypatch: pytest.Mo
     assert processes_mentioning(stack_dir) == []
     assert [port for port in Ports(base).every() if port_open(port)] == []
     assert "stopped: nothing (none running)" in stack_cli("down", "--data-dir", str(stack_dir))
+
+
+def assert_committer_lock_holds_in_postgres(env: dict[str, str]) -> None:
+    """The Paimon committer lock's SQL on PostgreSQL: held past its 2 s lease by the
+    heartbeat (a second committer times out), free again once released."""
+    options = {
+        "metastore": "jdbc",
+        "uri": env["PAIMON_JDBC_URI"],
+        "jdbc.user": env["PAIMON_JDBC_USER"],
+        "jdbc.password": env["PAIMON_JDBC_PASSWORD"],
+        "warehouse": env["PAIMON_WAREHOUSE"],
+    }
+    with JdbcTableLock(options, "stack", 5, lease_seconds=2).hold("ods.probe"):
+        time.sleep(3)
+        with pytest.raises(LockTimeout), JdbcTableLock(options, "stack", 1, 2).hold("ods.probe"):
+            pass
+    with JdbcTableLock(options, "stack", 1, 2).hold("ods.probe"):
+        pass
 
 
 def processes_mentioning(directory: Path) -> list[str]:

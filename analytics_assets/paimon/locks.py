@@ -11,6 +11,8 @@ running writer planned against. Two implementations:
 """
 
 import fcntl
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +23,8 @@ from typing import Protocol
 from analytics_assets.project import SQL_DIR
 
 LOCK_SQL = SQL_DIR / "paimon_locks"
+
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(TimeoutError):
@@ -63,14 +67,19 @@ class FileTableLock:
 
 
 class JdbcTableLock:
-    """Lease-based: a holder that dies stops blocking once `lease_seconds` have passed."""
+    """Lease-based: a holder that dies stops blocking once `lease_seconds` have passed.
+
+    A live holder renews its lease every quarter lease from a heartbeat thread, so the
+    lease can be short (a killed load blocks its table for a minute, not for as long as
+    the longest load could take) without a slow load losing its lock.
+    """
 
     def __init__(
         self,
         catalog_options: dict[str, str],
         catalog_key: str,
         timeout_seconds: float,
-        lease_seconds: int = 3600,
+        lease_seconds: int = 60,
     ) -> None:
         self.catalog_options = catalog_options
         self.catalog_key = catalog_key
@@ -99,11 +108,47 @@ class JdbcTableLock:
                         f"(waited {self.timeout_seconds:.0f} s; lease {self.lease_seconds} s)"
                     )
                 time.sleep(0.5)
+            stop_renewing = threading.Event()
+            heartbeat = threading.Thread(
+                target=self._renew_until,
+                args=(stop_renewing, lock_id, owner),
+                name=f"lease {lock_id}",
+                daemon=True,
+            )
+            heartbeat.start()
             try:
                 yield
             finally:
+                stop_renewing.set()
+                heartbeat.join()
                 with connection.transaction():
                     connection.execute(_sql("release.sql"), (lock_id, owner))
+        finally:
+            connection.close()
+
+    def _renew_until(self, stop: threading.Event, lock_id: str, owner: str) -> None:
+        """Renew the lease until `stop`; on its own connection (DB-API connections are not
+        shared between threads). A failed renewal is retried at the next beat."""
+        try:
+            connection = self._connect()
+        except Exception as exc:
+            log.warning("cannot renew the lease on %s: %s", lock_id, exc)
+            return
+        try:
+            while not stop.wait(self.lease_seconds / 4):
+                try:
+                    with connection.transaction():
+                        renewed = connection.execute(_sql("renew.sql"), (lock_id, owner))
+                except Exception as exc:  # the catalog database is briefly unreachable
+                    log.warning("could not renew the lease on %s: %s", lock_id, exc)
+                    continue
+                if not renewed:
+                    log.warning(
+                        "the lease on %s expired before it was renewed; another committer "
+                        "may hold the table now",
+                        lock_id,
+                    )
+                    return
         finally:
             connection.close()
 

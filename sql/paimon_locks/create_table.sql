@@ -1,4 +1,4 @@
--- Java Paimon's JDBC catalog lock table (JdbcCatalogLock), so Java and Python committers
+-- The JDBC catalog lock table of Java Paimon (JdbcCatalogLock), so Java and Python committers
 -- of the same catalog exclude each other.
 CREATE TABLE IF NOT EXISTS paimon_distributed_locks (
     lock_id VARCHAR(255) NOT NULL,
