@@ -6,6 +6,7 @@ runs against a real cluster in test_stream_flink.py; here its rules run on REST 
 """
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,13 @@ def test_invalid_share_of_the_last_hour(tmp_path: Path, instance: DagsterInstanc
     raw_event_log = RawEventLog(root=str(tmp_path / "staging"))
     checks = named(ingest_health_checks, "raw_sa_events_invalid_share")
     resources = {"raw_event_log": raw_event_log}
-    last_hour = hour_floor(NOW) - dt.timedelta(hours=1)
+    # The check reads the hour that closed last when it runs: not the module's NOW (a long
+    # suite crosses an hour), and not within a minute of the next hour.
+    now = dt.datetime.now(dt.UTC)
+    if hour_floor(now) + dt.timedelta(minutes=59) < now:
+        time.sleep(61 - now.second)
+        now = dt.datetime.now(dt.UTC)
+    last_hour = hour_floor(now) - dt.timedelta(hours=1)
     records = generate_sa_events(last_hour, last_hour + dt.timedelta(hours=1), 2_000, seed=3)
 
     # Bad: 30 % of last hour's records are invalid (a whitelist outage, say).
