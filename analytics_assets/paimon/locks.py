@@ -96,6 +96,7 @@ class JdbcTableLock:
     def hold(self, table: str) -> Iterator[None]:
         lock_id = f"{self.catalog_key}.{table}"
         owner = str(uuid.uuid4())
+        renew = _sql("renew.sql")  # read before acquiring: a missing file fails loud, not later
         connection = self._connect()
         try:
             with connection.transaction():
@@ -111,7 +112,7 @@ class JdbcTableLock:
             stop_renewing = threading.Event()
             heartbeat = threading.Thread(
                 target=self._renew_until,
-                args=(stop_renewing, lock_id, owner),
+                args=(stop_renewing, renew, lock_id, owner),
                 name=f"lease {lock_id}",
                 daemon=True,
             )
@@ -126,7 +127,7 @@ class JdbcTableLock:
         finally:
             connection.close()
 
-    def _renew_until(self, stop: threading.Event, lock_id: str, owner: str) -> None:
+    def _renew_until(self, stop: threading.Event, renew: str, lock_id: str, owner: str) -> None:
         """Renew the lease until `stop`; on its own connection (DB-API connections are not
         shared between threads). A failed renewal is retried at the next beat."""
         try:
@@ -138,7 +139,7 @@ class JdbcTableLock:
             while not stop.wait(self.lease_seconds / 4):
                 try:
                     with connection.transaction():
-                        renewed = connection.execute(_sql("renew.sql"), (lock_id, owner))
+                        renewed = connection.execute(renew, (lock_id, owner))
                 except Exception as exc:  # the catalog database is briefly unreachable
                     log.warning("could not renew the lease on %s: %s", lock_id, exc)
                     continue
