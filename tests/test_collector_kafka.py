@@ -9,16 +9,21 @@ import pytest
 from confluent_kafka import KafkaError
 from starlette.testclient import TestClient
 
-from analytics_assets.ingest.collector.app import create_app
+from analytics_assets.ingest.collector.app import build_event_log, create_app
 from analytics_assets.ingest.collector.event_log import (
     KAFKA_TOPICS,
+    BothEventLogs,
     KafkaEventLog,
+    StagingEventLog,
     breaks_producer,
 )
 from analytics_assets.ingest.collector.sensors_protocol import encode_records
 from analytics_assets.ingest.collector.settings import CollectorSettings
+from analytics_assets.raw_log import behaviors
+from analytics_assets.resources.raw_event_log import RawEventLog
 from stack.kafka import tansu_broker
 from tests.support.kafka import consume_all
+from tests.support.staging import read_stream
 
 
 @pytest.mark.slow
@@ -51,13 +56,13 @@ def test_collector_writes_every_stream_to_kafka(tmp_path: Path) -> None:
             api = http.post("/api/v1/behaviors", json=behavior)
         assert sensors.status_code == 200 and api.status_code == 200
         sa = [orjson.loads(v) for v in consume_all(bootstrap, "sa-events", 300)]
-        behaviors = [orjson.loads(v) for v in consume_all(bootstrap, "user-behaviors", 301)]
+        written = [orjson.loads(v) for v in consume_all(bootstrap, "user-behaviors", 301)]
         letters = [orjson.loads(v) for v in consume_all(bootstrap, "dead-letters", 1)]
     assert sorted(e["_track_id"] if "_track_id" in e else e["track_id"] for e in sa) == list(
         range(300)
     )
     assert {e["time"] for e in sa} == {now}  # epoch milliseconds, as Flink's JSON format reads
-    assert sorted(b["user_id"] for b in behaviors) == sorted(
+    assert sorted(b["user_id"] for b in written) == sorted(
         ["api-user", *(f"u{i}" for i in range(300))]
     )
     assert [letter["reason"] for letter in letters] == ["unknown record type 'mystery'"]
@@ -89,3 +94,56 @@ def test_an_unreachable_broker_answers_503_so_sdks_retry(tmp_path: Path) -> None
 def test_only_errors_that_end_an_idempotent_producer_replace_it(code: int, replace: bool) -> None:
     assert breaks_producer(KafkaError(code)) is replace
     assert breaks_producer(KafkaError(code, fatal=True)), "librdkafka's fatal flag always does"
+
+
+def post_behaviors(http: TestClient, users: list[str]) -> int:
+    rows = [
+        {
+            "tenant_id": "acme",
+            "scenario_id": "s",
+            "user_id": u,
+            "item_id": "i",
+            "action_type": "click",
+        }
+        for u in users
+    ]
+    return http.post("/api/v1/behaviors", json=rows).status_code
+
+
+@pytest.mark.slow
+def test_staging_and_kafka_both_get_every_acknowledged_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`COLLECTOR_SINK=staging+kafka`: the files for the batch layers, the topic for Flink."""
+    monkeypatch.setenv("RAW_LOG_ROOT", str(tmp_path / "staging"))
+    with tansu_broker(tmp_path, tuple(KAFKA_TOPICS.values())) as bootstrap:
+        settings = CollectorSettings(
+            sink="staging+kafka", kafka_bootstrap_servers=bootstrap, buffer_dir=tmp_path / "buf"
+        )
+        event_log = build_event_log(settings)
+        assert isinstance(event_log, BothEventLogs)
+        with TestClient(create_app(settings, event_log)) as http:
+            assert post_behaviors(http, [f"u{i}" for i in range(200)]) == 200
+        in_topic = [
+            orjson.loads(v)["user_id"] for v in consume_all(bootstrap, "user-behaviors", 200)
+        ]
+    in_files = read_stream(tmp_path / "staging", behaviors.CONTRACT)["user_id"].to_pylist()
+    assert sorted(in_topic) == sorted(in_files) == sorted(f"u{i}" for i in range(200))
+
+
+def test_with_kafka_down_staging_keeps_the_batch_and_the_client_is_told_to_retry(
+    tmp_path: Path,
+) -> None:
+    """Staging first, then Kafka: a 503 leaves a copy in the files that the client's retry
+    duplicates, and the loads remove (by event id); nothing acknowledged is missing."""
+    staging = StagingEventLog(
+        RawEventLog(root=str(tmp_path / "staging")), tmp_path / "buf", max_segment_seconds=60
+    )
+    both = BothEventLogs(staging, KafkaEventLog("127.0.0.1:1", delivery_timeout_seconds=1.5))
+    settings = CollectorSettings(buffer_dir=tmp_path / "buf")
+    with TestClient(create_app(settings, both)) as http:
+        assert post_behaviors(http, ["u1", "u2"]) == 503
+    assert sorted(read_stream(tmp_path / "staging", behaviors.CONTRACT)["user_id"].to_pylist()) == [
+        "u1",
+        "u2",
+    ]

@@ -8,14 +8,18 @@ import json
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from stream_jobs import batches, hot_items, realtime_metrics, user_recent
+from stream_jobs import batches, clickhouse_sink, hot_items, realtime_metrics, user_recent
 from stream_jobs.redis_io import status_key as job_status_key
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS, JobSettings
 
+from analytics_assets.flink.cluster import FlinkInstallation
+from analytics_assets.ingest.collector.event_log import json_rows
 from analytics_assets.ingest.demo_traffic import generate_behaviors
+from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -171,3 +175,62 @@ def test_the_sink_dead_letters_a_file_clickhouse_would_reject(
     sink = batches.read_notice("clickhouse_sink", notice)
     assert sink.rows.num_rows == 0
     assert "not UUIDs" in json.loads(sink.dead_letters[0])["reason"]
+
+
+def kafka_messages(table: pa.Table) -> list[str]:
+    """What the collector's Kafka sink writes for these rows (one JSON object each)."""
+    conformed = behaviors.CONTRACT.conform(table)
+    return [orjson.dumps(row).decode() for row in json_rows(conformed)]
+
+
+def test_kafka_messages_read_back_to_the_rows_the_collector_produced(events: pa.Table) -> None:
+    messages = kafka_messages(events.slice(0, 500))
+    batch = batches.from_json_rows("hot_items", messages)
+    assert batch.dead_letters == []
+    assert batch.rows.equals(behaviors.CONTRACT.conform(events.slice(0, 500)))
+    # A bad record and a message that is no JSON object are dead letters; the rest stay.
+    bad = orjson.loads(messages[3])
+    bad["action_type"] = "teleport"
+    mixed = [*messages[:3], orjson.dumps(bad).decode(), "[1, 2]", "{broken", *messages[4:10]]
+    batch = batches.from_json_rows("hot_items", mixed)
+    assert batch.rows.num_rows == 9
+    reasons = sorted(json.loads(letter)["reason"] for letter in batch.dead_letters)
+    assert reasons[0].startswith("unknown action_type") and len(reasons) == 3
+    assert all(r.startswith("unreadable message") for r in reasons[1:])
+
+
+def test_a_kafka_micro_batch_is_named_by_its_events(events: pa.Table) -> None:
+    """The sink's dedup token: a landed file's URI; a Kafka batch's event ids, in any
+    order, so a batch replayed after a restore is deduplicated by ClickHouse."""
+    settings = JobSettings(job="clickhouse_sink", redis_url="redis://unused")
+
+    def token(rows: pa.Table) -> str:
+        read = batches.from_json_rows("clickhouse_sink", kafka_messages(rows))
+        (partial,) = clickhouse_sink.partials(read, settings)
+        return partial.dedup_token
+
+    first, reversed_first = events.slice(0, 50), events.slice(0, 50).take(list(range(49, -1, -1)))
+    assert token(first) == token(reversed_first)
+    assert token(first) != token(events.slice(50, 50))
+    assert token(first) != token(events.slice(0, 49))
+
+
+def test_the_kafka_source_needs_brokers_and_the_local_clusters_connector(
+    tmp_path: Path,
+) -> None:
+    flink = FlinkResource(source="kafka", kafka_bootstrap_servers="127.0.0.1:9092")
+    settings = flink.source_settings(str(tmp_path / "notices"))
+    assert settings == {
+        "source": "kafka",
+        "kafka_bootstrap_servers": "127.0.0.1:9092",
+        "kafka_topic": "user-behaviors",
+    }
+    assert JobSettings.from_json(json.dumps({"job": "hot_items", "redis_url": "r", **settings}))
+    lib = FlinkInstallation().lib_dir(tmp_path / "cluster")
+    assert {"flink-dist-2.3.0.jar", "flink-connector-kafka.jar", "kafka-clients.jar"} <= {
+        p.name for p in lib.iterdir()
+    }
+    with pytest.raises(ValueError, match="kafka_bootstrap_servers is empty"):
+        FlinkResource(source="kafka").source_settings("n")
+    with pytest.raises(ValueError, match="'staging' or 'kafka'"):
+        FlinkResource(source="pulsar").source_settings("n")

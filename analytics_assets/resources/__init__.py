@@ -107,12 +107,16 @@ def warehouse_from_environment(clickhouse: ClickHouseResource, paimon: PaimonLak
 
 def flink_from_environment() -> FlinkResource:
     """`FLINK_REST_URL` → an existing cluster; otherwise the local standalone cluster
-    (`FLINK_LOCAL_REST_PORT`, default 8081). `FLINK_DEAD_LETTER_DIR` for remote clusters."""
+    (`FLINK_LOCAL_REST_PORT`, default 8081). `FLINK_DEAD_LETTER_DIR` for remote clusters.
+    `FLINK_SOURCE=kafka` makes the jobs read `KAFKA_BOOTSTRAP_SERVERS` instead of the raw
+    log's landing notices (the cluster needs the Kafka connector in its lib/)."""
     return FlinkResource(
         rest_url=os.environ.get("FLINK_REST_URL", ""),
         local_rest_port=int(os.environ.get("FLINK_LOCAL_REST_PORT", "8081")),
         local_rpc_port=int(os.environ.get("FLINK_LOCAL_RPC_PORT", "6123")),
         dead_letter_dir=os.environ.get("FLINK_DEAD_LETTER_DIR", ""),
+        source=os.environ.get("FLINK_SOURCE", "staging"),
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""),
     )
 
 

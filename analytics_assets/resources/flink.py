@@ -23,6 +23,12 @@ class FlinkResource(ConfigurableResource):
     local_slots: int = 4
     # Where jobs put dead letters; must be a path (or URI) the TaskManagers can write.
     dead_letter_dir: str = ""
+    # What the jobs read: "staging" follows the raw log's landing notices (the file
+    # source in the wheel; the TaskManagers must reach the raw log's filesystem), "kafka"
+    # reads the collector's topic.
+    source: str = "staging"
+    kafka_bootstrap_servers: str = ""
+    kafka_topic: str = "user-behaviors"
 
     def state_dir(self) -> Path:
         return data_dir() / "flink"
@@ -51,6 +57,26 @@ class FlinkResource(ConfigurableResource):
 
     def dead_letters(self) -> str:
         return self.dead_letter_dir or str(self.state_dir() / "dead_letters")
+
+    def source_settings(self, notices_dir: str) -> dict[str, object]:
+        """The source part of a job's settings (`flink/stream_jobs/settings.py`)."""
+        if self.source == "staging":
+            return {"source": "staging", "notices_dir": notices_dir}
+        if self.source != "kafka":
+            raise ValueError(
+                f"FlinkResource.source must be 'staging' or 'kafka', not {self.source!r}"
+            )
+        if not self.kafka_bootstrap_servers:
+            raise ValueError("FlinkResource.source is 'kafka' but kafka_bootstrap_servers is empty")
+        if self.local_cluster() is not None:  # a remote cluster has it in its lib/
+            from analytics_assets.flink.connectors import require_kafka_connector
+
+            require_kafka_connector()
+        return {
+            "source": "kafka",
+            "kafka_bootstrap_servers": self.kafka_bootstrap_servers,
+            "kafka_topic": self.kafka_topic,
+        }
 
     # -- job lifecycle -----------------------------------------------------------------
     def active_copies(self, job: str) -> list[JobSummary]:

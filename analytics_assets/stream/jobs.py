@@ -109,8 +109,7 @@ def job_settings(
     settings: dict[str, object] = {
         "job": job.name,
         "redis_url": without_password(redis.url),
-        "source": "staging",
-        "notices_dir": raw_event_log.notices_root(behaviors.STREAM),
+        **flink.source_settings(raw_event_log.notices_root(behaviors.STREAM)),
         "dead_letter_dir": flink.dead_letters(),
     }
     if job.target == "clickhouse":

@@ -62,7 +62,21 @@ def partials(batch: Batch, settings: JobSettings) -> list[SinkPartial]:
         return []
     stored, _duplicates = behaviors.for_clickhouse(batch.rows)
     newest = pc.max(stored["timestamp"]).value
-    return [SinkPartial(source=batch.source, rows=stored, max_event_ms=int(newest))]
+    return [SinkPartial(source=_identity(batch, stored), rows=stored, max_event_ms=int(newest))]
+
+
+def _identity(batch: Batch, stored: pa.Table) -> str:
+    """What names the insert: a landed file's URI; a Kafka micro-batch has none, so its
+    event ids do (a batch replayed after a restore is the same block under the same
+    token; one cut differently is deduplicated by the table's ReplacingMergeTree)."""
+    if batch.source != "kafka":
+        return batch.source
+    ids = pc.array_sort_indices(stored["event_id"])
+    ordered = stored["event_id"].take(ids).combine_chunks()  # fresh buffers, offset 0
+    digest = hashlib.sha256()
+    for buffer in ordered.buffers()[1:]:  # offsets and characters (no nulls: required)
+        digest.update(memoryview(buffer))
+    return f"kafka:{digest.hexdigest()}"
 
 
 def insert_url(settings: JobSettings, dedup_token: str) -> str:

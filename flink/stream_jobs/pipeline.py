@@ -2,9 +2,9 @@
 
 Sources are pluggable by settings: `staging` follows the raw log's landing notices with a
 continuously monitoring FileSource (the only connector the apache-flink wheel ships);
-`kafka` reads the raw topic where the deployment put `flink-sql-connector-kafka` on the
-cluster's classpath, cutting the stream into one-second micro-batches before Python sees
-it. Either way the per-record work happens in Arrow/polars, once per batch.
+`kafka` reads the raw topic with the Kafka connector on the cluster's classpath (the local
+cluster's comes from `make flink-env`), cutting the stream into one-second micro-batches
+before Python sees it. Either way the per-record work happens in Arrow/polars, once per batch.
 """
 
 from pyflink.common import Duration, Time, Types, WatermarkStrategy

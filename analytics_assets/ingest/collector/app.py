@@ -35,6 +35,7 @@ from analytics_assets.ingest.collector import (
 from analytics_assets.ingest.collector.behavior_mapping import BehaviorMapping
 from analytics_assets.ingest.collector.enrichment import Enricher, GeoIp, RedisWhitelist
 from analytics_assets.ingest.collector.event_log import (
+    BothEventLogs,
     EventLog,
     KafkaEventLog,
     LogUnavailable,
@@ -400,13 +401,16 @@ def cors_headers(request: Request) -> dict[str, str]:
 def build_event_log(settings: CollectorSettings) -> EventLog:
     if settings.sink == "kafka":
         return KafkaEventLog(settings.kafka_bootstrap_servers)
-    return StagingEventLog(
+    staging = StagingEventLog(
         raw_event_log_from_environment(resolved=True),
         settings.buffer_dir,
         max_segment_bytes=settings.max_segment_bytes,
         max_segment_seconds=settings.max_segment_seconds,
         budget_bytes=settings.buffer_budget_bytes,
     )
+    if settings.sink == "staging+kafka":
+        return BothEventLogs(staging, KafkaEventLog(settings.kafka_bootstrap_servers))
+    return staging
 
 
 def build_enricher(settings: CollectorSettings) -> Enricher:

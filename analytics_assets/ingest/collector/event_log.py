@@ -212,7 +212,7 @@ KAFKA_TOPICS = {
 KAFKA_KEYS = {behaviors.STREAM: "user_id", sa_events.STREAM: "distinct_id"}
 
 
-def _json_rows(table: pa.Table) -> list[dict[str, object]]:
+def json_rows(table: pa.Table) -> list[dict[str, object]]:
     """Rows for JSON messages: timestamps as epoch milliseconds, bytes as base64 text."""
     for index, column_field in enumerate(table.schema):
         if pa.types.is_timestamp(column_field.type):
@@ -332,7 +332,7 @@ class KafkaEventLog:
         try:
             for stream, table in batches.items():
                 topic, key_column = KAFKA_TOPICS[stream], KAFKA_KEYS.get(stream)
-                for row in _json_rows(table):
+                for row in json_rows(table):
                     key = str(row[key_column]).encode() if key_column else None
                     while True:
                         try:
@@ -359,3 +359,32 @@ class KafkaEventLog:
                 f"Kafka did not acknowledge {len(failures) + missing} of {produced} "
                 f"message(s): {[str(e) for e in failures[:3]] or 'timed out'}"
             )
+
+
+class BothEventLogs:
+    """The raw log files and the topic (`COLLECTOR_SINK=staging+kafka`): the batch and
+    lakehouse layers load the files, the Flink jobs read the topic. A request is
+    acknowledged once both have it. Staging is written first (a local fsync, rarely
+    failing): when Kafka then fails the client retries, and the second copy in the files
+    is removed by every load, which deduplicates by event id."""
+
+    def __init__(self, staging: "StagingEventLog", kafka: KafkaEventLog) -> None:
+        self.staging = staging
+        self.kafka = kafka
+
+    async def start(self) -> None:
+        await self.staging.start()
+        await self.kafka.start()
+
+    async def append(self, batches: Mapping[str, pa.Table]) -> None:
+        await self.staging.append(batches)
+        await self.kafka.append(batches)
+
+    async def close(self) -> None:
+        await self.kafka.close()
+        await self.staging.close()
+
+    def buffered_bytes(self) -> int:
+        """The disk buffer, which the budget guards; librdkafka bounds its own queue and
+        `append` waits for it to drain."""
+        return self.staging.buffered_bytes()

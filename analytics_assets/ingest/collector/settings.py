@@ -4,8 +4,8 @@
 |---|---|---|
 | `COLLECTOR_HOST` / `COLLECTOR_PORT` | 127.0.0.1 / 8106 | listen address |
 | `COLLECTOR_WORKERS` | 1 | server processes (each owns its buffer segments; metrics are per process) |
-| `COLLECTOR_SINK` | `staging` | `staging` (disk buffer → raw log files) or `kafka` |
-| `KAFKA_BOOTSTRAP_SERVERS` | | brokers for the `kafka` sink |
+| `COLLECTOR_SINK` | `staging` | `staging` (disk buffer → raw log files), `kafka`, or `staging+kafka` (both; acknowledged once both have it) |
+| `KAFKA_BOOTSTRAP_SERVERS` | | brokers for the `kafka` sinks |
 | `RAW_LOG_ROOT`, `RAW_LOG_S3_ENDPOINT_URL`, `AWS_*` | `.data/staging` | raw log location |
 | `COLLECTOR_BUFFER_DIR` | `.data/collector-buffer` | local disk buffer |
 | `COLLECTOR_SEGMENT_MAX_BYTES` / `_SECONDS` | 64 MiB / 10 s | roll the buffer into files |
@@ -28,6 +28,8 @@ import orjson
 
 from analytics_assets.ingest.collector.sensors_protocol import DecodeLimits
 from analytics_assets.project import data_dir
+
+SINKS = ("staging", "kafka", "staging+kafka")
 
 
 class SettingsError(ValueError):
@@ -75,10 +77,10 @@ class CollectorSettings:
                     'COLLECTOR_TOKENS must be JSON like {"token": ["project", ...]}'
                 ) from exc
         sink = env.get("COLLECTOR_SINK", "staging")
-        if sink not in ("staging", "kafka"):
-            raise SettingsError(f"COLLECTOR_SINK={sink!r}: use staging or kafka")
-        if sink == "kafka" and not env.get("KAFKA_BOOTSTRAP_SERVERS"):
-            raise SettingsError("COLLECTOR_SINK=kafka needs KAFKA_BOOTSTRAP_SERVERS")
+        if sink not in SINKS:
+            raise SettingsError(f"COLLECTOR_SINK={sink!r}: use {', '.join(SINKS)}")
+        if "kafka" in sink and not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            raise SettingsError(f"COLLECTOR_SINK={sink} needs KAFKA_BOOTSTRAP_SERVERS")
         defaults = cls()
         return cls(
             host=env.get("COLLECTOR_HOST", defaults.host),
