@@ -321,7 +321,8 @@ class LocalStack:
             "PAIMON_JDBC_USER": DATABASE_USER,
             "PAIMON_JDBC_PASSWORD": self.settings.postgres_password,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
-            "COLLECTOR_SINK": "staging",
+            "COLLECTOR_SINK": "staging+kafka",
+            "FLINK_SOURCE": "kafka",
             "REDIS_URL": self.redis.url,
             "FLINK_REST_URL": self.flink.rest_url,
             "FLINK_DEAD_LETTER_DIR": str(self.directory / "flink" / "dead_letters"),
@@ -331,8 +332,8 @@ class LocalStack:
         lines = [
             f"# The local stack in {self.directory} (`python -m stack up`).",
             "# Use it: set -a; . .stack/stack.env; set +a   (then make demo, dagster dev, ...)",
-            "# COLLECTOR_SINK stays `staging`: the Kafka topics have no consumer here (Flink has",
-            "# no Kafka connector without Maven), so a `kafka` collector would feed nothing.",
+            "# The collector writes the raw log on S3 (hourly loads, ODS) and the Kafka topic,",
+            "# which the Flink jobs read (their file source cannot follow S3: no S3 plugin).",
         ]
         lines += [f"{name}={shlex.quote(value)}" for name, value in self.environment().items()]
         return "\n".join(lines) + "\n"
