@@ -35,6 +35,7 @@ from tests.support.servers import clickhouse_server, local_flink, redis_server, 
 from tests.support.stream import (
     Supervisor,
     clickhouse_mismatch,
+    dead_letters,
     wait_for,
     wait_for_redis,
     wait_restored,
@@ -79,15 +80,6 @@ def _write_malformed(root: Path) -> pa.Table:
     return behaviors.CONTRACT.conform(pa.Table.from_pylist(rows[2:]))
 
 
-def _dead_letters(directory: Path) -> list[dict]:
-    return [
-        json.loads(line)
-        for path in directory.rglob("dead-*")
-        if not path.name.startswith(".")
-        for line in path.read_text().splitlines()
-    ]
-
-
 def test_supervised_jobs_match_the_oracle_through_a_restart(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -127,9 +119,9 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     # 2. Malformed input went to each job's dead letters; no job failed.
     dead_root = tmp_path / "data" / "flink" / "dead_letters"
     for job in ("hot_items", "clickhouse_sink"):
-        wait_until(lambda job=job: len(_dead_letters(dead_root / job)) == 3, 60, "dead letters")
+        wait_until(lambda job=job: len(dead_letters(dead_root / job)) == 3, 60, "dead letters")
     reasons = sorted(
-        letter["reason"].split(":")[0] for letter in _dead_letters(dead_root / "hot_items")
+        letter["reason"].split(":")[0] for letter in dead_letters(dead_root / "hot_items")
     )
     assert reasons == [
         "not a readable Parquet file",
@@ -199,4 +191,4 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
     wait_for_redis(client, everything)
     with clickhouse.opened():
         wait_for(lambda: clickhouse_mismatch(clickhouse, everything), "user_behaviors")
-    assert len(_dead_letters(dead_root / "hot_items")) == 3  # the restore re-read no file
+    assert len(dead_letters(dead_root / "hot_items")) == 3  # the restore re-read no file

@@ -35,6 +35,7 @@ from tests.support.servers import clickhouse_server, local_flink, redis_server, 
 from tests.support.stream import (
     Supervisor,
     clickhouse_mismatch,
+    dead_letters,
     wait_for,
     wait_for_redis,
     wait_restored,
@@ -69,15 +70,6 @@ def produce_malformed(bootstrap: str, template: dict[str, object]) -> None:
     producer.produce(TOPIC, b"{not json")
     producer.produce(TOPIC, json.dumps({**template, "action_type": "teleport"}).encode())
     assert producer.flush(20) == 0
-
-
-def dead_letters(directory: Path) -> list[dict[str, str]]:
-    return [
-        json.loads(line)
-        for path in directory.rglob("dead-*")
-        if not path.name.startswith(".")
-        for line in path.read_text().splitlines()
-    ]
 
 
 def test_jobs_read_the_collectors_topic_and_match_the_oracle_through_a_restore(

@@ -1,9 +1,11 @@
 """The stream layer under test: the supervisor sensor ticked by hand, and Redis and
 ClickHouse as the stream jobs leave them, compared with independent oracles."""
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -133,3 +135,13 @@ def wait_for(check: Callable[[], str | None], what: str, timeout: float = 180) -
 
 def wait_for_redis(client: redis.Redis, events: pl.DataFrame, timeout: float = 180) -> float:
     return wait_for(lambda: redis_mismatch(client, events), "Redis", timeout)
+
+
+def dead_letters(directory: Path) -> list[dict[str, str]]:
+    """Every dead letter the jobs' FileSink committed under `directory` (JSON lines)."""
+    return [
+        json.loads(line)
+        for path in directory.rglob("dead-*")
+        if not path.name.startswith(".")
+        for line in path.read_text().splitlines()
+    ]
