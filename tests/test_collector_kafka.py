@@ -1,4 +1,4 @@
-"""The Kafka event log against a real Kafka-API broker (Tansu): acks=all, idempotent
+"""The Kafka event log against Apache Kafka (KRaft, `stack.kafka`): acks=all, idempotent
 producer; a request is acknowledged only after its messages are."""
 
 import time
@@ -11,7 +11,6 @@ from starlette.testclient import TestClient
 
 from analytics_assets.ingest.collector.app import build_event_log, create_app
 from analytics_assets.ingest.collector.event_log import (
-    KAFKA_TOPICS,
     BothEventLogs,
     KafkaEventLog,
     StagingEventLog,
@@ -21,14 +20,14 @@ from analytics_assets.ingest.collector.sensors_protocol import encode_records
 from analytics_assets.ingest.collector.settings import CollectorSettings
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.raw_event_log import RawEventLog
-from stack.kafka import tansu_broker
-from tests.support.kafka import consume_all
+from stack.kafka import kafka_broker
+from tests.support.kafka import read_topic
 from tests.support.staging import read_stream
 
 
 @pytest.mark.slow
 def test_collector_writes_every_stream_to_kafka(tmp_path: Path) -> None:
-    with tansu_broker(tmp_path, tuple(KAFKA_TOPICS.values())) as bootstrap:
+    with kafka_broker(tmp_path) as bootstrap:
         settings = CollectorSettings(sink="kafka", kafka_bootstrap_servers=bootstrap)
         now = int(time.time() * 1000)
         records = [
@@ -55,9 +54,9 @@ def test_collector_writes_every_stream_to_kafka(tmp_path: Path) -> None:
             )
             api = http.post("/api/v1/behaviors", json=behavior)
         assert sensors.status_code == 200 and api.status_code == 200
-        sa = [orjson.loads(v) for v in consume_all(bootstrap, "sa-events", 300)]
-        written = [orjson.loads(v) for v in consume_all(bootstrap, "user-behaviors", 301)]
-        letters = [orjson.loads(v) for v in consume_all(bootstrap, "dead-letters", 1)]
+        sa = [orjson.loads(v) for v in read_topic(bootstrap, "sa-events")]
+        written = [orjson.loads(v) for v in read_topic(bootstrap, "user-behaviors")]
+        letters = [orjson.loads(v) for v in read_topic(bootstrap, "dead-letters")]
     assert sorted(e["_track_id"] if "_track_id" in e else e["track_id"] for e in sa) == list(
         range(300)
     )
@@ -116,7 +115,7 @@ def test_staging_and_kafka_both_get_every_acknowledged_event(
 ) -> None:
     """`COLLECTOR_SINK=staging+kafka`: the files for the batch layers, the topic for Flink."""
     monkeypatch.setenv("RAW_LOG_ROOT", str(tmp_path / "staging"))
-    with tansu_broker(tmp_path, tuple(KAFKA_TOPICS.values())) as bootstrap:
+    with kafka_broker(tmp_path) as bootstrap:
         settings = CollectorSettings(
             sink="staging+kafka", kafka_bootstrap_servers=bootstrap, buffer_dir=tmp_path / "buf"
         )
@@ -124,9 +123,7 @@ def test_staging_and_kafka_both_get_every_acknowledged_event(
         assert isinstance(event_log, BothEventLogs)
         with TestClient(create_app(settings, event_log)) as http:
             assert post_behaviors(http, [f"u{i}" for i in range(200)]) == 200
-        in_topic = [
-            orjson.loads(v)["user_id"] for v in consume_all(bootstrap, "user-behaviors", 200)
-        ]
+        in_topic = [orjson.loads(v)["user_id"] for v in read_topic(bootstrap, "user-behaviors")]
     in_files = read_stream(tmp_path / "staging", behaviors.CONTRACT)["user_id"].to_pylist()
     assert sorted(in_topic) == sorted(in_files) == sorted(f"u{i}" for i in range(200))
 

@@ -25,7 +25,7 @@ from analytics_assets.paimon.locks import JdbcTableLock, LockTimeout
 from analytics_assets.project import PROJECT_ROOT
 from stack.local import LocalStack, Ports, free_port_base
 from stack.processes import port_open, start_time
-from tests.support.kafka import consume_all
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.slow
 
@@ -129,7 +129,7 @@ def test_stack_up_twice_restart_and_down(stack_dir: Path, monkeypatch: pytest.Mo
     producer.produce("user-behaviors", message)
     assert producer.flush(20) == 0
     del producer  # its connection would outlive the broker's restart below, and complain
-    assert message in consume_all(env["KAFKA_BOOTSTRAP_SERVERS"], "user-behaviors", 1)
+    assert message in read_topic(env["KAFKA_BOOTSTRAP_SERVERS"], "user-behaviors")
 
     # Redis: PING, and a key that must survive a restart (append-only file).
     realtime = redis.Redis.from_url(env["REDIS_URL"])
@@ -181,11 +181,11 @@ def test_stack_up_twice_restart_and_down(stack_dir: Path, monkeypatch: pytest.Mo
     assert running_pids(stack) == pids
     assert stack.env_file.read_text() == env_text
 
-    # Tansu and Redis restarted: the message is still in S3, the key in the AOF.
+    # Kafka and Redis restarted: the message is still in Kafka's log, the key in the AOF.
     stack.kafka.stop()
     stack.redis.stop()
     assert "started: kafka, redis" in stack_cli("up", "--data-dir", str(stack_dir))
-    assert message in consume_all(env["KAFKA_BOOTSTRAP_SERVERS"], "user-behaviors", 1)
+    assert message in read_topic(env["KAFKA_BOOTSTRAP_SERVERS"], "user-behaviors")
     assert redis.Redis.from_url(env["REDIS_URL"]).get("stack:probe") == message
 
     # `down`: every process gone (pid files and a /proc scan), nothing listening.
@@ -219,8 +219,7 @@ def assert_committer_lock_holds_in_postgres(env: dict[str, str]) -> None:
 
 
 def processes_mentioning(directory: Path) -> list[str]:
-    """Live processes whose command line names the stack folder (every service but Tansu,
-    which the pid check covers)."""
+    """Live processes whose command line names the stack folder."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:

@@ -1,5 +1,5 @@
 """The stream layer reading Kafka: the collector's Kafka sink (`KafkaEventLog`) writes to
-Tansu, the supervisor launches every job with `source: kafka` and the Kafka connector
+Apache Kafka (KRaft, `stack.kafka`), the supervisor launches every job with `source: kafka` and the Kafka connector
 jars `make flink-env` installs (Apache's flink-connector-kafka 4.0.1-2.0, on the Flink
 2.3 cluster), and Redis and `user_behaviors` equal the independent computation, through
 a cancel and a restore from checkpoints (Kafka offsets in the checkpoint: exact counts,
@@ -30,7 +30,7 @@ from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS
-from stack.kafka import tansu_broker
+from stack.kafka import kafka_broker
 from tests.support.servers import clickhouse_server, local_flink, redis_server, wait_until
 from tests.support.stream import (
     Supervisor,
@@ -49,7 +49,7 @@ TOPIC = KAFKA_TOPICS[behaviors.STREAM]
 
 @pytest.fixture(scope="module")
 def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with tansu_broker(tmp_path_factory.mktemp("tansu"), tuple(KAFKA_TOPICS.values())) as url:
+    with kafka_broker(tmp_path_factory.mktemp("kafka")) as url:
         yield url
 
 

@@ -1,11 +1,14 @@
-"""The services behind the collector restarted under load — Tansu (Kafka sink, storage on
-SeaweedFS S3), SeaweedFS (staging sink with the raw log on S3), Redis (the whitelist) —
-each through its `stack` launcher, on the same ports and data. The collector holds or
-buffers what arrives meanwhile and recovers; every acknowledged event is found downstream.
+"""The services behind the collector restarted under load — Apache Kafka (Kafka sink,
+KRaft, stopped, killed -9, down longer than the delivery timeout), SeaweedFS (staging sink
+with the raw log on S3), Redis (the whitelist) — each through its `stack` launcher, on the
+same ports and data. The collector holds or buffers what arrives meanwhile and recovers;
+every acknowledged event is found downstream.
 """
 
 import contextlib
+import dataclasses
 import datetime as dt
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,12 +24,12 @@ from analytics_assets.ingest.collector.event_log import KAFKA_TOPICS
 from analytics_assets.raw_log import behaviors, sa_events
 from analytics_assets.raw_log.contract import StreamContract
 from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
-from stack.kafka import Tansu
+from stack.kafka import KafkaBroker, collector_topics
 from stack.processes import free_port
 from stack.redis import RedisServer
 from stack.seaweedfs import S3Endpoint, SeaweedFS, free_ports
 from tests.reliability import report
-from tests.support.kafka import consume_until_idle
+from tests.support.kafka import read_topic
 from tests.support.load import LoadGenerator, sensors_event_id
 from tests.support.servers import CollectorProcess, collector_process
 from tests.support.staging import read_stream
@@ -34,9 +37,9 @@ from tests.support.staging import read_stream
 EVENTS_PER_SECOND = 300
 BEFORE_SECONDS = 5.0  # load before the fault
 AFTER_SECONDS = 8.0  # load after the service is back
-# Tansu is down for well under the Kafka sink's delivery timeout (10 s): a restart, not an
+# Kafka is down for well under the Kafka sink's delivery timeout (10 s): a restart, not an
 # outage (longer: see the outage test). S3 long enough for several failed uploads.
-TANSU_DOWN_SECONDS = 3.0
+KAFKA_DOWN_SECONDS = 3.0
 S3_DOWN_SECONDS = 8.0
 REDIS_DOWN_SECONDS = 5.0
 WHITELIST_FAILED = "whitelist lookup failed (Redis unavailable)"
@@ -61,11 +64,16 @@ class Outage:
         )
 
 
-def restart(service: SeaweedFS | Tansu | RedisServer, down_seconds: float) -> Outage:
-    """Stop the service (its launcher's SIGTERM, waited for), keep it down, start it on the
-    same port and data; returns when it answers again."""
+def restart(
+    service: SeaweedFS | KafkaBroker | RedisServer, down_seconds: float, kill: bool = False
+) -> Outage:
+    """Stop the service (its launcher's SIGTERM, waited for; SIGKILL when `kill`), keep it
+    down, start it on the same port and data; returns when it answers again."""
     stop_requested = time.time()
-    service.stop()
+    if kill:
+        dataclasses.replace(service.daemon, stop_signal=signal.SIGKILL).stop()
+    else:
+        service.stop()
     stopped = time.time()
     time.sleep(down_seconds)
     service.start()
@@ -127,35 +135,35 @@ def held_longer_than(load: LoadGenerator, seconds: float) -> int:
 
 
 def ids_in_topic(bootstrap: str, topic: str) -> list[str]:
-    return [orjson.loads(value)["event_id"] for value in consume_until_idle(bootstrap, topic)]
+    return [orjson.loads(value)["event_id"] for value in read_topic(bootstrap, topic)]
 
 
-def run_with_tansu_outage(
-    tmp_path: Path, down_seconds: float
+def run_with_kafka_outage(
+    tmp_path: Path, down_seconds: float, kill: bool = False
 ) -> tuple[LoadGenerator, Outage, list[str], str]:
-    """Kafka sink against Tansu on SeaweedFS; Tansu stopped and started mid-run. The load,
-    the outage, every `event_id` in `user-behaviors` (both front doors map there) and the
-    collector's log."""
-    with seaweedfs(tmp_path, ("tansu",)) as s3:
-        broker = Tansu(tmp_path, free_port(), storage="s3://tansu/", s3=s3.endpoint)
-        try:
-            broker.start()
-            broker.create_topics(tuple(KAFKA_TOPICS.values()))
-            env = {"COLLECTOR_SINK": "kafka", "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
-            with collector_process(tmp_path, env=env) as server:
-                load = LoadGenerator(server.url, EVENTS_PER_SECOND, senders=4)
-                with load.running(drain_seconds=20):
-                    time.sleep(BEFORE_SECONDS)
-                    outage = restart(broker, down_seconds)
-                    time.sleep(AFTER_SECONDS)
-            found = ids_in_topic(broker.bootstrap, KAFKA_TOPICS[behaviors.STREAM])
-            return load, outage, found, server.log_path.read_text()
-        finally:
-            broker.stop()
+    """Kafka sink (acks=all, idempotent producer) against Apache Kafka; the broker stopped
+    (or killed -9) and started again on the same data mid-run. The load, the outage,
+    every `event_id` in `user-behaviors` (both front doors map there) and the collector's
+    log."""
+    broker = KafkaBroker(tmp_path / "kafka", free_port(), free_port())
+    try:
+        broker.start()
+        broker.create_topics(collector_topics())
+        env = {"COLLECTOR_SINK": "kafka", "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
+        with collector_process(tmp_path, env=env) as server:
+            load = LoadGenerator(server.url, EVENTS_PER_SECOND, senders=4)
+            with load.running(drain_seconds=20):
+                time.sleep(BEFORE_SECONDS)
+                outage = restart(broker, down_seconds, kill=kill)
+                time.sleep(AFTER_SECONDS)
+        found = ids_in_topic(broker.bootstrap, KAFKA_TOPICS[behaviors.STREAM])
+        return load, outage, found, server.log_path.read_text()
+    finally:
+        broker.stop()
 
 
-def record_tansu_outcome(
-    load: LoadGenerator, outage: Outage, found: list[str], scenario: str
+def record_kafka_outcome(
+    load: LoadGenerator, outage: Outage, found: list[str], scenario: str, how: str
 ) -> report.Outcome:
     acknowledged = load.acknowledged_ids()
     distinct = set(found)
@@ -164,14 +172,13 @@ def record_tansu_outcome(
     return report.record(
         report.Outcome(
             scenario=scenario,
-            faults=f"Tansu (storage on SeaweedFS S3) stopped and started mid-run; "
-            f"{outage.describe('broker')}",
+            faults=f"Apache Kafka (KRaft) {how} and started mid-run; {outage.describe('broker')}",
             sent=len(load.sent_ids()),
             acknowledged=len(acknowledged),
             found=len(acknowledged & distinct),
             duplicates=len(found) - len(distinct),
             note=(
-                f"downstream = topic user-behaviors read from the start until idle "
+                f"downstream = topic user-behaviors read from the start to its high watermark "
                 f"(distinct event_id; no dedup on a topic, so duplicates are counted, not "
                 f"removed); {held_longer_than(load, 1.0)} requests held over 1 s while "
                 f"librdkafka queued their messages; {load.summary()}{refused}"
@@ -181,9 +188,9 @@ def record_tansu_outcome(
 
 
 @pytest.mark.slow
-def test_tansu_restart_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    load, outage, found, _ = run_with_tansu_outage(tmp_path, TANSU_DOWN_SECONDS)
-    outcome = record_tansu_outcome(load, outage, found, "Tansu restart (Kafka sink)")
+def test_kafka_restart_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    load, outage, found, _ = run_with_kafka_outage(tmp_path, KAFKA_DOWN_SECONDS)
+    outcome = record_kafka_outcome(load, outage, found, "Kafka restart (Kafka sink)", "stopped")
 
     acknowledged = load.acknowledged_ids()
     assert len(acknowledged) > BEFORE_SECONDS * EVENTS_PER_SECOND, "the load never got going"
@@ -193,13 +200,33 @@ def test_tansu_restart_under_load_loses_no_acknowledged_event(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_tansu_outage_longer_than_the_delivery_timeout_recovers(tmp_path: Path) -> None:
-    """Down longer than the 10 s delivery timeout: librdkafka bumps the idempotent
-    producer's epoch to recover its timed-out messages and Tansu 0.6.0 answers
-    PRODUCER_FENCED to every later produce. The collector refuses those requests, replaces
-    its producer, and serves again once the broker is back."""
-    load, outage, found, collector_log = run_with_tansu_outage(tmp_path, down_seconds=15.0)
-    outcome = record_tansu_outcome(load, outage, found, "Tansu outage > delivery timeout")
+def test_kafka_killed_under_load_keeps_every_acknowledged_event_once(tmp_path: Path) -> None:
+    """kill -9 with acks=all: what the broker acknowledged is in its log (the page cache
+    outlives the process), and the idempotent producer's retries of unacknowledged
+    batches are written once (the broker rebuilds producer state from its log)."""
+    load, outage, found, _ = run_with_kafka_outage(tmp_path, KAFKA_DOWN_SECONDS, kill=True)
+    outcome = record_kafka_outcome(load, outage, found, "Kafka kill -9 (Kafka sink)", "killed -9")
+
+    acknowledged = load.acknowledged_ids()
+    assert len(acknowledged) > BEFORE_SECONDS * EVENTS_PER_SECOND, "the load never got going"
+    assert outcome.lost == 0, f"{len(acknowledged - set(found))} acknowledged events not in Kafka"
+    assert acknowledged == load.sent_ids(), "the collector did not recover after the kill"
+    assert held_longer_than(load, 1.0) > 0, "no request waited: the kill missed the load"
+    assert outcome.duplicates <= load.retried_copies(), (
+        f"{outcome.duplicates} duplicates, more than the {load.retried_copies()} copies "
+        "clients re-sent: the idempotent producer's own retries wrote twice"
+    )
+
+
+@pytest.mark.slow
+def test_kafka_outage_longer_than_the_delivery_timeout_recovers(tmp_path: Path) -> None:
+    """Down longer than the 10 s delivery timeout: the requests waiting meanwhile are
+    refused (503) and retried by their clients, and the collector serves again once the
+    broker is back."""
+    load, outage, found, collector_log = run_with_kafka_outage(tmp_path, down_seconds=15.0)
+    outcome = record_kafka_outcome(
+        load, outage, found, "Kafka outage > delivery timeout", "stopped for 15 s"
+    )
 
     assert outcome.lost == 0, f"{outcome.lost} acknowledged events not in Kafka"
     assert load.acknowledged_ids() == load.sent_ids(), (

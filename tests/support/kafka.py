@@ -1,42 +1,35 @@
-"""Reading a Kafka-API broker's topics in tests (the broker itself: `stack.kafka`)."""
+"""Reading a Kafka topic in tests (the broker itself: `stack.kafka`)."""
 
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 
-def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list[bytes]:
-    """Every message of a topic from the beginning. Partitions are assigned, not
-    subscribed: Tansu takes ~25 s to settle a consumer group, which tests need not wait for."""
+def read_topic(bootstrap: str, topic: str, timeout: float = 30) -> list[bytes]:
+    """Every message of a topic, duplicates included: from the beginning of each partition
+    up to its high watermark when called (what the broker has acknowledged to producers
+    with acks=all). Partitions are assigned, not subscribed: a reader of everything needs
+    no consumer group."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"tests-{topic}"})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    values: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while len(values) < expected and time.monotonic() < deadline:
-        values += [m.value() for m in consumer.consume(500, timeout=0.5) if m.error() is None]
-    consumer.close()
-    return values
-
-
-def consume_until_idle(
-    bootstrap: str, topic: str, idle_seconds: float = 3, timeout: float = 60
-) -> list[bytes]:
-    """Every message of a topic, duplicates included, read until none arrives for
-    `idle_seconds` (`consume_all` stops at a count, which duplicates would reach early).
-    Not up to the high watermark: Tansu's ListOffsets answer can lag what it serves."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"tests-{topic}-all"})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    values: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    last_message = time.monotonic()
-    while time.monotonic() - last_message < idle_seconds:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{topic} still delivering after {timeout} s")
-        for message in consumer.consume(1000, timeout=0.5):
-            if message.error() is None:
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
+        pending = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
+        values: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: partitions {sorted(pending)} not read to the end")
+            for message in consumer.consume(1000, timeout=0.5):
+                if message.error() is not None:
+                    continue
                 values.append(message.value())
-                last_message = time.monotonic()
-    consumer.close()
-    return values
+                if message.offset() + 1 >= ends[message.partition()]:
+                    pending.discard(message.partition())
+        return values
+    finally:
+        consumer.close()

@@ -249,6 +249,11 @@ class LoadGenerator:
     def retried_batches(self) -> int:
         return sum(1 for b in self.batches if b.attempts > 1)
 
+    def retried_copies(self) -> int:
+        """Event copies sent again by a client retry after a refused or unanswered
+        attempt: the most an at-least-once log may hold twice (or more)."""
+        return sum(len(b.event_ids) * (b.attempts - 1) for b in self.batches)
+
     def summary(self) -> str:
         """Requests, retries and why attempts failed, for an Outcome note."""
         failures = ", ".join(f"{n}x {why}" for why, n in self.failures.most_common())
