@@ -1,46 +1,70 @@
-"""The Kafka connector, for jobs that read a topic (`source: kafka`).
+"""The jars the Flink cluster needs beyond the apache-flink wheel, from Maven Central.
 
-The apache-flink wheel has no Kafka connector and Maven Central is not reachable from
-this project's machines, so `make flink-env` takes Apache's own
-`flink-connector-kafka` 4.0.1-2.0 jar (built for Flink 2.0, runs on the 2.3 cluster; see
-tests/test_stream_kafka.py) and the `kafka-clients` 3.9.1 jars it needs from the PyPI
-redistribution `shigawire-apache-flink-libraries`, pinned by hash, and verifies every
-jar's own hash too. Nothing else from that wheel is used: it also carries Flink 2.0 core
-jars that must not reach a 2.3 classpath, so it is never pip-installed.
+`flink/connectors/pom.xml` lists them with pinned versions; `make flink-env` runs this
+module, which runs that pom's dependency-plugin executions with strict checksums (`-C`: a
+download whose SHA-1 does not match Central's fails) and then checks every jar against the
+sha256 pinned here, so a changed artifact fails the install instead of reaching a cluster.
 
-The local cluster (and its `flink run` client) puts them on its classpath
-(`FlinkInstallation.lib_dir`); a production cluster puts `flink-sql-connector-kafka`
-(the shaded jar from Maven) in its `lib/`.
+- `flink-sql-connector-kafka` 5.0.0-2.2 (shaded, kafka-clients inside; built for Flink 2.2,
+  runs on the 2.3 cluster: tests/test_stream_kafka.py) for jobs with `source: kafka`. It
+  goes on the cluster's classpath (`FlinkInstallation.lib_dir`), never into each job:
+  per-job jars are loaded by every job's classloader and exhaust a TaskManager's metaspace.
+- `flink-s3-fs-hadoop` 2.3.0, the s3:// filesystem (checkpoints, savepoints and the file
+  source on an S3 raw log), as the plugin `plugins/s3-fs-hadoop/` (`FLINK_PLUGINS_DIR`).
 
-`python -m analytics_assets.flink.connectors` installs them (idempotent).
+`python -m analytics_assets.flink.connectors` installs them; with both already in place
+and matching their hashes it does nothing (no Maven run).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import shutil
 import subprocess
 import tempfile
-import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from analytics_assets.flink.cluster import DEFAULT_VENV, FlinkInstallation, FlinkUnavailable
+from analytics_assets.flink.cluster import FLINK_DIR, FlinkInstallation, FlinkUnavailable
 
-WHEEL = "shigawire-apache-flink-libraries==2.0.0.post1"
-WHEEL_SHA256 = "aaa65537d3f0c0ff279185d8243024f0efd95788ba044bf249ba0f40b69289cd"
-# jar in the wheel's pyflink/lib → its sha256 (flink-connector-kafka 4.0.1-2.0 and the
-# kafka-clients 3.9.1 it was built against, with its compression codecs).
-KAFKA_JARS = {
-    "flink-connector-kafka.jar": "842885a51c768b2f31c946a2071656c166ee8cc6d3c02fe6c557e134e03bf228",
-    "kafka-clients.jar": "7568b998572d256f0b7bc0afdc1b7a2588b8b08415c62ce314c864a6851ae9d9",
-    "lz4-java.jar": "d74a3334fb35195009b338a951f918203d6bbca3d1d359033dc33edd1cadc9ef",
-    "snappy-java.jar": "4c766cb3f855415ee734b2392949a0b6f12a60879334a74518deaf6270d32e36",
-    "zstd-jni.jar": "793ca8734aa15687e7e64564eab8b6ae9ee2720eae27aa663074682144b1c386",
-}
+POM = FLINK_DIR / "connectors" / "pom.xml"
 
 
-def kafka_connector_dir(venv: Path = DEFAULT_VENV) -> Path:
-    return FlinkInstallation(venv).connectors_dir / "kafka"
+@dataclass(frozen=True)
+class PinnedJar:
+    """One jar of the pom: the pom execution that copies it, its name and sha256, and
+    the folder of the Flink installation it belongs in."""
+
+    execution: str
+    coordinate: str
+    name: str
+    sha256: str
+    folder: Callable[[FlinkInstallation], Path]
+
+    def path(self, installation: FlinkInstallation) -> Path:
+        return self.folder(installation) / self.name
+
+    def installed(self, installation: FlinkInstallation) -> bool:
+        path = self.path(installation)
+        return path.is_file() and _sha256(path) == self.sha256
+
+
+KAFKA_CONNECTOR = PinnedJar(
+    execution="kafka",
+    coordinate="org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2",
+    name="flink-sql-connector-kafka-5.0.0-2.2.jar",
+    sha256="5605c691d11a501382c383fecba37a7a552467da5ab7ba904ef5d6f3d62c5616",
+    folder=lambda installation: installation.connectors_dir / "kafka",
+)
+S3_FILESYSTEM = PinnedJar(
+    execution="s3",
+    coordinate="org.apache.flink:flink-s3-fs-hadoop:2.3.0",
+    name="flink-s3-fs-hadoop-2.3.0.jar",
+    sha256="5a3de2daac49e9df1783367391f994dace3bfa18c168b45c3d4563decca7d3d0",
+    folder=lambda installation: installation.s3_plugin_dir,
+)
+JARS = (KAFKA_CONNECTOR, S3_FILESYSTEM)
 
 
 def _sha256(path: Path) -> str:
@@ -51,45 +75,62 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def require_kafka_connector(venv: Path = DEFAULT_VENV) -> None:
-    """Raise with what to do when the jars a local cluster needs for Kafka are missing."""
-    directory = kafka_connector_dir(venv)
-    missing = [name for name in KAFKA_JARS if not (directory / name).is_file()]
-    if missing:
+def require_kafka_connector(installation: FlinkInstallation | None = None) -> None:
+    """Raise with what to do when a local cluster lacks the Kafka connector."""
+    path = KAFKA_CONNECTOR.path(installation or FlinkInstallation())
+    if not path.is_file():
         raise FlinkUnavailable(
-            f"the Flink Kafka connector is not installed ({', '.join(missing)} missing in "
-            f"{directory}): run `make flink-env`, then restart the local Flink cluster"
+            f"the Flink Kafka connector is not installed ({path} missing): run "
+            "`make flink-env`, then restart the local Flink cluster"
         )
 
 
-def install_kafka_connector(venv: Path = DEFAULT_VENV) -> Path:
-    """Download the pinned wheel, extract and verify the jars; skip if already there."""
-    directory = kafka_connector_dir(venv)
-    if all(
-        (directory / name).is_file() and _sha256(directory / name) == digest
-        for name, digest in KAFKA_JARS.items()
-    ):
-        return directory
-    with tempfile.TemporaryDirectory() as scratch:
-        requirement = Path(scratch) / "requirements.txt"
-        requirement.write_text(f"{WHEEL} --hash=sha256:{WHEEL_SHA256}\n")
-        subprocess.run(
-            # The machine's Python has pip (the venvs, made by uv, do not): PYTHON as in make.
-            [os.environ.get("PYTHON", "python3"), "-m", "pip", "download", "--quiet", "--no-deps",
-             "--require-hashes", "--only-binary=:all:", "-r", str(requirement), "-d", scratch],
-            check=True,
-        )  # fmt: skip
-        (wheel,) = Path(scratch).glob("*.whl")
-        directory.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as archive:
-            for name, digest in KAFKA_JARS.items():
-                target = directory / name
-                target.write_bytes(archive.read(f"pyflink/lib/{name}"))
-                if _sha256(target) != digest:
-                    target.unlink()
-                    raise FlinkUnavailable(f"{name} from {WHEEL} does not match its pinned hash")
-    return directory
+def install(installation: FlinkInstallation | None = None) -> list[Path]:
+    """Copy the pinned jars from Maven Central into their folders unless all are there;
+    anything else in those folders goes (the jars of an earlier pin would otherwise sit
+    on the classpath beside the new ones)."""
+    installation = installation or FlinkInstallation()
+    if not all(jar.installed(installation) for jar in JARS):
+        with tempfile.TemporaryDirectory() as scratch:
+            _copy_from_maven(Path(scratch))
+            for jar in JARS:
+                downloaded = Path(scratch) / jar.execution / jar.name
+                if not downloaded.is_file() or _sha256(downloaded) != jar.sha256:
+                    raise FlinkUnavailable(
+                        f"{jar.coordinate} from Maven does not match the sha256 pinned in "
+                        f"{__name__} ({jar.sha256}); if the pin in {POM} changed on purpose, "
+                        "update the hash too"
+                    )
+                folder = jar.folder(installation)
+                if folder.exists():
+                    shutil.rmtree(folder)
+                folder.mkdir(parents=True)
+                shutil.move(downloaded, folder / jar.name)
+    return [jar.path(installation) for jar in JARS]
+
+
+def _copy_from_maven(scratch: Path) -> None:
+    maven = shutil.which("mvn")
+    if maven is None:
+        raise FlinkUnavailable(
+            "Maven (`mvn`) is not installed; it fetches the Flink connector jars from Maven "
+            "Central: install it (Debian: `apt-get install maven`) and run `make flink-env`"
+        )
+    command = [
+        maven, "--batch-mode", "--quiet", "--strict-checksums", "-Dstyle.color=never",
+        "--file", str(POM),
+        *(f"dependency:copy-dependencies@{jar.execution}" for jar in JARS),
+        *(f"-D{jar.execution}.dir={scratch / jar.execution}" for jar in JARS),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        coordinates = ", ".join(jar.coordinate for jar in JARS)
+        raise FlinkUnavailable(
+            f"Maven could not copy {coordinates} (exit {result.returncode}; is Maven Central "
+            f"reachable?):\n{(result.stdout + result.stderr)[-3000:]}"
+        )
 
 
 if __name__ == "__main__":
-    print(f"Flink Kafka connector: {install_kafka_connector()}")
+    for path in install():
+        print(f"Flink jar: {path}")
