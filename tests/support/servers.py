@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from analytics_assets.flink.cluster import LocalFlinkCluster, descendants
+from analytics_assets.flink.cluster import FlinkS3, LocalFlinkCluster, descendants
 from analytics_assets.project import PROJECT_ROOT
 
 # The servers the platform talks to are launched by the local stack's modules (one way to
@@ -24,9 +24,12 @@ from stack.redis import redis_server as redis_server
 
 
 @contextlib.contextmanager
-def local_flink(directory: Path) -> Iterator[LocalFlinkCluster]:
-    """A standalone Flink cluster from the apache-flink wheel (Flink venv) on free ports."""
-    cluster = LocalFlinkCluster(directory, rest_port=free_port(), rpc_port=free_port(), slots=4)
+def local_flink(directory: Path, s3: FlinkS3 | None = None) -> Iterator[LocalFlinkCluster]:
+    """A standalone Flink cluster from the apache-flink wheel (Flink venv) on free ports;
+    with `s3`, its checkpoints on S3 and the s3:// filesystem for its jobs."""
+    cluster = LocalFlinkCluster(
+        directory, rest_port=free_port(), rpc_port=free_port(), slots=4, s3=s3
+    )
     try:
         cluster.start(timeout=120)
         yield cluster
