@@ -105,11 +105,15 @@ def job_settings(
     clickhouse_sink: ClickHouseSinkTarget,
 ) -> dict[str, object]:
     """The `--settings` document of `flink/stream_jobs/settings.py` (JobSettings). No
-    passwords: settings show in the Flink UI; TaskManagers read STREAM_REDIS_PASSWORD."""
+    passwords: settings show in the Flink UI; TaskManagers read STREAM_REDIS_PASSWORD and,
+    for a raw log on S3, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (only its endpoint is
+    here)."""
     settings: dict[str, object] = {
         "job": job.name,
         "redis_url": without_password(redis.url),
         **flink.source_settings(raw_event_log.notices_root(behaviors.STREAM)),
+        "s3_endpoint_url": raw_event_log.s3_endpoint_url,
+        "s3_region": raw_event_log.s3_region,
         "dead_letter_dir": flink.dead_letters(),
     }
     if job.target == "clickhouse":

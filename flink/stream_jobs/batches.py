@@ -48,8 +48,23 @@ def dead_letter(job: str, source: str, reason: str, record: Any = None) -> str:
     )
 
 
-def read_notice(job: str, line: str) -> Batch:
-    """Parse one notice line and read the file it names; never raises."""
+def s3_filesystem(endpoint_url: str, region: str = "") -> pafs.S3FileSystem | None:
+    """The raw log's S3 (None: AWS, found from the URI alone). Credentials come from the
+    environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), as job settings are public."""
+    if not endpoint_url:
+        return None
+    scheme, _, address = endpoint_url.partition("://")
+    return pafs.S3FileSystem(
+        endpoint_override=address.rstrip("/"),
+        scheme=scheme,
+        region=region or "us-east-1",
+        force_virtual_addressing=False,
+    )
+
+
+def read_notice(job: str, line: str, s3: pafs.S3FileSystem | None = None) -> Batch:
+    """Parse one notice line and read the file it names (on `s3` for s3:// URIs when
+    given); never raises."""
     try:
         notice = json.loads(line)
         uri = notice["uri"]
@@ -58,7 +73,7 @@ def read_notice(job: str, line: str) -> Batch:
     except (ValueError, KeyError, TypeError) as exc:
         return _rejected(job, "notice", f"unreadable landing notice: {exc}", line[:2000])
     try:
-        table = _read_parquet(uri)
+        table = _read_parquet(uri, s3)
     except (pa.ArrowException, OSError) as exc:
         return _rejected(job, uri, f"not a readable Parquet file: {exc}")
     batch = split_valid(job, uri, table)
@@ -100,8 +115,11 @@ def _rejected(job: str, source: str, reason: str, record: Any = None) -> Batch:
     )
 
 
-def _read_parquet(uri: str) -> pa.Table:
-    filesystem, path = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+def _read_parquet(uri: str, s3: pafs.S3FileSystem | None) -> pa.Table:
+    if s3 is not None and uri.startswith("s3://"):
+        filesystem, path = s3, uri.removeprefix("s3://")
+    else:
+        filesystem, path = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
     return pq.read_table(path, filesystem=filesystem, partitioning=None)
 
 

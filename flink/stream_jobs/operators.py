@@ -40,6 +40,7 @@ class ReadBatches(ProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         self._settings = JobSettings.from_json(self._settings_json)
         self._partials = importlib.import_module(f"stream_jobs.{self._settings.job}").partials
+        self._s3 = batches.s3_filesystem(self._settings.s3_endpoint_url, self._settings.s3_region)
         metrics = runtime_context.get_metrics_group()
         self._rows = metrics.counter("rowsRead")
         self._rejected = metrics.counter("deadLetters")
@@ -47,7 +48,7 @@ class ReadBatches(ProcessFunction):
     def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
         job = self._settings.job
         if isinstance(value, str):
-            batch = batches.read_notice(job, value)
+            batch = batches.read_notice(job, value, self._s3)
         else:
             batch = batches.from_json_rows(job, value)
         self._rows.inc(batch.rows.num_rows)

@@ -28,6 +28,11 @@ class JobSettings:
     # "kafka" reads the raw topic (needs flink-connector-kafka on the cluster classpath).
     source: str = "staging"
     notices_dir: str = ""
+    # The raw log's S3 endpoint when it is not AWS (SeaweedFS, MinIO), for the Python
+    # operators that read the landed files; credentials come from the TaskManagers'
+    # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from here.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
     kafka_bootstrap_servers: str = ""
     kafka_topic: str = "user-behaviors"
     kafka_group_id: str = ""

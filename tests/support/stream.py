@@ -67,8 +67,8 @@ def wait_restored(rest: FlinkRest, job_ids: dict[str, str], timeout: float = 60)
         )
 
 
-def redis_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) -> str | None:
-    """The first difference between Redis and the oracles, or None when all keys agree."""
+def hot_items_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) -> str | None:
+    """The first difference between the hot-item ZSETs and the oracle, or None."""
     for (tenant, scenario), scores in independent.hot_scores(
         events, DEFAULT_ACTION_WEIGHTS, 3600.0
     ).items():
@@ -84,6 +84,14 @@ def redis_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) 
         for item, value in expected.items():
             if abs(stored[item] - value) > 1e-6 * max(1.0, value):
                 return f"hot {tenant}/{scenario}/{item}: {stored[item]} != {value}"
+    return None
+
+
+def redis_mismatch(client: redis.Redis, events: pl.DataFrame, top_n: int = 100) -> str | None:
+    """The first difference between Redis and the oracles, or None when all keys agree."""
+    hot = hot_items_mismatch(client, events, top_n)
+    if hot is not None:
+        return hot
     windows = independent.minute_windows(events)
     newest: dict[tuple[str, str], int] = {}
     for (tenant, scenario, start), counts in windows.items():
