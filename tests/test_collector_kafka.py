@@ -6,7 +6,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import KafkaError
 from starlette.testclient import TestClient
 
 from analytics_assets.ingest.collector.app import build_event_log, create_app
@@ -14,7 +13,6 @@ from analytics_assets.ingest.collector.event_log import (
     BothEventLogs,
     KafkaEventLog,
     StagingEventLog,
-    breaks_producer,
 )
 from analytics_assets.ingest.collector.sensors_protocol import encode_records
 from analytics_assets.ingest.collector.settings import CollectorSettings
@@ -75,24 +73,6 @@ def test_an_unreachable_broker_answers_503_so_sdks_retry(tmp_path: Path) -> None
         answer = http.post("/sa", data={"data": encode_records([record], gzip=False)})
     assert answer.status_code == 503
     assert "Kafka did not acknowledge" in answer.text
-    assert event_log.producers_replaced == 0, "a timeout is transient: the producer is kept"
-
-
-@pytest.mark.parametrize(
-    ("code", "replace"),
-    [
-        (KafkaError.PRODUCER_FENCED, True),  # what Tansu answers after an epoch bump
-        (KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, True),
-        (KafkaError.INVALID_PRODUCER_EPOCH, True),
-        (KafkaError._FATAL, True),
-        (KafkaError._MSG_TIMED_OUT, False),  # broker down: the same producer retries
-        (KafkaError._TRANSPORT, False),
-        (KafkaError.NOT_LEADER_FOR_PARTITION, False),
-    ],
-)
-def test_only_errors_that_end_an_idempotent_producer_replace_it(code: int, replace: bool) -> None:
-    assert breaks_producer(KafkaError(code)) is replace
-    assert breaks_producer(KafkaError(code, fatal=True)), "librdkafka's fatal flag always does"
 
 
 def post_behaviors(http: TestClient, users: list[str]) -> int:

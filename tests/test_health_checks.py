@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 import redis
+from confluent_kafka import Consumer, Producer, TopicPartition
 from dagster import (
     AssetCheckSeverity,
     AssetMaterialization,
@@ -43,6 +44,7 @@ from analytics_assets.lakehouse.tables import ODS_EVENTS_CORE
 from analytics_assets.raw_log import behaviors, sa_events
 from analytics_assets.resources.collector_monitor import CollectorMonitor
 from analytics_assets.resources.config_store import ConfigStore
+from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
 from analytics_assets.resources.realtime_redis import RealtimeRedis
@@ -54,6 +56,7 @@ from analytics_assets.stream.checks import (
     stream_health_checks,
 )
 from analytics_assets.stream.jobs import status_key
+from stack.kafka import kafka_broker
 from tests.support.checks import evaluate, named
 from tests.support.servers import collector_process, redis_server
 
@@ -330,7 +333,11 @@ def test_stream_job_keeping_up_with_staging(
     raw_event_log = RawEventLog(root=str(tmp_path / "staging"))
     client = redis.Redis.from_url(redis_url)
     client.delete(status_key("hot_items"))
-    resources = {"raw_event_log": raw_event_log, "realtime_redis": RealtimeRedis(url=redis_url)}
+    resources = {
+        "flink": FlinkResource(),  # source: staging
+        "raw_event_log": raw_event_log,
+        "realtime_redis": RealtimeRedis(url=redis_url),
+    }
     idle = evaluate(checks, resources, instance)["hot_items_keeping_up"]
     assert idle.passed, idle.description  # nothing landed: nothing to keep up with
 
@@ -348,6 +355,58 @@ def test_stream_job_keeping_up_with_staging(
     )
     caught_up = evaluate(checks, resources, instance)["hot_items_keeping_up"]
     assert caught_up.passed, caught_up.description
+
+
+@pytest.mark.slow
+def test_stream_job_keeping_up_with_kafka_reads_the_groups_lag_from_the_broker(
+    tmp_path: Path, redis_url: str, instance: DagsterInstance
+) -> None:
+    """With `source: kafka` the check reads the job's consumer group from Kafka: a backlog
+    whose oldest message is ten minutes old fails, naming the group and the lag; offsets
+    committed up to the end (what Flink does on a checkpoint) pass; a fresh backlog of a
+    few messages passes too."""
+    checks = named(stream_health_checks, "hot_items_keeping_up")
+    topic = "user-behaviors"
+    with kafka_broker(tmp_path) as bootstrap:
+        flink = FlinkResource(source="kafka", kafka_bootstrap_servers=bootstrap)
+        resources = {
+            "flink": flink,
+            "raw_event_log": RawEventLog(root=str(tmp_path / "staging")),
+            "realtime_redis": RealtimeRedis(url=redis_url),
+        }
+        idle = evaluate(checks, resources, instance)["hot_items_keeping_up"]
+        assert idle.passed and idle.metadata["lag_messages"].value == 0, idle.description
+
+        old = int((dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)).timestamp() * 1000)
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+        for i in range(40):
+            producer.produce(topic, b"{}", key=f"u{i}".encode(), timestamp=old)
+        producer.flush(10)
+        behind = evaluate(checks, resources, instance)["hot_items_keeping_up"]
+        assert not behind.passed and behind.severity == AssetCheckSeverity.ERROR
+        assert behind.metadata["lag_messages"].value == 40
+        assert behind.metadata["behind_seconds"].value >= 590
+        assert "flink-hot_items" in behind.description, behind.description
+
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "flink-hot_items"})
+        ends = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        marks = [TopicPartition(topic, p) for p in ends]
+        committed = [
+            TopicPartition(topic, tp.partition, consumer.get_watermark_offsets(tp)[1])
+            for tp in marks
+        ]
+        consumer.commit(offsets=committed, asynchronous=False)
+        consumer.close()
+        caught_up = evaluate(checks, resources, instance)["hot_items_keeping_up"]
+        assert caught_up.passed and caught_up.metadata["lag_messages"].value == 0
+
+        for i in range(3):
+            producer.produce(topic, b"{}", key=f"u{i}".encode())
+        producer.flush(10)
+        del producer  # destroyed while its broker runs: librdkafka's teardown needs it
+        fresh = evaluate(checks, resources, instance)["hot_items_keeping_up"]
+        assert fresh.passed, fresh.description
+        assert fresh.metadata["lag_messages"].value == 3
 
 
 # -- configuration and dashboard ----------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Health of the streaming layer, per Redis asset: its Flink job is RUNNING and
-checkpointing, and it keeps up with what lands in staging.
+checkpointing, and it keeps up with its source: with Kafka, the consumer group's lag from
+the broker's own offsets (`consumer_lag.py`); with the raw log's files, its last write
+against the newest landed file.
 
 The supervisor sensor relaunches a FAILED or missing job; these checks say so in the UI
 and alert when a job is stuck in another state (RESTARTING for minutes, no TaskManager),
@@ -26,6 +28,7 @@ from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.redaction import without_password
+from analytics_assets.stream.consumer_lag import GroupLag, consumer_group_lag, flink_group_id
 from analytics_assets.stream.jobs import STREAM_JOBS, StreamJob, status_key
 
 # Jobs checkpoint every 5 s; minutes without one means checkpoints are failing.
@@ -100,52 +103,114 @@ def _flink_check(stream_job: StreamJob) -> AssetChecksDefinition:
     return _check
 
 
+def kafka_lag_result(job: str, lag: GroupLag, now: dt.datetime) -> AssetCheckResult:
+    """Keeping up with Kafka: the oldest message the job has not committed (Flink commits
+    the group's offsets on each checkpoint) is at most PROCESSING_MAX_LAG old."""
+    behind = lag.behind(now)
+    passed = behind <= PROCESSING_MAX_LAG
+    never = "" if lag.committed_anything else " (the group has never committed an offset)"
+    rows = "\n".join(
+        f"| {p.partition} | {'-' if p.committed is None else p.committed} | "
+        f"{p.high_watermark} | {p.lag} |"
+        for p in lag.partitions
+    )
+    return AssetCheckResult(
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"{job} keeps up with {lag.topic}: {lag.messages} message(s) pending, the oldest "
+            f"{behind.total_seconds():.0f} s old."
+            if passed
+            else f"{job} is {behind.total_seconds():.0f} s behind {lag.topic}: "
+            f"{lag.messages} message(s) not committed by group {lag.group}{never}; the job "
+            "is stuck or too slow (see its Flink UI: backpressure, exceptions, checkpoints)."
+        ),
+        metadata={
+            "source": "kafka",
+            "consumer_group": lag.group,
+            "lag_messages": lag.messages,
+            "behind_seconds": round(behind.total_seconds(), 1),
+            "partitions": MetadataValue.md(
+                "| partition | committed | high watermark | lag |\n|---|---|---|---|\n" + rows
+            ),
+        },
+    )
+
+
+def _kafka_keeping_up(job: str, flink: FlinkResource) -> AssetCheckResult:
+    from confluent_kafka import KafkaException
+
+    try:
+        lag = consumer_group_lag(
+            flink.kafka_bootstrap_servers, flink_group_id(job), flink.kafka_topic
+        )
+    except (KafkaException, ValueError) as exc:
+        return AssetCheckResult(
+            passed=False,
+            severity=AssetCheckSeverity.ERROR,
+            description=f"Kafka {flink.kafka_bootstrap_servers} cannot report {job}'s lag: {exc}",
+        )
+    return kafka_lag_result(job, lag, dt.datetime.now(dt.UTC))
+
+
+def _staging_keeping_up(
+    job: str, realtime_redis: RealtimeRedis, raw_event_log: RawEventLog
+) -> AssetCheckResult:
+    import redis  # here, not at code-location load (~0.3 s)
+
+    now = dt.datetime.now(dt.UTC)
+    landed = newest_landing(raw_event_log, behaviors.STREAM, now)
+    try:
+        updated_ms = realtime_redis.client().hget(status_key(job), "updated_ms")
+    except redis.RedisError as exc:
+        return AssetCheckResult(
+            passed=False,
+            severity=AssetCheckSeverity.ERROR,
+            description=f"Redis {without_password(realtime_redis.url)} unavailable: {exc}",
+        )
+    written = dt.datetime.fromtimestamp(int(updated_ms) / 1000, dt.UTC) if updated_ms else None
+    behind = (landed - written).total_seconds() if landed and written else None
+    passed = landed is None or (written is not None and landed - written <= PROCESSING_MAX_LAG)
+    return AssetCheckResult(
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"{job} keeps up with staging."
+            if passed
+            else f"{job} last wrote "
+            f"{'never' if written is None else f'{written:%H:%M:%S} UTC'} but a file "
+            f"landed at {landed:%H:%M:%S} UTC: the job is stuck or far behind "  # type: ignore[union-attr]
+            "(see its Flink UI: backpressure, exceptions)."
+        ),
+        metadata={
+            "source": "staging",
+            "newest_file_landed": MetadataValue.timestamp(landed) if landed else "none",
+            "last_write": MetadataValue.timestamp(written) if written else "never",
+            "behind_seconds": round(behind, 1) if behind is not None else 0.0,
+        },
+    )
+
+
 def _keeping_up_check(stream_job: StreamJob) -> AssetChecksDefinition:
     @asset_check(
         asset=stream_job.asset_key,
         name=f"{stream_job.name}_keeping_up",
         description=(
-            f"`{stream_job.name}` wrote to Redis no more than {PROCESSING_MAX_LAG} before the "
-            "newest behaviors file landed (no new files: nothing to keep up with)."
+            f"`{stream_job.name}` is at most {PROCESSING_MAX_LAG} behind its source: from "
+            "Kafka, the age of the oldest message its consumer group has not committed; "
+            "from the raw log, its last Redis write against the newest landed file (no "
+            "new files: nothing to keep up with)."
         ),
     )
     def _check(
         context: AssetCheckExecutionContext,
+        flink: FlinkResource,
         realtime_redis: RealtimeRedis,
         raw_event_log: RawEventLog,
     ) -> AssetCheckResult:
-        import redis  # here, not at code-location load (~0.3 s)
-
-        now = dt.datetime.now(dt.UTC)
-        landed = newest_landing(raw_event_log, behaviors.STREAM, now)
-        try:
-            updated_ms = realtime_redis.client().hget(status_key(stream_job.name), "updated_ms")
-        except redis.RedisError as exc:
-            return AssetCheckResult(
-                passed=False,
-                severity=AssetCheckSeverity.ERROR,
-                description=f"Redis {without_password(realtime_redis.url)} unavailable: {exc}",
-            )
-        written = dt.datetime.fromtimestamp(int(updated_ms) / 1000, dt.UTC) if updated_ms else None
-        behind = (landed - written).total_seconds() if landed and written else None
-        passed = landed is None or (written is not None and landed - written <= PROCESSING_MAX_LAG)
-        return AssetCheckResult(
-            passed=passed,
-            severity=AssetCheckSeverity.ERROR,
-            description=(
-                f"{stream_job.name} keeps up with staging."
-                if passed
-                else f"{stream_job.name} last wrote "
-                f"{'never' if written is None else f'{written:%H:%M:%S} UTC'} but a file "
-                f"landed at {landed:%H:%M:%S} UTC: the job is stuck or far behind "  # type: ignore[union-attr]
-                "(see its Flink UI: backpressure, exceptions)."
-            ),
-            metadata={
-                "newest_file_landed": MetadataValue.timestamp(landed) if landed else "none",
-                "last_write": MetadataValue.timestamp(written) if written else "never",
-                "behind_seconds": round(behind, 1) if behind is not None else 0.0,
-            },
-        )
+        if flink.source == "kafka":
+            return _kafka_keeping_up(stream_job.name, flink)
+        return _staging_keeping_up(stream_job.name, realtime_redis, raw_event_log)
 
     return _check
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from stack.processes import Daemon, free_port, port_open, wait_until
 
@@ -238,7 +239,13 @@ class KafkaBroker:
         ]
         for future in admin.incremental_alter_configs(resources).values():
             future.result(30)
-        found = admin.list_topics(timeout=10).topics
+        found: dict[str, Any] = {}
+
+        def visible() -> bool:  # a new topic reaches the broker's metadata cache shortly after
+            found.update(admin.list_topics(timeout=10).topics)
+            return all(name in found and not found[name].error for name in topics)
+
+        wait_until(visible, 30, f"topics {sorted(topics)} in the metadata")
         for name, layout in topics.items():
             if len(found[name].partitions) < layout.partitions:
                 log.warning(

@@ -223,7 +223,7 @@ def test_kafka_outage_longer_than_the_delivery_timeout_recovers(tmp_path: Path) 
     """Down longer than the 10 s delivery timeout: the requests waiting meanwhile are
     refused (503) and retried by their clients, and the collector serves again once the
     broker is back."""
-    load, outage, found, collector_log = run_with_kafka_outage(tmp_path, down_seconds=15.0)
+    load, outage, found, _ = run_with_kafka_outage(tmp_path, down_seconds=15.0)
     outcome = record_kafka_outcome(
         load, outage, found, "Kafka outage > delivery timeout", "stopped for 15 s"
     )
@@ -233,7 +233,6 @@ def test_kafka_outage_longer_than_the_delivery_timeout_recovers(tmp_path: Path) 
         f"still refused after the broker came back: {load.last_refusal}"
     )
     assert load.retried_batches() > 0, "no request failed: the outage was too short"
-    assert "Kafka producer replaced" in collector_log, "the fenced producer was kept"
 
 
 @pytest.mark.slow

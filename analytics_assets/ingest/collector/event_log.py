@@ -26,7 +26,7 @@ from analytics_assets.raw_log.contract import StreamContract
 from analytics_assets.resources.raw_event_log import RawEventLog
 
 if TYPE_CHECKING:
-    from confluent_kafka import Producer
+    pass
 
 log = logging.getLogger("collector.event_log")
 
@@ -228,37 +228,13 @@ def json_rows(table: pa.Table) -> list[dict[str, object]]:
     return table.to_pylist()
 
 
-# Errors after which librdkafka's idempotent producer cannot go on: its producer id or
-# epoch is no longer accepted (Tansu answers PRODUCER_FENCED to the epoch bump librdkafka
-# makes after a delivery timeout) or it lost track of its sequence numbers.
-PRODUCER_BROKEN = frozenset(
-    {
-        "_FATAL",
-        "PRODUCER_FENCED",
-        "INVALID_PRODUCER_EPOCH",
-        "OUT_OF_ORDER_SEQUENCE_NUMBER",
-        "UNKNOWN_PRODUCER_ID",
-    }
-)
-
-
-def breaks_producer(error: object) -> bool:
-    """A `KafkaError` after which the producer must be replaced, not retried."""
-    fatal = getattr(error, "fatal", None)
-    name = getattr(error, "name", None)
-    return bool(fatal and fatal()) or (callable(name) and name() in PRODUCER_BROKEN)
-
-
 class KafkaEventLog:
     """Kafka (confluent-kafka, acks=all, idempotent producer): a request is acknowledged
-    after every one of its messages is acknowledged by the in-sync replicas.
-
-    An idempotent producer that is fenced or hits a fatal error refuses every later
-    message, so the collector would answer 503 until restarted. The request that sees such
-    an error is refused (its client retries) and the next request gets a new producer: a
-    new producer id, so the broker starts its sequence numbers afresh. Messages the old
-    producer may have written before failing come back as duplicates, which every
-    downstream load removes by `event_id`.
+    after every one of its messages is acknowledged by the in-sync replicas; one that
+    times out is refused (503) and its client retries. A broker restart, a kill -9 and an
+    outage longer than the delivery timeout need nothing more from the producer
+    (tests/reliability/test_broker_faults.py: librdkafka bumps its epoch and Kafka
+    accepts it); the copies a client's retry adds are removed downstream by `event_id`.
     """
 
     def __init__(self, bootstrap_servers: str, delivery_timeout_seconds: float = 10.0) -> None:
@@ -271,38 +247,9 @@ class KafkaEventLog:
             "compression.type": "lz4",
             "message.timeout.ms": int(delivery_timeout_seconds * 1000),
         }
-        self._lock = threading.Lock()
-        self._replace_next = False  # the current producer failed for good
-        self.producers_replaced = 0
-        self._producer = self._new_producer()
-
-    def _new_producer(self) -> "Producer":
         from confluent_kafka import Producer
 
-        producer: Producer
-
-        def on_error(error: object) -> None:
-            if breaks_producer(error):
-                self._mark_broken(producer, error)
-
-        producer = Producer({**self._config, "error_cb": on_error})
-        return producer
-
-    def _mark_broken(self, producer: "Producer", error: object) -> None:
-        with self._lock:
-            if producer is self._producer and not self._replace_next:
-                self._replace_next = True
-                log.warning("Kafka producer unusable (%s); the next request gets a new one", error)
-
-    def _usable_producer(self) -> "Producer":
-        """The current producer, replaced first if it was marked broken."""
-        with self._lock:
-            if self._replace_next:
-                self._replace_next = False
-                self._producer = self._new_producer()
-                self.producers_replaced += 1
-                log.warning("Kafka producer replaced (%d so far)", self.producers_replaced)
-            return self._producer
+        self._producer = Producer(self._config)
 
     async def start(self) -> None:
         return None
@@ -321,7 +268,7 @@ class KafkaEventLog:
     def _produce_and_wait(self, batches: Mapping[str, pa.Table]) -> None:
         from confluent_kafka import KafkaException
 
-        producer = self._usable_producer()
+        producer = self._producer
         # Callbacks run in whichever thread polls; list.append is atomic, a counter is not.
         acknowledged: list[object | None] = []
         produced = 0
@@ -341,18 +288,13 @@ class KafkaEventLog:
                         except BufferError:  # local queue full: let deliveries drain
                             producer.poll(0.05)
                     produced += 1
-        except KafkaException as exc:  # a fatal producer refuses new messages at once
+        except KafkaException as exc:
             error = exc.args[0] if exc.args else exc
-            if breaks_producer(error):
-                self._mark_broken(producer, error)
             raise LogUnavailable(f"Kafka producer refused a message: {error}") from exc
         deadline = time.monotonic() + self._timeout
         while len(acknowledged) < produced and time.monotonic() < deadline:
             producer.poll(0.05)
         failures = [error for error in acknowledged if error is not None]
-        broken = next((error for error in failures if breaks_producer(error)), None)
-        if broken is not None:
-            self._mark_broken(producer, broken)
         missing = produced - len(acknowledged)
         if failures or missing:
             raise LogUnavailable(
