@@ -26,6 +26,7 @@ from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.stream.consumer_lag import flink_group_id
 from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, job_settings, status_key
 from tests import independent
 
@@ -151,6 +152,16 @@ def test_dagster_side_speaks_the_jobs_settings_and_status_keys(tmp_path: Path) -
         assert parsed.job == job.name
         assert status_key(job.name) == job_status_key(job.name)
         assert Path(f"flink/jobs/{job.name}.py").exists()
+        from_kafka = FlinkResource(
+            rest_url="http://flink:8081", source="kafka", kafka_bootstrap_servers="kafka:9092"
+        )
+        settings = job_settings(
+            job, from_kafka, RawEventLog(root=str(tmp_path)), RealtimeRedis(), sink
+        )
+        # the keeping-up check reads the lag of the group the job consumes with
+        assert JobSettings.from_json(json.dumps(settings)).kafka_group_id == flink_group_id(
+            job.name
+        )
 
 
 def test_the_clickhouse_sink_runs_only_against_a_server() -> None:

@@ -17,6 +17,7 @@ from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.redaction import without_password
+from analytics_assets.stream.consumer_lag import flink_group_id
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def job_settings(
         "s3_region": raw_event_log.s3_region,
         "dead_letter_dir": flink.dead_letters(),
     }
+    if settings["source"] == "kafka":  # the group the keeping-up check reads lag for
+        settings["kafka_group_id"] = flink_group_id(job.name)
     if job.target == "clickhouse":
         settings.update(clickhouse_sink.job_settings())
     return settings
