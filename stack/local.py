@@ -3,11 +3,11 @@ without Docker, every byte under one folder (`.stack/` by default).
 
 | service | what runs | port (base + offset) | data |
 |---|---|---|---|
-| s3 | SeaweedFS `weed mini` (buckets raw-log, lake) | +0 (+1..+4 internal, each +10000 gRPC) | seaweedfs/ |
+| s3 | SeaweedFS `weed mini` (buckets raw-log, lake, flink) | +0 (+1..+4 internal, each +10000 gRPC) | seaweedfs/ |
 | kafka | Apache Kafka 4.4 (KRaft: broker and controller in one process) | +10, +11 controller | kafka/ |
 | redis | redis-server, append-only file | +20 | redis/ |
 | postgres | Debian PostgreSQL: databases dagster, paimon | +30 | postgres/data |
-| flink | standalone Flink cluster from the apache-flink wheel | +40 REST, +41 RPC | flink/ |
+| flink | standalone Flink cluster from the apache-flink wheel, checkpoints on S3 | +40 REST, +41 RPC | flink/, s3://flink/state |
 | clickhouse | ClickHouse HTTP server (chdb-core) | +50 | clickhouse/ |
 
 `up` starts what is not running and waits until every service answers, then writes
@@ -34,6 +34,7 @@ import yaml
 
 from analytics_assets.flink.cluster import (
     FlinkRest,
+    FlinkS3,
     FlinkUnavailable,
     LocalFlinkCluster,
     descendants,
@@ -48,7 +49,7 @@ from stack.seaweedfs import GRPC_OFFSET, SeaweedFS
 
 DEFAULT_DIRECTORY = PROJECT_ROOT / ".stack"
 DEFAULT_PORT_BASE = 19000
-RAW_LOG_BUCKET, LAKE_BUCKET = "raw-log", "lake"
+RAW_LOG_BUCKET, LAKE_BUCKET, FLINK_BUCKET = "raw-log", "lake", "flink"
 DATABASE_USER = "analytics"
 DATABASES = ("dagster", "paimon")
 # SQLAlchemy 2.1 maps plain `postgresql://` to psycopg 3, whose server-side binding breaks
@@ -191,8 +192,15 @@ class LocalStack:
             DATABASES,
         )
         self.clickhouse = ClickHouseServer(self.directory / "clickhouse", ports.clickhouse)
+        s3 = self.seaweedfs.endpoint
         self.flink = LocalFlinkCluster(
-            self.directory / "flink", ports.flink_rest, ports.flink_rpc, slots=4
+            self.directory / "flink",
+            ports.flink_rest,
+            ports.flink_rpc,
+            slots=4,
+            s3=FlinkS3(
+                s3.url, s3.access_key, s3.secret_key, state_uri=f"s3://{FLINK_BUCKET}/state"
+            ),
         )
 
     # -- up ------------------------------------------------------------------------------
@@ -222,7 +230,7 @@ class LocalStack:
 
     def _start_s3(self) -> None:
         self.seaweedfs.start()
-        self.seaweedfs.create_buckets((RAW_LOG_BUCKET, LAKE_BUCKET))
+        self.seaweedfs.create_buckets((RAW_LOG_BUCKET, LAKE_BUCKET, FLINK_BUCKET))
 
     def _start_kafka(self) -> None:
         self.kafka.start()
@@ -278,7 +286,7 @@ class LocalStack:
                 "s3",
                 self.seaweedfs,
                 self.seaweedfs.endpoint.url,
-                f"SeaweedFS; buckets {RAW_LOG_BUCKET}, {LAKE_BUCKET}",
+                f"SeaweedFS; buckets {RAW_LOG_BUCKET}, {LAKE_BUCKET}, {FLINK_BUCKET}",
             ),
             state("kafka", self.kafka, self.kafka.bootstrap, "Apache Kafka (KRaft)"),
             state("redis", self.redis, self.redis.url, "redis-server; append-only file"),
@@ -331,7 +339,7 @@ class LocalStack:
             f"# The local stack in {self.directory} (`python -m stack up`).",
             "# Use it: set -a; . .stack/stack.env; set +a   (then make demo, dagster dev, ...)",
             "# The collector writes the raw log on S3 (hourly loads, ODS) and the Kafka topic,",
-            "# which the Flink jobs read (their file source cannot follow S3: no S3 plugin).",
+            "# which the Flink jobs read (FLINK_SOURCE=staging: the raw log's notices on S3).",
         ]
         lines += [f"{name}={shlex.quote(value)}" for name, value in self.environment().items()]
         return "\n".join(lines) + "\n"
