@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 
 from analytics_assets.raw_log import sa_events
+from analytics_assets.raw_log.event_time import time_problem
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z_$][a-zA-Z0-9_$]{0,99}$")
 RESERVED_NAME = re.compile(
@@ -29,7 +30,6 @@ RESERVED_NAME = re.compile(
 )
 MAX_ID_LENGTH = 255
 MAX_STRING_LENGTH = 8191
-MAX_FUTURE_MS = 24 * 3600 * 1000
 NAMED_TYPES = frozenset({"track", "track_signup", "track_id_bind", "track_id_unbind"})
 RECORD_TYPES = frozenset(sa_events.RECORD_TYPES)
 ITEM_TYPES = frozenset({"item_set", "item_delete"})
@@ -147,9 +147,7 @@ def _time_ms(value: Any, received_ms: int) -> int | str:
     millis = int(value)
     if millis < 10**12:
         return f"time {millis} looks like seconds or is before 2001; the protocol sends ms"
-    if millis > received_ms + MAX_FUTURE_MS:
-        return f"time {millis} is more than a day in the future"
-    return millis
+    return time_problem(millis, received_ms) or millis
 
 
 def split_records(
