@@ -412,3 +412,48 @@ def test_collector_behaviors_load_into_clickhouse(tmp_path: Path, staging: Path)
     assert dict(zip(loaded["action_type"], loaded["n"], strict=True)) == {
         e["values"]: e["counts"] for e in expected
     }
+
+
+def test_event_times_outside_the_raw_log_are_refused_at_both_doors(
+    tmp_path: Path, staging: Path
+) -> None:
+    """One rule for both front doors (`raw_log.event_time`): more than 24 h ahead of the
+    server clock, or older than the 90-day raw retention, never reaches a partition that no
+    load reads and no retention deletes. Just inside both limits is accepted."""
+    day = 86_400_000
+    edge_times = [now_ms() + 23 * 3_600_000, now_ms() - 88 * day]
+    bad_times = [99_999_999_999_999, now_ms() + 25 * 3_600_000, now_ms() - 91 * day]
+    behavior = {
+        "tenant_id": "acme",
+        "scenario_id": "s",
+        "user_id": "u",
+        "item_id": "i",
+        "action_type": "click",
+    }
+    sensors = [
+        {"type": "track", "event": "E", "distinct_id": "d", "time": t, "_track_id": n}
+        for n, t in enumerate(edge_times + bad_times)
+    ]
+    with TestClient(create_app(settings_for(tmp_path))) as http:
+        answer = http.post(
+            "/api/v1/behaviors",
+            json=[{**behavior, "timestamp": t} for t in edge_times + bad_times],
+        )
+        sa = http.post("/sa", data={"data_list": encode_records(sensors)})
+    assert answer.status_code == 200 and sa.status_code == 200
+    assert answer.json()["accepted"] == 2
+    rejected = answer.json()["rejected"]
+    assert [r["index"] for r in rejected] == [2, 3, 4]
+    assert "ahead of the server clock" in rejected[0]["reason"]
+    assert "ahead of the server clock" in rejected[1]["reason"]
+    assert "90-day raw retention" in rejected[2]["reason"]
+    stored = read_stream(staging, behaviors.CONTRACT)["timestamp"].cast("int64").to_pylist()
+    assert sorted(stored) == sorted(edge_times)
+    sa_times = read_stream(staging, sa_events.CONTRACT)["time"].cast("int64").to_pylist()
+    assert sorted(sa_times) == sorted(edge_times)
+    reasons = read_stream(staging, dead_letters.CONTRACT)["reason"].to_pylist()
+    assert sum("ahead of the server clock" in r for r in reasons) == 4
+    assert sum("raw retention" in r for r in reasons) == 2
+    newest_day = dt.datetime.fromtimestamp(max(edge_times) / 1000, dt.UTC).date()
+    days = sorted(p.name for p in staging.glob("*/dt=*"))
+    assert days and all(name <= f"dt={newest_day}" for name in days), days

@@ -187,6 +187,9 @@ def test_rule_breaking_records_are_kept_invalid_with_a_reason(bad: dict, reason:
         (record(time=NOW_MS // 1000), "seconds"),
         (record(time="yesterday"), "not a number"),
         (record(time=NOW_MS + 3 * 86_400_000), "future"),
+        (record(time=NOW_MS + 25 * 3_600_000), "24 h ahead"),
+        (record(time=99_999_999_999_999), "future"),
+        (record(time=NOW_MS - 91 * 86_400_000), "90-day raw retention"),
         (record(properties=[1]), "properties is not an object"),
     ],
 )

@@ -148,6 +148,25 @@ def test_landing_warns_when_nothing_landed(tmp_path: Path, instance: DagsterInst
     assert fresh.passed, fresh.description
 
 
+def test_landing_warns_about_stray_future_days(tmp_path: Path, instance: DagsterInstance) -> None:
+    """A day beyond any accepted event time (here a year ahead, written straight to the
+    log as an old collector would have) is never loaded nor expired: the check says so
+    even while fresh files land."""
+    raw_event_log = RawEventLog(root=str(tmp_path / "staging"))
+    checks = named(ingest_health_checks, "raw_behaviors_landing")
+    raw_event_log.write(
+        behaviors.CONTRACT, generate_behaviors(NOW - dt.timedelta(minutes=1), NOW, 50)
+    )
+    year_ahead = NOW + dt.timedelta(days=365)
+    raw_event_log.write(
+        behaviors.CONTRACT, generate_behaviors(year_ahead, year_ahead + dt.timedelta(minutes=1), 5)
+    )
+    result = evaluate(checks, {"raw_event_log": raw_event_log}, instance)["raw_behaviors_landing"]
+    assert not result.passed and result.severity == AssetCheckSeverity.WARN
+    assert f"({year_ahead.date()}..{year_ahead.date()})" in (result.description or "")
+    assert result.metadata["stray_future_days"].value == [year_ahead.date().isoformat()]
+
+
 def _with_validity(records: pa.Table, invalid: pa.ChunkedArray) -> pa.Table:
     position = records.schema.get_field_index("is_valid")
     reason = records.schema.get_field_index("invalid_reason")

@@ -346,7 +346,9 @@ def test_staging_retention_deletes_only_whole_expired_days(
         return today - dt.timedelta(days=n)
 
     days = {
-        "behaviors": [ago(-1), today, ago(1), ago(7), ago(8), ago(10)],
+        # ago(-400): a stray future day (a wrong device clock before the collector refused
+        # such times): reported, never deleted, never counted as expired.
+        "behaviors": [ago(-400), ago(-1), today, ago(1), ago(7), ago(8), ago(10)],
         "sa_events": [ago(2), ago(30)],
         "dead_letters": [today, ago(3), ago(4)],
     }
@@ -395,6 +397,8 @@ def test_staging_retention_deletes_only_whole_expired_days(
         size for path, size in doomed.items() if _stream_and_day(path)[0] == "behaviors"
     )
     assert behaviors_report["oldest_day_kept"] == str(ago(7))
+    assert behaviors_report["stray_future_days"] == [str(ago(-400))]
+    assert report["raw_sa_events"]["stray_future_days"] == []
     assert report["raw_dead_letters"]["retention_days"] == 3
     assert report["raw_sa_events"]["retention_days"] == 7
 

@@ -4,15 +4,18 @@ import datetime as dt
 
 from dagster import HourlyPartitionsDefinition, RunRequest, TimeWindow
 
+from analytics_assets.raw_log.event_time import RAW_RETENTION_DAYS
+
 # The open hour is a partition too (end_offset=1): the schedule reloads it while traffic
 # arrives, so dashboards trail the live stream by minutes, not by an hour.
 hourly_partitions = HourlyPartitionsDefinition(
     start_date="2025-01-01-00:00", timezone="UTC", end_offset=1
 )
 
-# Must match `TTL date + INTERVAL 90 DAY` in sql/clickhouse/migrations/V001__user_behaviors.sql
-# (tests/test_sql_files.py asserts it): rows older than this are dropped by ClickHouse.
-RAW_RETENTION_DAYS = 90
+# RAW_RETENTION_DAYS (defined with the collector's event-time rule, which refuses events
+# older than it) must match `TTL date + INTERVAL 90 DAY` in
+# sql/clickhouse/migrations/V001__user_behaviors.sql (tests/test_sql_files.py asserts it):
+# rows older than this are dropped by ClickHouse.
 
 
 def open_hour_run_requests(scheduled: dt.datetime) -> list[RunRequest]:

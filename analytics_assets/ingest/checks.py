@@ -23,6 +23,7 @@ from analytics_assets.health.rates import windowed_ratio
 from analytics_assets.ingest.raw_streams import raw_dead_letters, raw_sa_events
 from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors, sa_events
+from analytics_assets.raw_log.event_time import stray_future_days
 from analytics_assets.resources.collector_monitor import CollectorMonitor, CollectorUnreachable
 from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
 
@@ -61,29 +62,38 @@ def _landing_check(asset: str, stream: str) -> AssetChecksDefinition:
         name=f"{asset}_landing",
         description=(
             f"A staged file of `{stream}` landed in the last {LANDING_MAX_AGE}: the collector "
-            "is writing. WARN only, since traffic may really pause."
+            "is writing; and no day folder lies beyond any accepted event time (such a day is "
+            "never loaded nor expired). WARN only, since traffic may really pause."
         ),
     )
     def _check(context: AssetCheckExecutionContext, raw_event_log: RawEventLog) -> AssetCheckResult:
         now = dt.datetime.now(dt.UTC)
         newest = newest_landing(raw_event_log, stream, now)
         age = (now - newest).total_seconds() if newest else None
-        passed = age is not None and age <= LANDING_MAX_AGE.total_seconds()
+        fresh = age is not None and age <= LANDING_MAX_AGE.total_seconds()
+        stray = stray_future_days(raw_event_log.list_days(stream), now.date())
+        problems = []
+        if not fresh:
+            problems.append(
+                f"No {stream} file landed in the last "
+                f"{'2 hours' if age is None else f'{age / 60:.0f} minutes'}: check the "
+                "collector (/healthz, its log) and whether clients are sending."
+            )
+        if stray:
+            problems.append(
+                f"{len(stray)} {stream} day folder(s) lie in the future ({stray[0]}..{stray[-1]}): "
+                "events with wrong clocks from before the collector refused them, or a producer "
+                "that bypasses it. No load reads them and retention never deletes them: "
+                "inspect, then delete those dt= folders."
+            )
         return AssetCheckResult(
-            passed=passed,
+            passed=not problems,
             severity=AssetCheckSeverity.WARN,
-            description=(
-                f"The newest {stream} file landed {age:.0f} s ago."
-                if passed
-                else (
-                    f"No {stream} file landed in the last "
-                    f"{'2 hours' if age is None else f'{age / 60:.0f} minutes'}: check the "
-                    "collector (/healthz, its log) and whether clients are sending."
-                )
-            ),
+            description=" ".join(problems) or f"The newest {stream} file landed {age:.0f} s ago.",
             metadata={
                 "newest_file_landed": MetadataValue.timestamp(newest) if newest else "none",
                 "age_seconds": round(age, 1) if age is not None else -1.0,
+                "stray_future_days": MetadataValue.json([day.isoformat() for day in stray]),
             },
         )
 

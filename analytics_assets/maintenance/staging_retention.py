@@ -7,6 +7,8 @@ backfill older than the retention has to come from there, not from staging.
 
 A day goes as a whole (`dt=YYYY-MM-DD`, its landing notices first) and only when every
 event in it is older than the retention; the current UTC day and later are never touched.
+Days further ahead than any accepted event time (`raw_log.event_time`) are reported, not
+deleted: they hold someone's data, and a person decides.
 """
 
 import datetime as dt
@@ -27,6 +29,7 @@ from dagster import (
 from pydantic import Field
 
 from analytics_assets.raw_log import behaviors, dead_letters, sa_events
+from analytics_assets.raw_log.event_time import MAX_FUTURE, stray_future_days
 from analytics_assets.resources.raw_event_log import RawEventLog, StagedDay
 
 # Each stream of the raw log and the asset that stands for it.
@@ -79,6 +82,13 @@ def expire_stream(
             f"dt={day} ({staged.files} files, {staged.size_bytes} bytes)"
         )
     kept = sorted(set(days) - set(expired))
+    stray = stray_future_days(days, today)
+    if stray:
+        context.log.warning(
+            f"{stream}: {len(stray)} day(s) beyond today + {MAX_FUTURE} ({stray[0]}..{stray[-1]}):"
+            " events with wrong clocks from before the collector refused them. No load reads "
+            "them and retention never reaches them; inspect, then delete those dt= folders."
+        )
     context.log_event(
         AssetObservation(
             asset_key=STREAM_ASSETS[stream],
@@ -93,6 +103,7 @@ def expire_stream(
                 "expired": MetadataValue.json(
                     [{**asdict(s), "day": s.day.isoformat()} for s in removed]
                 ),
+                "stray_future_days": MetadataValue.json([day.isoformat() for day in stray]),
                 "staging_root": raw_event_log.describe(),
             },
         )

@@ -25,19 +25,20 @@ class StreamContract:
 
     def conform(self, table: pa.Table) -> pa.Table:
         """Select and cast the contract's columns, in order; raise on anything missing or null."""
-        missing = [
-            f.name for f in self.schema if f.name not in table.column_names and not f.nullable
-        ]
+        present = set(table.column_names)  # `column_names` builds a new list per call
+        missing = [f.name for f in self.schema if f.name not in present and not f.nullable]
         if missing:
             raise NonConformingBatch(f"{self.name}: missing required columns {missing}")
         columns = []
         for spec in self.schema:
-            if spec.name in table.column_names:
+            if spec.name in present:
+                column = table[spec.name]
                 try:
-                    column = table[spec.name].cast(spec.type)
+                    if column.type != spec.type:
+                        column = column.cast(spec.type)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise NonConformingBatch(
-                        f"{self.name}: column {spec.name!r} has type {table[spec.name].type}, "
+                        f"{self.name}: column {spec.name!r} has type {column.type}, "
                         f"which does not cast to {spec.type}: {exc}"
                     ) from exc
             else:

@@ -246,7 +246,9 @@ class Collector:
         records = sensors_protocol.decode_records(request, self.settings.limits)
         received_ms = int(now.timestamp() * 1000)
         project = request.project or self.settings.default_project
-        columns, rejected = sensors_records.split_records(records, project, received_ms)
+        columns, rejected = sensors_records.split_records(
+            records, project, received_ms, self.mapping.pick
+        )
         batches = Batches(
             rejected=[
                 Rejection("unidentifiable_record", r.reason, r.payload, r.project) for r in rejected
@@ -262,7 +264,8 @@ class Collector:
                     index, name, pc.fill_null(table[name], pa.scalar(value, pa.string()))
                 )
             batches.sa_records = table.append_column(
-                "received_at", pa.array([now] * table.num_rows, pa.timestamp("ms", tz="UTC"))
+                "received_at",
+                pa.repeat(pa.scalar(now, pa.timestamp("ms", tz="UTC")), table.num_rows),
             )
         batches.dead_letter_table("sa", remote_addr, now)
         return batches, projects

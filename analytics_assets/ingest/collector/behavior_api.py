@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 from analytics_assets.raw_log import behaviors
+from analytics_assets.raw_log.event_time import time_problem
 
 ALIASES = {
     "tenantId": "tenant_id",
@@ -100,8 +101,12 @@ def _problem(record: dict[str, Any], received_ms: int) -> str | None:
             uuid.UUID(str(event_id))
         except ValueError:
             return f"event_id {str(event_id)[:60]!r} is not a UUID"
-    if _timestamp_ms(record.get("timestamp"), received_ms) is None:
+    timestamp = _timestamp_ms(record.get("timestamp"), received_ms)
+    if timestamp is None:
         return "timestamp is neither epoch milliseconds nor ISO-8601"
+    time_rule = time_problem(timestamp, received_ms)
+    if time_rule:
+        return time_rule.replace("time", "timestamp", 1)
     duration = record.get("watch_duration", 0)
     if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration < 2**32:
         return "watch_duration must be a non-negative integer (seconds)"

@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 
 from analytics_assets.raw_log import sa_events
+from analytics_assets.raw_log.event_time import time_problem
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z_$][a-zA-Z0-9_$]{0,99}$")
 RESERVED_NAME = re.compile(
@@ -29,7 +30,6 @@ RESERVED_NAME = re.compile(
 )
 MAX_ID_LENGTH = 255
 MAX_STRING_LENGTH = 8191
-MAX_FUTURE_MS = 24 * 3600 * 1000
 NAMED_TYPES = frozenset({"track", "track_signup", "track_id_bind", "track_id_unbind"})
 RECORD_TYPES = frozenset(sa_events.RECORD_TYPES)
 ITEM_TYPES = frozenset({"item_set", "item_delete"})
@@ -96,6 +96,31 @@ class RecordColumns:
     invalid_reason: list[str | None] = field(default_factory=list)
     user_agent: list[str | None] = field(default_factory=list)
     ip: list[str | None] = field(default_factory=list)
+    picked: dict[str, list[str | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PropertyPick:
+    """Properties a later columnar step needs (the behavior mapping's), copied into
+    columns of their own while the record is still a dict: re-parsing the ~1 KB property
+    JSON per needed property afterwards cost more than all the rest of the mapping.
+    Values are text as a JSON path match gives them: strings as they are, anything else
+    as its JSON."""
+
+    events: frozenset[str]
+    names: tuple[str, ...]
+
+    def column(self, name: str) -> str:
+        return f"{PICKED_PREFIX}{name}"
+
+
+PICKED_PREFIX = "picked."
+
+
+def _pick(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return orjson.dumps(value).decode()
 
 
 @dataclass(frozen=True)
@@ -122,16 +147,16 @@ def _time_ms(value: Any, received_ms: int) -> int | str:
     millis = int(value)
     if millis < 10**12:
         return f"time {millis} looks like seconds or is before 2001; the protocol sends ms"
-    if millis > received_ms + MAX_FUTURE_MS:
-        return f"time {millis} is more than a day in the future"
-    return millis
+    return time_problem(millis, received_ms) or millis
 
 
 def split_records(
-    records: list[Any], default_project: str, received_ms: int
+    records: list[Any], default_project: str, received_ms: int, pick: PropertyPick | None = None
 ) -> tuple[RecordColumns, list[RejectedRecord]]:
-    """One pass: identified records become columns, the others rejected records."""
+    """One pass: identified records become columns, the others rejected records; with
+    `pick`, the named properties of the named events get columns of their own."""
     columns = RecordColumns()
+    picked = [] if pick is None else [columns.picked.setdefault(n, []) for n in pick.names]
     rejected: list[RejectedRecord] = []
     for record in records:
         if not isinstance(record, dict):
@@ -194,6 +219,10 @@ def split_records(
         columns.invalid_reason.append(problem)
         columns.user_agent.append(user_agent if isinstance(user_agent, str) else None)
         columns.ip.append(ip if isinstance(ip, str) else None)
+        if pick is not None:
+            wanted = event in pick.events
+            for name, values in zip(pick.names, picked, strict=True):
+                values.append(_pick(properties.get(name)) if wanted else None)
     return columns, rejected
 
 
@@ -214,7 +243,11 @@ def columns_to_table(columns: RecordColumns) -> pa.Table:
     """The identified records as Arrow columns (before enrichment), in field order."""
     arrays = {}
     for spec in fields(RecordColumns):
+        if spec.name == "picked":
+            continue
         column_type = _COLUMN_TYPES.get(spec.name, pa.string())
         array = pa.array(getattr(columns, spec.name), column_type)
         arrays[spec.name] = array.cast(pa.string()) if column_type == pa.binary() else array
+    for name, values in columns.picked.items():
+        arrays[f"{PICKED_PREFIX}{name}"] = pa.array(values, pa.string())
     return pa.table(arrays)
