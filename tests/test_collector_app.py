@@ -259,6 +259,10 @@ def test_tokens_keep_projects_and_tenants_apart(tmp_path: Path, staging: Path) -
 
 def test_behavior_api_single_batch_camel_case_and_reasons(tmp_path: Path, staging: Path) -> None:
     event_id = "6b1d8c53-5f0e-4a8e-9d33-3f2a1c0b7e10"
+    # an ISO time inside the accepted window whatever the day the test runs
+    sent_at = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
     batch = [
         {
             "tenant_id": "acme",
@@ -267,7 +271,7 @@ def test_behavior_api_single_batch_camel_case_and_reasons(tmp_path: Path, stagin
             "item_id": "i1",
             "action_type": "view",
             "event_id": event_id,
-            "timestamp": "2026-11-20T10:00:00Z",
+            "timestamp": sent_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "context": {
                 "device_type": "mobile",
                 "os": "iOS",
@@ -315,7 +319,7 @@ def test_behavior_api_single_batch_camel_case_and_reasons(tmp_path: Path, stagin
     assert garbage.status_code == 400
     stored = read_stream(staging, behaviors.CONTRACT).to_pylist()
     first = next(row for row in stored if row["event_id"] == event_id)
-    assert first["timestamp"] == dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)
+    assert first["timestamp"] == sent_at
     assert (first["os"], first["ip"], first["watch_duration"]) == ("iOS", "8.8.8.8", 42)
     assert sorted(row["user_id"] for row in stored) == ["u1", "u2", "u2"]
     assert read_stream(staging, dead_letters.CONTRACT).num_rows == 4
