@@ -2,7 +2,7 @@
 server and Paimon ODS (S3 + JDBC catalog in PostgreSQL), and the stream path collector →
 Apache Kafka → Flink → Redis / ClickHouse.
 
-    .venv/bin/python bench/e2e_stack.py [--seconds 60] [--rate 2000] [--sink-seconds 20]
+    .venv/bin/python bench/e2e_stack.py [--seconds 45] [--rate 2000] [--sink-seconds 15]
                                         [--sinks-only | --stream-only]
 
 Starts a private stack (`stack.local.LocalStack`, free ports, a temporary folder) and sends
@@ -614,9 +614,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=60, help="stream phase traffic")
+    parser.add_argument("--seconds", type=int, default=45, help="stream phase traffic")
     parser.add_argument("--rate", type=int, default=2000, help="events per second")
-    parser.add_argument("--sink-seconds", type=int, default=20, help="traffic per sink")
+    parser.add_argument("--sink-seconds", type=int, default=15, help="traffic per sink")
     parser.add_argument("--markers", type=float, default=2.0, help="marker events per second")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--sinks-only", action="store_true", help="phase 1 only")
