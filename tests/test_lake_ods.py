@@ -1,5 +1,5 @@
 """The ODS load: raw Sensors events → Paimon, hour by hour, idempotent, read back by
-pypaimon and chDB and compared with an independent polars computation."""
+pypaimon, chDB and Java Paimon and compared with an independent polars computation."""
 
 import datetime as dt
 import os
@@ -18,7 +18,8 @@ from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key, partition_range_tags
 from tests.support.checks import evaluate
-from tests.support.lake import read_pypaimon
+from tests.support.java_paimon import summary_java
+from tests.support.lake import read_pypaimon, summary
 
 HOURS = [ANCHOR + dt.timedelta(hours=h) for h in range(3)]
 
@@ -54,6 +55,8 @@ def actual(lake: PaimonLake, clickhouse) -> pl.DataFrame:  # type: ignore[no-unt
             {"location": lake.table_location(table)},
         ).with_columns(pl.col("len").cast(pl.UInt32))
         assert via_pypaimon.equals(via_chdb), table
+        via_java = summary_java(lake.catalog_options(), lake.identifier(table), "track_id")
+        assert via_java == summary(read_pypaimon(lake.table(table)), "track_id"), table
         frames.append(via_pypaimon.with_columns(pl.lit(valid).alias("is_valid")))
     return pl.concat(frames).select("is_valid", "event", "len").sort("is_valid", "event")
 
