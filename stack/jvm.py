@@ -3,12 +3,13 @@ their Java, and their jars from Maven Central (`mvn dependency:copy-dependencies
 in the repo, with strict checksums: a download whose checksum does not match Central's
 fails).
 
-Versions are pinned in each pom; a folder that already holds the pom's marker jar (its
-pinned main artifact) is taken as installed, so `make setup` stays quick. The Flink
+Versions are pinned in each pom; a folder stamped with the pom's hash is taken as
+installed (a changed pom installs again), so `make setup` stays quick. The Flink
 cluster's own jars have a stricter installer with sha256 pins
 (`analytics_assets/flink/connectors.py`).
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -27,11 +28,12 @@ COPY_DEPENDENCIES = ("dependency:copy-dependencies", "-DincludeScope=runtime")
 
 
 def copy_dependencies(
-    pom: Path, directory: Path, marker: str, goals: tuple[str, ...] = COPY_DEPENDENCIES
+    pom: Path, directory: Path, goals: tuple[str, ...] = COPY_DEPENDENCIES
 ) -> Path:
     """The jars `goals` of `pom` copy (its runtime dependencies, by default) into
-    `directory`; skipped when `marker` is there."""
-    if (directory / marker).is_file():
+    `directory`; skipped when the folder was filled from this very pom."""
+    stamp = directory / f".pom-{hashlib.sha256(pom.read_bytes()).hexdigest()[:16]}"
+    if stamp.is_file():
         return directory
     maven = shutil.which("mvn")
     if maven is None:
@@ -40,7 +42,7 @@ def copy_dependencies(
             "Central: install it (Debian: `apt-get install maven`) and run `make setup`"
         )
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.jar"):
+    for stale in [*directory.glob("*.jar"), *directory.glob(".pom-*")]:
         stale.unlink()
     result = subprocess.run(
         [maven, "--batch-mode", "--quiet", "--strict-checksums", "-Dstyle.color=never",
@@ -50,9 +52,10 @@ def copy_dependencies(
         env={**os.environ, "MAVEN_OPTS": os.environ.get("MAVEN_OPTS", "-Xmx512m")},
         check=False,
     )  # fmt: skip
-    if result.returncode != 0 or not (directory / marker).is_file():
+    if result.returncode != 0 or not any(directory.glob("*.jar")):
         raise RuntimeError(
             f"Maven could not copy the jars of {pom} (exit {result.returncode}; is Maven "
             f"Central reachable?):\n{(result.stdout + result.stderr)[-3000:]}"
         )
+    stamp.touch()
     return directory

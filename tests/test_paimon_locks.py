@@ -14,6 +14,7 @@ import pytest
 from analytics_assets.paimon.locks import FileTableLock, JdbcTableLock, LockTimeout
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from tests.support.java_paimon import summary_java
 from tests.support.lake import read_pypaimon
 
 SPEC = TableSpec(
@@ -35,6 +36,8 @@ def test_jdbc_catalog_writes_and_locks_in_its_database(
     write.write_arrow(pa.table({"id": ["a", "b"], "dt": ["2025-03-01"] * 2}))
     commit.commit(write.prepare_commit())
     assert read_pypaimon(lake.table("events")).num_rows == 2
+    java = summary_java(lake.catalog_options(), "ods.events")  # the same sqlite catalog
+    assert java == {"rows": 2, "per_partition": {"2025-03-01": 2}, "sum": None}
 
     database = tmp_path / "lake-catalog.sqlite"
     held = threading.Event()

@@ -1,5 +1,5 @@
 """The lake on S3 (SeaweedFS): writes, maintenance and the atomic snapshot commit
-(conditional PUT), read back by pypaimon and by chDB's `paimonS3`."""
+(conditional PUT), read back by pypaimon, by chDB's `paimonS3` and by Java Paimon."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ from analytics_assets.paimon.orphans import clean_orphan_files
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
 from stack.seaweedfs import S3Endpoint, seaweedfs_s3
+from tests.support.java_paimon import summary_java
 from tests.support.lake import (
     read_pypaimon,
     referenced_files,
@@ -84,7 +85,7 @@ def chdb_summary(clickhouse, lake: PaimonLake, s3: S3Endpoint) -> dict[str, obje
     )
 
 
-def test_maintenance_on_s3_keeps_both_readers_equal(
+def test_maintenance_on_s3_keeps_every_reader_equal(
     lake: PaimonLake, s3: S3Endpoint, clickhouse
 ) -> None:  # type: ignore[no-untyped-def]
     lake.ensure_table(SPEC)
@@ -93,6 +94,7 @@ def test_maintenance_on_s3_keeps_both_readers_equal(
             append(lake, day, batch)
     before = summary(read_pypaimon(lake.table("events")), "amount")
     assert chdb_summary(clickhouse, lake, s3) == before
+    assert summary_java(lake.catalog_options(), "ods.events", "amount") == before
 
     assert compact(lake.metadata("events"), lake.create_if_absent()).commits == 2
     assert (
@@ -109,6 +111,7 @@ def test_maintenance_on_s3_keeps_both_readers_equal(
     assert expired.expired_snapshot_ids and len(lake.metadata("events").snapshot_ids()) == 2
     assert summary(read_pypaimon(lake.table("events")), "amount") == before
     assert chdb_summary(clickhouse, lake, s3) == before
+    assert summary_java(lake.catalog_options(), "ods.events", "amount") == before
     metadata = lake.metadata("events")
     assert all(metadata.exists(p) for p in referenced_files(metadata))
     assert stored_files(metadata) - referenced_files(metadata) == set()
@@ -120,4 +123,5 @@ def test_concurrent_committers_on_s3_never_lose_a_commit(lake: PaimonLake) -> No
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(lambda batch: append(lake, "2025-03-01", batch), range(12)))
     assert read_pypaimon(lake.table("events")).num_rows == 120
+    assert summary_java(lake.catalog_options(), "ods.events", "amount")["rows"] == 120
     assert lake.metadata("events").snapshot_ids() == list(range(1, 13))

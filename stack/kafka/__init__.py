@@ -267,15 +267,5 @@ def kafka_broker(directory: Path, topics: Mapping[str, TopicLayout] | None = Non
 
 
 def install(pom: Path = HERE / "pom.xml", directory: Path = JARS_DIR) -> Path:
-    """The broker's jars from Maven Central (`stack.maven`); quick when already there."""
-    return copy_dependencies(pom, directory, marker=f"kafka_2.13-{_pinned_version(pom)}.jar")
-
-
-def _pinned_version(pom: Path) -> str:
-    import xml.etree.ElementTree as ElementTree
-
-    namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
-    version = ElementTree.parse(pom).find("m:properties/m:kafka.version", namespace)
-    if version is None or not version.text:
-        raise RuntimeError(f"{pom} names no kafka.version")
-    return version.text
+    """The broker's jars from Maven Central (`stack.jvm`); quick when already there."""
+    return copy_dependencies(pom, directory)

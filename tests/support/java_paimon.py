@@ -18,12 +18,11 @@ HERE = Path(__file__).parent / "java"
 SOURCE = HERE / "PaimonSummary.java"
 JARS = HERE.parents[2] / ".jvm" / "paimon"
 CLASSES = JARS / "classes"
-MARKER = "paimon-flink-2.0-2.0.0.jar"
 
 
 def install() -> Path:
     """Jars (skipped when there) and the compiled reader (when its source is newer)."""
-    copy_dependencies(HERE / "pom.xml", JARS, MARKER, goals=("dependency:copy@reader",))
+    copy_dependencies(HERE / "pom.xml", JARS, goals=("dependency:copy@reader",))
     compiled = CLASSES / "PaimonSummary.class"
     if compiled.is_file() and compiled.stat().st_mtime >= SOURCE.stat().st_mtime:
         return compiled
@@ -39,9 +38,9 @@ def install() -> Path:
 
 
 def summary_java(
-    catalog: dict[str, str], table: str, value: str, partition: str = "dt", **scan: str
+    catalog: dict[str, str], table: str, value: str = "", partition: str = "dt", **scan: str
 ) -> dict[str, object]:
-    """Rows, rows per partition and the sum of `value`, read by Java Paimon through the
+    """Rows, rows per partition and the sum of `value` (None without), read by Java Paimon through the
     catalog `catalog` (pypaimon's catalog options: warehouse, metastore, uri, jdbc.*),
     at the snapshot or tag `scan` names (`snapshot_id="3"` → `scan.snapshot-id=3`)."""
     if not (CLASSES / "PaimonSummary.class").is_file():
@@ -49,7 +48,7 @@ def summary_java(
     arguments = [
         *(f"catalog.{key}={option}" for key, option in catalog.items()),
         f"table={table}",
-        f"value={value}",
+        *([f"value={value}"] if value else []),
         f"partition={partition}",
         *(f"scan.{key.replace('_', '-')}={option}" for key, option in scan.items()),
     ]

@@ -4,7 +4,8 @@
 //
 // java -cp paimon-flink-<v>.jar tests/support/java/PaimonSummary.java \
 //   catalog.warehouse=/path [catalog.metastore=jdbc catalog.uri=... ...] \
-//   table=db.name value=column [partition=dt] [scan.snapshot-id=3 | scan.tag-name=t ...]
+//   table=db.name [value=column] [partition=dt] [scan.snapshot-id=3 | scan.tag-name=t ...]
+// Without value= the sum is null.
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
@@ -40,11 +41,11 @@ public class PaimonSummary {
             if (!scanOptions.isEmpty()) found = found.copy(scanOptions);
             RowType type = found.rowType();
             int partitionIndex = type.getFieldIndex(partition);
-            int valueIndex = type.getFieldIndex(value);
+            int valueIndex = value == null ? -1 : type.getFieldIndex(value);
             InternalRow.FieldGetter partitionGetter =
                     InternalRow.createFieldGetter(type.getTypeAt(partitionIndex), partitionIndex);
-            InternalRow.FieldGetter valueGetter =
-                    InternalRow.createFieldGetter(type.getTypeAt(valueIndex), valueIndex);
+            InternalRow.FieldGetter valueGetter = valueIndex < 0 ? null
+                    : InternalRow.createFieldGetter(type.getTypeAt(valueIndex), valueIndex);
             ReadBuilder builder = found.newReadBuilder();
             long rows = 0;
             long sum = 0;
@@ -59,7 +60,7 @@ public class PaimonSummary {
                         rows++;
                         Object key = partitionGetter.getFieldOrNull(row);
                         perPartition.merge(String.valueOf(key), 1L, Long::sum);
-                        Object v = valueGetter.getFieldOrNull(row);
+                        Object v = valueGetter == null ? null : valueGetter.getFieldOrNull(row);
                         if (v != null) {
                             sum += ((Number) v).longValue();
                             summed = true;
