@@ -26,7 +26,8 @@ from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key, partition_range_tags
 from tests.reliability import report
-from tests.support.lake import read_pypaimon, referenced_files, stored_files
+from tests.support.java_paimon import summary_java
+from tests.support.lake import read_pypaimon, referenced_files, stored_files, summary
 from tests.support.staging import read_stream
 
 HOURS = [ANCHOR + dt.timedelta(hours=h) for h in range(6)]
@@ -232,6 +233,10 @@ def test_maintenance_racing_ods_loads_loses_and_duplicates_nothing(
         ).row(0)
         for spec in ODS
     }
+    via_java = {
+        spec.name: summary_java(lake.catalog_options(), lake.identifier(spec.name), "track_id")
+        for spec in ODS
+    }
     outcome = report.record(
         report.Outcome(
             scenario="Paimon maintenance racing ODS loads",
@@ -249,7 +254,8 @@ def test_maintenance_racing_ods_loads_loses_and_duplicates_nothing(
                 f"{stats['runs_during_loads']} maintenance runs during loads: "
                 f"{stats['compactions']} compactions, {stats['manifest_merges']} manifest merges, "
                 f"{stats['expired']} snapshots expired, {stats['orphans']} orphan(s) deleted; "
-                f"{stats['snapshots_read']} snapshots read back by pypaimon, chDB = pypaimon; "
+                f"{stats['snapshots_read']} snapshots read back by pypaimon, chDB = Java Paimon = "
+                f"pypaimon; "
                 f"{time.monotonic() - started:.0f} s"
             ),
         )
@@ -267,6 +273,7 @@ def test_maintenance_racing_ods_loads_loses_and_duplicates_nothing(
         assert per_hour.equals(staged_per_hour), spec.name
         assert set(got["dedup_key"].to_list()) == set(expected["dedup_key"].to_list()), spec.name
         assert via_chdb[spec.name] == (got.height, got.height), spec.name
+        assert via_java[spec.name] == summary(got.to_arrow(), "track_id"), spec.name
         assert snapshots_left[spec.name] >= 2
         assert not garbage[spec.name], f"{spec.name}: unreferenced files left"
     assert outcome.lost == 0 and outcome.duplicates == 0
