@@ -51,6 +51,9 @@ class TrafficProfile:
         default_factory=lambda: {
             ("acme", "home_feed"): Experiment("ranker_v2", {"control": 0.06, "treatment": 0.075}),
             ("globex", "search"): Experiment("query_rewrite", {"control": 0.05, "treatment": 0.05}),
+            ("initech", "item_detail"): Experiment(
+                "similar_items_v2", {"control": 0.06, "treatment": 0.07}
+            ),
         }
     )
     devices: tuple[str, ...] = ("mobile", "desktop", "tablet")
