@@ -4,6 +4,7 @@ from dagster import Definitions
 
 from analytics_assets import (
     alerts,
+    automation,
     behavior,
     configuration,
     dashboard,
@@ -25,5 +26,6 @@ defs = Definitions.merge(
     alerts.defs,
     health.defs,
     maintenance.defs,
+    automation.defs,
     Definitions(resources=resources_from_environment()),
 )

@@ -137,7 +137,7 @@ def test_maintenance_job_compacts_expires_and_reports_on_the_assets(
     raw_event_log.write(sa_events.CONTRACT, raw)
     for hour in HOURS:  # hourly loads, each its own snapshot and files
         load(lake, raw_event_log, hour)
-    for _ in range(3):  # the open hour reloaded by the schedule
+    for _ in range(3):  # the open hour reloaded as files keep landing
         load(lake, raw_event_log, HOURS[-1])
     before = actual(lake, clickhouse)
 

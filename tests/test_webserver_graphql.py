@@ -88,6 +88,7 @@ query ($repository: RepositorySelector!) {
     ... on Sensors {
       results {
         name
+        defaultStatus
         sensorState { status ticks(limit: 5) { status error { message } } }
       }
     }
@@ -187,7 +188,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dagster_ui(data_dir: Path) -> Iterator[DagsterDev]:
     """`dagster dev` on embedded defaults under `data_dir`, a Redis of its own and no Flink
     (the supervisor must find none rather than a demo's cluster on 8081), schedules
-    stopped so no scheduled run competes with the test's backfill."""
+    stopped so no scheduled run competes with the test's backfill (its hours are older
+    than the automation's late-file lookback, so no automated load does either)."""
     directory = data_dir.parent
     with redis_server(directory) as redis_url:
         environment = {
@@ -257,17 +259,25 @@ def test_schedules_and_sensors_are_the_definitions(dagster_ui: DagsterDev) -> No
     answer = dagster_ui.graphql(INSTIGATORS, repository=REPOSITORY)
     schedules = {s["name"]: s for s in answer["schedulesOrError"]["results"]}
     assert set(schedules) == {s.name for s in repository.schedule_defs}
-    assert {
-        "behavior_hourly_schedule",
-        "ods_hourly_schedule",
+    # Only maintenance and health run on the clock; loads and models follow the data.
+    assert set(schedules) == {
+        "clickhouse_maintenance_schedule",
         "lake_maintenance_schedule",
-        "dashboard_snapshots_schedule",
-    } <= set(schedules)
-    assert schedules["behavior_hourly_schedule"]["defaultStatus"] == "RUNNING"
+        "platform_health_schedule",
+        "redis_trim_schedule",
+        "staging_retention_schedule",
+    }
+    assert {s["defaultStatus"] for s in schedules.values()} == {"RUNNING"}
 
     sensors = {s["name"]: s for s in answer["sensorsOrError"]["results"]}
     assert set(sensors) == {s.name for s in repository.sensor_defs}
-    assert {"alert_sensor", "flink_job_supervisor"} <= set(sensors)
+    assert {
+        "alert_sensor",
+        "flink_job_supervisor",
+        "raw_landing_sensor",
+        "data_driven_automation",
+    } <= set(sensors)
+    assert sensors["data_driven_automation"]["defaultStatus"] == "RUNNING"
 
     # The daemon evaluates every running sensor in this environment, and none fails.
     wait_until(lambda: all(_sensor_ticks(dagster_ui).values()), 90, "a first tick of every sensor")

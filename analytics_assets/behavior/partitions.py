@@ -2,11 +2,11 @@
 
 import datetime as dt
 
-from dagster import HourlyPartitionsDefinition, RunRequest, TimeWindow
+from dagster import HourlyPartitionsDefinition, TimeWindow
 
 from analytics_assets.raw_log.event_time import RAW_RETENTION_DAYS
 
-# The open hour is a partition too (end_offset=1): the schedule reloads it while traffic
+# The open hour is a partition too (end_offset=1): automation reloads it while traffic
 # arrives, so dashboards trail the live stream by minutes, not by an hour.
 hourly_partitions = HourlyPartitionsDefinition(
     start_date="2025-01-01-00:00", timezone="UTC", end_offset=1
@@ -16,18 +16,6 @@ hourly_partitions = HourlyPartitionsDefinition(
 # older than it) must match `TTL date + INTERVAL 90 DAY` in
 # sql/clickhouse/migrations/V001__user_behaviors.sql (tests/test_sql_files.py asserts it):
 # rows older than this are dropped by ClickHouse.
-
-
-def open_hour_run_requests(scheduled: dt.datetime) -> list[RunRequest]:
-    """Runs for the open hour and, in the first 15 minutes of an hour, the previous one
-    (it may still receive late files); run keys carry the tick, so every tick reloads."""
-    now = scheduled.astimezone(dt.UTC)
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    hours = [hour - dt.timedelta(hours=1), hour] if now.minute < 15 else [hour]
-    return [
-        RunRequest(run_key=f"{key}@{now:%Y%m%dT%H%M}", partition_key=key)
-        for key in (start.strftime("%Y-%m-%d-%H:%M") for start in hours)
-    ]
 
 
 def hours_in(window: TimeWindow) -> list[dt.datetime]:

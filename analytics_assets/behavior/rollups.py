@@ -16,6 +16,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets.automation import on_upstream_update
 from analytics_assets.behavior.partitions import (
     days_in,
     hourly_partitions,
@@ -49,6 +50,7 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
         deps=[user_behaviors],
         partitions_def=hourly_partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        automation_condition=on_upstream_update(),
         pool=CLICKHOUSE_POOL,
         group_name=GROUP,
         kinds={"clickhouse"},

@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets.automation import on_upstream_update
 from analytics_assets.behavior.partitions import (
     days_in,
     hourly_partitions,
@@ -90,6 +91,7 @@ def insert_hour(clickhouse: ClickHouseResource, batch: HourBatch, attempt: str) 
     deps=[raw_behaviors],
     partitions_def=hourly_partitions,
     backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=on_upstream_update(),
     pool=CLICKHOUSE_POOL,
     group_name=GROUP,
     kinds={"clickhouse"},

@@ -7,12 +7,14 @@ import orjson
 import polars as pl
 from dagster import (
     AssetExecutionContext,
+    AutomationCondition,
     Config,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
+from analytics_assets.automation import after_upstream_update
 from analytics_assets.configuration.assets import collection_key
 from analytics_assets.dashboard.snapshot import (
     ALL_SCENARIOS,
@@ -72,6 +74,12 @@ def sparkline(values: list[float]) -> str:
         collection_key("items"),
         collection_key("experiments"),
     ],
+    # Its windows (last 24 h, 7 days) move with the clock even when nothing lands, and
+    # its Redis keys expire after 6 h: an hourly refresh is the one time-driven trigger.
+    automation_condition=after_upstream_update()
+    | (
+        AutomationCondition.cron_tick_passed("0 * * * *") & ~AutomationCondition.in_progress()
+    ).with_label("hourly"),
     pool=CLICKHOUSE_POOL,
     group_name=GROUP,
     kinds={"clickhouse", "redis"},

@@ -44,7 +44,8 @@ class PartitionFreshness:
             problem = f"was last loaded at {self.loaded_at:%Y-%m-%d %H:%M} UTC, before it closed"
         return (
             f"{asset} partition {self.partition_key} {problem} (due by {self.deadline:%H:%M} "
-            "UTC): check that its schedule is running and its last run succeeded, or backfill it."
+            "UTC): check that files landed for it, that raw_landing_sensor and "
+            "data_driven_automation are running and its last run succeeded, or backfill it."
         )
 
 

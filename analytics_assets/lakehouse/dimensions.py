@@ -20,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
 from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.tables import DIM_ORDERS, DIM_USER_MAPPING
 from analytics_assets.metadata import markdown_table
@@ -73,6 +74,7 @@ def orders_of_day(core: pl.DataFrame) -> pl.DataFrame:
     deps=[AssetKey("ods_events_core")],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=after_upstream_update(DAILY_LOOKBACK),
     pool=PAIMON_POOL,
     group_name=GROUP,
     kinds={"paimon"},
@@ -142,6 +144,7 @@ def _replace_orders_of_day(
 
 @asset(
     deps=[AssetKey("ods_events_core")],
+    automation_condition=after_upstream_update(),
     pool=PAIMON_POOL,
     group_name=GROUP,
     kinds={"paimon"},

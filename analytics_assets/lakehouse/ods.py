@@ -22,6 +22,7 @@ from dagster import (
     multi_asset,
 )
 
+from analytics_assets.automation import on_upstream_update
 from analytics_assets.behavior.partitions import hourly_partitions, hours_in
 from analytics_assets.health.history import STAGED_BEFORE
 from analytics_assets.ingest.raw_streams import raw_sa_events
@@ -106,6 +107,7 @@ def _ods_spec(name: str, description: str) -> AssetSpec:
         deps=[raw_sa_events],
         description=description,
         partitions_def=hourly_partitions,
+        automation_condition=on_upstream_update(),
         group_name=GROUP,
         kinds={"paimon", "s3"},
         owners=["team:analytics-platform"],

@@ -13,6 +13,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
 from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.dimensions import daily_partitions
 from analytics_assets.metadata import markdown_table
@@ -39,6 +40,7 @@ def _model_asset(model: WarehouseModel) -> AssetsDefinition:
         deps=[AssetKey(t) for t in model.lake_tables] + [AssetKey(m) for m in model.models],
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        automation_condition=after_upstream_update(DAILY_LOOKBACK),
         pool=CLICKHOUSE_POOL,
         group_name=GROUP,
         kinds={"starrocks", "sql"},

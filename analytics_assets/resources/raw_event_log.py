@@ -223,6 +223,23 @@ class RawEventLog(ConfigurableResource):
             pa.chunked_array([c for column in ids for c in column.chunks])
         ).as_py()
 
+    def landed_counts(self, stream: str, days: list[dt.date]) -> dict[dt.datetime, int]:
+        """Landing notices per UTC hour of the given days: one recursive listing per day of
+        `_landed/`, never a file read, so a sensor can ask every minute."""
+        fs, base = self._filesystem()
+        counts: dict[dt.datetime, int] = {}
+        for day in days:
+            folder = f"{base}/{NOTICES}/{stream}/dt={day:%Y-%m-%d}"
+            selector = pafs.FileSelector(folder, allow_not_found=True, recursive=True)
+            for info in fs.get_file_info(selector):
+                name = os.path.basename(info.path)
+                if info.type != pafs.FileType.File or name.startswith((".", "_")):
+                    continue
+                hour_folder = os.path.basename(os.path.dirname(info.path))
+                hour = dt.datetime.combine(day, dt.time(int(hour_folder[len("hour=") :])), dt.UTC)
+                counts[hour] = counts.get(hour, 0) + 1
+        return counts
+
     # -- retention ---------------------------------------------------------------------
     def list_days(self, stream: str) -> list[dt.date]:
         """The UTC days (`dt=YYYY-MM-DD` folders) holding files or landing notices of a
