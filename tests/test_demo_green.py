@@ -38,7 +38,7 @@ def _materialize(cwd: Path, env: dict[str, str], *args: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1500)  # five CLI runs; 10 min on 2 cores shared with Flink tests
+@pytest.mark.timeout(1500)  # three CLI runs: about 10 min on 2 cores shared with Flink tests
 def test_demo_configuration_and_history_pass_every_check_that_runs(tmp_path: Path) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
