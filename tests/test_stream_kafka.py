@@ -2,9 +2,10 @@
 Apache Kafka (KRaft, `stack.kafka`), the supervisor launches every job with `source: kafka`
 and the Kafka connector `make flink-env` installs from Maven Central (Apache's shaded
 flink-sql-connector-kafka 5.0.0-2.2, built for Flink 2.2, on the Flink 2.3 cluster), and
-Redis and `user_behaviors` equal the independent computation, through a cancel and a
-restore from checkpoints (Kafka offsets in the checkpoint: exact counts, nothing doubled)
-and with malformed messages as dead letters."""
+Redis and `user_behaviors` equal the independent computation although the topic carries
+events twice (10 % copies, then every event twice, the second copy after a restore),
+through a cancel and a restore from checkpoints (Kafka offsets in the checkpoint: exact
+counts, nothing doubled) and with malformed messages as dead letters."""
 
 import asyncio
 import datetime as dt
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
@@ -42,6 +44,7 @@ from tests.support.stream import (
     wait_for,
     wait_for_redis,
     wait_restored,
+    with_copies,
 )
 
 pytestmark = pytest.mark.slow
@@ -114,7 +117,9 @@ def test_jobs_read_the_collectors_topic_and_match_the_oracle_through_a_restore(
 
         first = generate_behaviors(START, START + dt.timedelta(minutes=20), 8_000, seed=21)
         produce_through_the_collector_sink(bootstrap, first.slice(0, 5_000))
-        produce_through_the_collector_sink(bootstrap, first.slice(5_000))
+        produce_through_the_collector_sink(bootstrap, with_copies(first.slice(5_000), 0.1, seed=3))
+        retried = np.random.default_rng(4).choice(5_000, 500, replace=False)
+        produce_through_the_collector_sink(bootstrap, first.take(pa.array(retried)))
         (template,) = json_rows(behaviors.CONTRACT.conform(first.slice(0, 1)))
         produce_malformed(bootstrap, {**template, "event_id": str(uuid.uuid4())})
 
@@ -162,6 +167,7 @@ def test_jobs_read_the_collectors_topic_and_match_the_oracle_through_a_restore(
             j.name: j.job_id for j in rest.jobs() if j.name in victims.values() and j.active
         }
         wait_restored(rest, relaunched)
+        produce_through_the_collector_sink(bootstrap, second)  # every event a second time
         everything = pl.from_arrow(pa.concat_tables([first, second]))
         wait_for_redis(client, everything)
         with clickhouse.opened():

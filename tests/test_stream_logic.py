@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from stream_jobs import batches, clickhouse_sink, hot_items, realtime_metrics, user_recent
+from stream_jobs import batches, clickhouse_sink, dedup, hot_items, realtime_metrics, user_recent
 from stream_jobs.redis_io import status_key as job_status_key
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS, JobSettings
 
@@ -48,16 +49,20 @@ def _halves(table: pa.Table) -> list[pa.Table]:
 
 def _hot_state(parts: list[pa.Table]) -> dict[str, tuple[dict[str, float], list, int]]:
     """Replay the keyed writer's merge over batches: L per item, top N, T per key."""
-    state: dict[str, tuple[dict[str, float], list, int]] = {}
+    state: dict[str, tuple[pl.DataFrame | None, int]] = {}
     for part in parts:
         for partial in hot_items.partials(batches.Batch("test", part), SETTINGS):
-            scores, top, reference = state.get(partial.key, ({}, [], 0))
-            merged = hot_items.merge_scores([scores.get(i) for i in partial.items], partial)
-            touched = dict(zip(partial.items, merged.tolist(), strict=True))
-            scores.update(touched)
-            top = hot_items.top_n(top, touched, SETTINGS.top_n)
-            state[partial.key] = (scores, top, max(reference, partial.max_event_ms))
-    return state
+            scores, reference = state.get(partial.key, (None, 0))
+            scores = hot_items.merge_scores(scores, partial, now_ms=0)
+            state[partial.key] = (scores, max(reference, partial.max_event_ms))
+    return {
+        key: (
+            dict(zip(scores["item_id"], scores["log_score"], strict=True)),
+            hot_items.top_n(scores, SETTINGS.top_n),
+            reference,
+        )
+        for key, (scores, reference) in state.items()
+    }
 
 
 def test_hot_scores_are_order_independent_and_equal_the_decay_formula(events: pa.Table) -> None:
@@ -84,11 +89,27 @@ def test_hot_scores_are_order_independent_and_equal_the_decay_formula(events: pa
         )
 
 
-def test_top_n_keeps_the_best_items_as_scores_grow() -> None:
-    top = hot_items.top_n([], {"a": 5.0, "b": 3.0, "c": 1.0}, 2)
-    assert top == [("a", 5.0), ("b", 3.0)]
-    # c grows past a; b untouched stays in the candidates
-    assert hot_items.top_n(top, {"c": 6.0}, 2) == [("c", 6.0), ("a", 5.0)]
+def test_items_untouched_for_the_ttl_leave_the_scores(events: pa.Table) -> None:
+    """The per-item TTL the MapState entries had: an item no batch touched for
+    ITEM_TTL_MS is dropped; the others keep their L, and ties rank by item id."""
+    (partial, *_) = hot_items.partials(batches.Batch("test", events), SETTINGS)
+    scores = hot_items.merge_scores(None, partial, now_ms=0)
+
+    def touch(index: int) -> hot_items.HotPartial:
+        return dataclasses.replace(
+            partial,
+            items=partial.items[index : index + 1],
+            log_scores=partial.log_scores[index : index + 1],
+        )
+
+    scores = hot_items.merge_scores(scores, touch(0), now_ms=hot_items.ITEM_TTL_MS // 2)
+    scores = hot_items.merge_scores(scores, touch(1), now_ms=hot_items.ITEM_TTL_MS + 1)
+    assert sorted(scores["item_id"]) == sorted(partial.items[:2])
+    stored = dict(zip(scores["item_id"], scores["log_score"], strict=True))
+    assert stored[partial.items[0]] == pytest.approx(partial.log_scores[0] + 1, rel=1e-12)
+    assert stored[partial.items[1]] == partial.log_scores[1]  # forgotten, counted anew
+    tied = pl.DataFrame({"item_id": ["b", "a", "c"], "log_score": [2.0, 2.0, 3.0]})
+    assert hot_items.top_n(tied, 2) == [("c", 3.0), ("a", 2.0)]
 
 
 def test_window_counts_merge_to_the_oracle(events: pa.Table) -> None:
@@ -115,6 +136,29 @@ def test_recent_lists_merge_to_the_oracle(events: pa.Table) -> None:
                 lists[user] = user_recent.merge(lists.get(user), new, settings.recent_cap)
     oracle = independent.recent_items(independent.pl.from_arrow(events), cap=5)
     assert {user: [item for _, item in recent] for user, recent in lists.items()} == oracle
+
+
+def test_dedup_keeps_each_event_id_once_across_batches(events: pa.Table) -> None:
+    """Copies within a batch, in a later batch, and every event twice: what the jobs keep
+    is each event id once; the state holds one sorted hash array per event hour."""
+    rng = np.random.default_rng(7)
+    retried = events.take(pa.array(rng.choice(events.num_rows, events.num_rows // 10)))
+    arrivals = [
+        pa.concat_tables([events.slice(0, 3_000), events.slice(0, 300)]),  # copies in a batch
+        pa.concat_tables([retried, events.slice(3_000)]),  # 10 % retried later
+        events,  # every event a second time
+    ]
+    state: dict[int, np.ndarray] = {}
+    kept = []
+    for arrival in arrivals:
+        batch, seen = dedup.fresh(batches.Batch("test", arrival), state.get)
+        state.update(seen)
+        kept.append(batch.rows)
+    assert [t.num_rows for t in kept] == [3_000, events.num_rows - 3_000, 0]
+    ids = pa.concat_tables(kept)["event_id"].to_pylist()
+    assert sorted(ids) == sorted(events["event_id"].to_pylist())
+    assert all(np.all(hashes[1:] > hashes[:-1]) for hashes in state.values())
+    assert sum(hashes.size for hashes in state.values()) == events.num_rows
 
 
 def test_bad_rows_and_unreadable_files_become_dead_letters(
@@ -213,8 +257,8 @@ def test_kafka_messages_read_back_to_the_rows_the_collector_produced(events: pa.
 
 
 def test_a_kafka_micro_batch_is_named_by_its_events(events: pa.Table) -> None:
-    """The sink's dedup token: a landed file's URI; a Kafka batch's event ids, in any
-    order, so a batch replayed after a restore is deduplicated by ClickHouse."""
+    """The sink's dedup token: the batch's event ids, in any order, so a batch replayed
+    after a restore is deduplicated by ClickHouse."""
     settings = JobSettings(job="clickhouse_sink", redis_url="redis://unused")
 
     def token(rows: pa.Table) -> str:

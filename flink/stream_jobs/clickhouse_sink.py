@@ -1,14 +1,17 @@
-"""`clickhouse_sink`: every landed file → ClickHouse `user_behaviors`, seconds after it
-lands (server profile; the embedded chDB lives inside Dagster's processes, so there the
-hourly load is the only writer).
+"""`clickhouse_sink`: new events → ClickHouse `user_behaviors`, seconds after they land
+(server profile; the embedded chDB lives inside Dagster's processes, so there the hourly
+load is the only writer).
 
-One INSERT per landed file over the HTTP interface, as ArrowStream, with an
-`insert_deduplication_token` derived from the file's URI: a file replayed after a restore
-from checkpoint, or re-sent after a timeout, is the same block under the same token,
-which ClickHouse ignores (`non_replicated_deduplication_window` in migration V001).
-Beyond that window ReplacingMergeTree's event_id sort key still collapses copies for
-FINAL readers, and the hourly load replaces each closed hour from staging anyway (see
-`clear_hour` for why the two writers cannot lose rows).
+One INSERT per batch of new events (a landed file or a Kafka micro-batch, after the
+job's keyed dedup by `event_id`, see `dedup`) over the HTTP interface, as ArrowStream,
+with an `insert_deduplication_token` derived from the batch's event ids: a batch replayed
+after a restore from checkpoint is the same rows (the seen ids rolled back with it) under
+the same token, as is one re-sent after a timeout, and ClickHouse ignores it
+(`non_replicated_deduplication_window` in migration V001). A copy of an event arriving
+later is dropped by the dedup before it reaches the server, so `user_behaviors` holds each
+event once even without FINAL; beyond that ReplacingMergeTree's event_id sort key still
+collapses copies for FINAL readers, and the hourly load replaces each closed hour from
+staging anyway (see `clear_hour` for why the two writers cannot lose rows).
 
 Rows go through `behaviors.for_clickhouse`, exactly as in the hourly load, after the
 full contract (UUID ids, parsable IPs): a file that breaks it becomes one dead letter,
@@ -37,24 +40,20 @@ PASSWORD_VARIABLE = "CLICKHOUSE_SINK_PASSWORD"
 
 class ClickHouseInsertFailed(RuntimeError):
     """The server refused or did not answer; the task fails and Flink restarts it from
-    the last checkpoint, replaying the file under the same token."""
+    the last checkpoint, replaying the batch under the same token."""
 
 
 @dataclass(frozen=True)
 class SinkPartial:
-    """The rows of one landed file, ready for `user_behaviors`."""
+    """The new events of one batch, ready for `user_behaviors`."""
 
-    source: str
+    source: str  # the landed file's URI or "kafka", for error messages
     rows: pa.Table
     max_event_ms: int
 
     @property
-    def key(self) -> str:
-        return self.source
-
-    @property
     def dedup_token(self) -> str:
-        return f"sink-{hashlib.sha256(self.source.encode()).hexdigest()[:40]}"
+        return f"sink-{_ids_digest(self.rows)[:40]}"
 
 
 def partials(batch: Batch, settings: JobSettings) -> list[SinkPartial]:
@@ -62,21 +61,19 @@ def partials(batch: Batch, settings: JobSettings) -> list[SinkPartial]:
         return []
     stored, _duplicates = behaviors.for_clickhouse(batch.rows)
     newest = pc.max(stored["timestamp"]).value
-    return [SinkPartial(source=_identity(batch, stored), rows=stored, max_event_ms=int(newest))]
+    return [SinkPartial(source=batch.source, rows=stored, max_event_ms=int(newest))]
 
 
-def _identity(batch: Batch, stored: pa.Table) -> str:
-    """What names the insert: a landed file's URI; a Kafka micro-batch has none, so its
-    event ids do (a batch replayed after a restore is the same block under the same
-    token; one cut differently is deduplicated by the table's ReplacingMergeTree)."""
-    if batch.source != "kafka":
-        return batch.source
+def _ids_digest(stored: pa.Table) -> str:
+    """What names an insert: its event ids, in any order. A file's URI no longer would:
+    after the dedup, a file that repeats events is inserted without them, and the same
+    shard of one file can hold different rows from another shard's."""
     ids = pc.array_sort_indices(stored["event_id"])
     ordered = stored["event_id"].take(ids).combine_chunks()  # fresh buffers, offset 0
     digest = hashlib.sha256()
     for buffer in ordered.buffers()[1:]:  # offsets and characters (no nulls: required)
         digest.update(memoryview(buffer))
-    return f"kafka:{digest.hexdigest()}"
+    return digest.hexdigest()
 
 
 def insert_url(settings: JobSettings, dedup_token: str) -> str:

@@ -1,5 +1,6 @@
-"""PyFlink operators: read landed batches, then merge partial aggregates into keyed state
-and write Redis from the same call.
+"""PyFlink operators: read landed batches and drop the events already counted (keyed
+state of seen ids), then merge partial aggregates into keyed state and write Redis from
+the same call.
 
 Writing inside `process_element` (no buffer between state and Redis) means every state
 change before a checkpoint barrier is already in Redis when the checkpoint completes; a
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pyflink.common import Time, Types
-from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
+from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import (
     MapStateDescriptor,
     StateTtlConfig,
@@ -21,6 +22,7 @@ from pyflink.datastream.state import (
 from stream_jobs import (
     batches,
     clickhouse_sink,
+    dedup,
     hot_items,
     realtime_metrics,
     redis_io,
@@ -31,21 +33,40 @@ from stream_jobs.settings import JobSettings
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 
 
-class ReadBatches(ProcessFunction):
-    """A landing notice (or a list of Kafka JSON rows) in, the job's partials out."""
+def _ttl(milliseconds: int) -> StateTtlConfig:
+    return (
+        StateTtlConfig.new_builder(Time.milliseconds(milliseconds))
+        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+        .build()
+    )
+
+
+class _NewEvents(KeyedProcessFunction):
+    """A landing notice (or a list of Kafka JSON rows) in: its rows read and checked
+    (dead letters aside), the events already seen dropped, the new ones passed on.
+
+    Key: one for the whole stream, so every event id meets the ids seen before it. Only
+    notices and Kafka micro-batches cross the keyed exchange, never rows (a keyed exchange
+    of whole-file records once stalled the sink on a backlog), and reading, dedup and
+    partials share one Python worker. State: the hashes of the ids seen per event hour,
+    each hour expiring `dedup_ttl_seconds` after its last write."""
 
     def __init__(self, settings_json: str) -> None:
         self._settings_json = settings_json
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self._settings = JobSettings.from_json(self._settings_json)
-        self._partials = importlib.import_module(f"stream_jobs.{self._settings.job}").partials
         self._s3 = batches.s3_filesystem(self._settings.s3_endpoint_url, self._settings.s3_region)
+        seen = MapStateDescriptor("seen_ids", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+        seen.enable_time_to_live(_ttl(self._settings.dedup_ttl_seconds * 1000))
+        self._seen = runtime_context.get_map_state(seen)
         metrics = runtime_context.get_metrics_group()
         self._rows = metrics.counter("rowsRead")
         self._rejected = metrics.counter("deadLetters")
+        self._duplicates = metrics.counter("duplicatesDropped")
 
-    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
+    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         job = self._settings.job
         if isinstance(value, str):
             batch = batches.read_notice(job, value, self._s3)
@@ -55,16 +76,27 @@ class ReadBatches(ProcessFunction):
         for letter in batch.dead_letters:
             self._rejected.inc()
             yield DEAD_LETTERS, letter
+        if batch.rows.num_rows == 0:
+            return
+        new, seen = dedup.fresh(batch, self._seen.get)
+        self._seen.put_all(seen.items())
+        self._duplicates.inc(batch.rows.num_rows - new.rows.num_rows)
+        if new.rows.num_rows:
+            yield from self.new_events(new)
+
+    def new_events(self, batch: batches.Batch) -> Iterator[Any]:
+        raise NotImplementedError
+
+
+class PartialsOfNewEvents(_NewEvents):
+    """The Redis jobs: the new events' partial aggregates, for the keyed writer."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        super().open(runtime_context)
+        self._partials = importlib.import_module(f"stream_jobs.{self._settings.job}").partials
+
+    def new_events(self, batch: batches.Batch) -> Iterator[Any]:
         yield from self._partials(batch, self._settings)
-
-
-def _ttl(milliseconds: int) -> StateTtlConfig:
-    return (
-        StateTtlConfig.new_builder(Time.milliseconds(milliseconds))
-        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-        .build()
-    )
 
 
 class _RedisWriter(KeyedProcessFunction):
@@ -84,24 +116,20 @@ class _RedisWriter(KeyedProcessFunction):
 
 
 class HotItemsWriter(_RedisWriter):
-    """Key: tenant:scenario. State: L per item (TTL 7 days), the current top N, and T."""
+    """Key: tenant:scenario. State: L per item (one polars frame) and T."""
 
     def open_state(self, runtime_context: RuntimeContext) -> None:
-        scores = MapStateDescriptor("log_scores", Types.STRING(), Types.DOUBLE())
-        scores.enable_time_to_live(_ttl(7 * 24 * 3600 * 1000))
-        self._scores = runtime_context.get_map_state(scores)
-        self._top = runtime_context.get_state(
-            ValueStateDescriptor("top_n", Types.PICKLED_BYTE_ARRAY())
-        )
+        scores = ValueStateDescriptor("scores", Types.PICKLED_BYTE_ARRAY())
+        scores.enable_time_to_live(_ttl(hot_items.ITEM_TTL_MS))
+        self._scores = runtime_context.get_state(scores)
         self._reference = runtime_context.get_state(ValueStateDescriptor("as_of_ms", Types.LONG()))
 
     def process_element(self, partial: hot_items.HotPartial, ctx: KeyedProcessFunction.Context):
         settings = self._settings
-        merged = hot_items.merge_scores([self._scores.get(i) for i in partial.items], partial)
-        touched = dict(zip(partial.items, merged.tolist(), strict=True))
-        self._scores.put_all(touched.items())
-        top = hot_items.top_n(self._top.value() or [], touched, settings.top_n)
-        self._top.update(top)
+        now_ms = ctx.timer_service().current_processing_time()
+        scores = hot_items.merge_scores(self._scores.value(), partial, now_ms)
+        self._scores.update(scores)
+        top = hot_items.top_n(scores, settings.top_n)
         reference = max(self._reference.value() or 0, partial.max_event_ms)
         self._reference.update(reference)
         hot_items.write(self._redis, partial.tenant, partial.scenario, top, reference, settings)
@@ -169,12 +197,11 @@ class UserRecentWriter(_RedisWriter):
         return iter(())
 
 
-class InsertLandedFiles(ReadBatches):
-    """clickhouse_sink: read, validate and insert each landed file in the operator that
-    reads it. The rows are the whole file, so they never cross a network exchange (a
-    keyed exchange of multi-megabyte records stalled the job on a backlog); no state is
-    needed either: the dedup token makes a replayed insert a no-op. Redis only gets the
-    job's progress (`stream:status:clickhouse_sink`)."""
+class InsertNewEvents(_NewEvents):
+    """clickhouse_sink: the new events of each batch, one INSERT under a token named
+    by its event ids, so a batch replayed after a restore (same rows: the seen ids rolled
+    back with it) is ignored by the server. Redis only gets the job's progress
+    (`stream:status:clickhouse_sink`)."""
 
     def open(self, runtime_context: RuntimeContext) -> None:
         super().open(runtime_context)
@@ -184,17 +211,22 @@ class InsertLandedFiles(ReadBatches):
     def close(self) -> None:
         self._redis.close()
 
-    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
-        for item in super().process_element(value, ctx):
-            if not isinstance(item, clickhouse_sink.SinkPartial):
-                yield item  # a dead letter
-                continue
+    def new_events(self, batch: batches.Batch) -> Iterator[Any]:
+        for item in clickhouse_sink.partials(batch, self._settings):
             clickhouse_sink.insert(item, self._settings)
             self._inserted.inc(item.rows.num_rows)
             with self._redis.pipeline(transaction=False) as pipe:
                 redis_io.record_progress(pipe, self._settings.job, item.max_event_ms)
                 pipe.execute()
+        return iter(())
 
+
+NEW_EVENTS: dict[str, type[_NewEvents]] = {
+    "hot_items": PartialsOfNewEvents,
+    "realtime_metrics": PartialsOfNewEvents,
+    "user_recent": PartialsOfNewEvents,
+    "clickhouse_sink": InsertNewEvents,
+}
 
 WRITERS: dict[str, type[_RedisWriter]] = {
     "hot_items": HotItemsWriter,

@@ -1,4 +1,5 @@
-"""Assemble a job: source → read batches (dead letters aside) → keyed writer.
+"""Assemble a job: source → read batches, dead letters aside, and drop the events
+already seen (one key) → keyed writer (the sink inserts right after the dedup).
 
 Sources are pluggable by settings: `staging` follows the raw log's landing notices with a
 continuously monitoring FileSource (the only connector the apache-flink wheel ships);
@@ -7,7 +8,7 @@ cluster's comes from `make flink-env`), cutting the stream into one-second micro
 before Python sees it. Either way the per-record work happens in Arrow/polars, once per batch.
 """
 
-from pyflink.common import Duration, Time, Types, WatermarkStrategy
+from pyflink.common import Configuration, Duration, Time, Types, WatermarkStrategy
 from pyflink.common.serialization import Encoder, SimpleStringSchema
 from pyflink.datastream import (
     CheckpointingMode,
@@ -27,7 +28,7 @@ from pyflink.datastream.externalized_checkpoint_retention import (
 from pyflink.datastream.functions import ProcessAllWindowFunction
 from pyflink.datastream.window import TumblingProcessingTimeWindows
 
-from stream_jobs.operators import DEAD_LETTERS, WRITERS, InsertLandedFiles, ReadBatches
+from stream_jobs.operators import DEAD_LETTERS, NEW_EVENTS, WRITERS
 from stream_jobs.settings import JobSettings, parse_arguments
 
 
@@ -90,7 +91,12 @@ def run(job: str, argv: list[str] | None = None) -> None:
     settings = parse_arguments(argv)
     if settings.job != job:
         raise ValueError(f"settings are for {settings.job!r}, this is {job!r}")
-    env = StreamExecutionEnvironment.get_execution_environment()
+    # Each Python operator holds its output until its bundle ends: a batch passes two or
+    # three of them, so the bundle time bounds the freshness (a job setting: it travels
+    # with the job to any cluster).
+    env = StreamExecutionEnvironment.get_execution_environment(
+        Configuration().set_integer("python.fn-execution.bundle.time", settings.bundle_time_ms)
+    )
     env.set_parallelism(settings.parallelism)
     env.enable_checkpointing(settings.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
     # The supervisor relaunches a cancelled or failed job from its newest checkpoint: keep
@@ -99,29 +105,23 @@ def run(job: str, argv: list[str] | None = None) -> None:
     env.get_checkpoint_config().set_externalized_checkpoint_retention(
         ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION
     )
-    if job == "clickhouse_sink":
-        read = (
-            source(env, settings)
-            .process(InsertLandedFiles(settings.to_json()), output_type=Types.STRING())
-            .name("read and insert files")
-            .uid("read-batches")
-        )
-    else:
-        read = (
-            source(env, settings)
-            .process(ReadBatches(settings.to_json()), output_type=Types.PICKLED_BYTE_ARRAY())
-            .name("read batches")
-            .uid("read-batches")
-        )
-    read.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(settings)).name("dead letters").uid(
-        "dead-letters"
+    # One key: the seen ids must see every event (see operators._NewEvents).
+    new_events = (
+        source(env, settings)
+        .key_by(lambda _: "events", key_type=Types.STRING())
+        .process(NEW_EVENTS[job](settings.to_json()), output_type=Types.PICKLED_BYTE_ARRAY())
+        .name("read batches and drop duplicates")
+        .uid("read-batches")
     )
+    new_events.get_side_output(DEAD_LETTERS).sink_to(dead_letter_sink(settings)).name(
+        "dead letters"
+    ).uid("dead-letters")
     if job == "clickhouse_sink":
         env.execute(job)
         return
     # The writer's uid predates the ClickHouse sink (every writer wrote Redis);
     # checkpointed state maps to operators by uid, so it stays.
-    read.key_by(lambda partial: partial.key, key_type=Types.STRING()).process(
+    new_events.key_by(lambda partial: partial.key, key_type=Types.STRING()).process(
         WRITERS[job](settings.to_json()), output_type=Types.STRING()
     ).name(f"write {job}").uid(f"{job}-redis").print()
     env.execute(job)

@@ -39,7 +39,14 @@ class JobSettings:
     dead_letter_dir: str = ""
     monitor_interval_ms: int = 1000
     checkpoint_interval_ms: int = 5000
+    # The longest a Python operator holds its output (python.fn-execution.bundle.time):
+    # shorter is fresher, longer amortizes each bundle's state flush over more batches.
+    bundle_time_ms: int = 100
     parallelism: int = 1
+    # Dedup by event_id (stream_jobs.dedup): a copy arriving within dedup_ttl_seconds of
+    # its original is dropped (the retry horizon: the collector's clients and Kafka
+    # producers retry within minutes).
+    dedup_ttl_seconds: int = 3600
     # hot_items
     half_life_seconds: float = 3600.0
     top_n: int = 100

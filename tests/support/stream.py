@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 import redis
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS
@@ -55,6 +57,17 @@ class Supervisor:
         for request in requests:
             self.launch(request)
         return sorted(r.tags[STREAM_JOB_TAG] for r in requests)
+
+
+def with_copies(table: pa.Table, share: float, seed: int) -> pa.Table:
+    """`table` with a random `share` of its rows delivered a second time, shuffled in: what
+    at-least-once delivery (a client retry after a lost answer, a producer retry) makes of
+    it. The oracles take `table` itself: every copy must count once."""
+    rng = np.random.default_rng(seed)
+    copies = rng.choice(table.num_rows, round(table.num_rows * share), replace=False)
+    return table.take(
+        pa.array(rng.permutation(np.concatenate([np.arange(table.num_rows), copies])))
+    )
 
 
 def wait_restored(rest: FlinkRest, job_ids: dict[str, str], timeout: float = 60) -> None:
