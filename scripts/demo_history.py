@@ -1,5 +1,5 @@
 """The demo's history load, launched through the running Dagster so a person watches it in
-the UI: the demo configuration as one run, then one partition backfill per architecture
+the UI: the demo configuration as one run and one partition backfill per architecture
 (behaviors → ClickHouse and rollups; Sensors events → Paimon ODS). Downstream models and
 the dashboard snapshots follow by declarative automation. Prints one line per phase and
 a progress line whenever a backfill's count of loaded hours changes.
@@ -70,6 +70,8 @@ query ($id: String!) {
 }
 """
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+DONE |= {"SUCCESS", "FAILURE", "CANCELED"}  # run statuses
+SUCCEEDED = {"COMPLETED", "COMPLETED_SUCCESS", "SUCCESS"}
 
 
 def graphql(client: httpx.Client, url: str, query: str, **variables: object) -> dict:
@@ -100,9 +102,9 @@ def wait_for_code_location(client: httpx.Client, url: str) -> None:
         time.sleep(1)
 
 
-def load_configuration(client: httpx.Client, url: str) -> str:
-    """The demo configuration as one run; returns when it finished (the loads' checks and
-    the dashboard read it)."""
+def launch_configuration(client: httpx.Client, url: str) -> str:
+    """The demo configuration as one run, launched beside the backfills (nothing in them
+    reads it; the dashboard snapshots wait for it by automation)."""
     params = {
         "selector": {**REPOSITORY, "jobName": "__ASSET_JOB", "assetSelection": keys(CONFIGURATION)},
         "runConfigData": {},
@@ -111,12 +113,7 @@ def load_configuration(client: httpx.Client, url: str) -> str:
     launched = graphql(client, url, LAUNCH_RUN, params=params)["launchRun"]
     if launched["__typename"] != "LaunchRunSuccess":
         raise RuntimeError(f"configuration run not launched: {launched}")
-    run_id = launched["run"]["runId"]
-    while (status := run_status(client, url, run_id)) not in ("SUCCESS", "FAILURE", "CANCELED"):
-        time.sleep(2)
-    if status != "SUCCESS":
-        raise RuntimeError(f"configuration run {run_id} ended {status}: see {url}/runs/{run_id}")
-    return run_id
+    return launched["run"]["runId"]
 
 
 def run_status(client: httpx.Client, url: str, run_id: str) -> str:
@@ -158,15 +155,19 @@ def load_history() -> int:
     started = time.monotonic()
     with httpx.Client(timeout=60) as client:
         wait_for_code_location(client, args.url)
-        run_id = load_configuration(client, args.url)
-        print(f"==> configuration loaded ({args.url}/runs/{run_id})", flush=True)
+        run_id = launch_configuration(client, args.url)
         partitions = history_partitions(args.hours, dt.datetime.now(dt.UTC))
         ids = {name: launch_backfill(client, args.url, name, partitions) for name in BACKFILLS}
         links = ", ".join(f"{name} {args.url}/runs/b/{i}" for name, i in ids.items())
-        print(f"==> backfills of {len(partitions)} hours launched: {links}", flush=True)
+        print(
+            f"==> launched: configuration {args.url}/runs/{run_id}, backfills of "
+            f"{len(partitions)} hours: {links}",
+            flush=True,
+        )
         shown, statuses = "", {}
-        while not all(status in DONE for status in statuses.values()) or not statuses:
-            progress = []
+        while not statuses or not all(status in DONE for status in statuses.values()):
+            statuses["configuration"] = run_status(client, args.url, run_id)
+            progress = [f"configuration {statuses['configuration'].lower()}"]
             for name, backfill_id in ids.items():
                 status, loaded, targeted = backfill_progress(client, args.url, backfill_id)
                 statuses[name] = status
@@ -176,9 +177,7 @@ def load_history() -> int:
                 print(f"    {line} ({time.monotonic() - started:.0f} s)", flush=True)
                 shown = line
             time.sleep(3)
-    failed = {
-        name: s for name, s in statuses.items() if s not in ("COMPLETED", "COMPLETED_SUCCESS")
-    }
+    failed = {name: s for name, s in statuses.items() if s not in SUCCEEDED}
     if failed:
         print(f"==> history load did not complete: {failed}; see {args.url}/runs", flush=True)
         return 1
