@@ -5,19 +5,33 @@ local ClickHouse server (chdb-core, for `clickhouse_sink`).
 
 1. Throughput, one job at a time: `--events` behaviors already staged in files of
    `--file-events`; the job starts with empty state and reads the backlog. Rate = events /
-   (time from its first row read until every row is read and its newest event is in Redis).
-2. Latency, all jobs together: for `--seconds`, a small file lands every 0.5 s with events
-   stamped "now"; latency = first time Redis shows the file's newest event minus the time its
-   notice was written (file landed), per job, p50/p99.
-Results: bench/results/stream.json. Anchor: Nexmark hot items ≈ 22 K events/s per core.
+   (time from its first row read until every row is read and its newest event is in Redis),
+   and per core = events / CPU seconds the TaskManager and its Python workers spent in
+   that time (/proc), which other work on a shared machine does not inflate.
+2. Latency, all four jobs together, from each source: for `--seconds`, 200 events stamped
+   "now" arrive every 0.5 s, as a file in the raw log (FileSource polling every
+   `monitor_interval_ms`) and then as messages the collector's Kafka sink produces to a
+   local Apache Kafka broker; latency = first time Redis shows the batch's newest event
+   minus the time it landed (notice written / every message acknowledged), per job,
+   p50/p99. The job states and TaskManager count at the end are recorded too: a phase
+   without samples says why.
+Results: bench/results/stream.json. Anchors: Nexmark q5 (hot items) in Flink SQL, run in
+the same bench (`nexmark_hot_items.py`, after the throughput phase), and its published
+≈ 22 K events/s per core; each job's events per CPU second is reported as a ratio to the
+same run's q5.
 """
 
 import argparse
+import asyncio
+import contextlib
 import datetime as dt
 import json
+import os
+import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,25 +40,41 @@ import pyarrow.compute as pc
 import redis
 from timing import timed
 
-from analytics_assets.flink.cluster import FlinkRest, build_bundle, submit
+from analytics_assets.flink.cluster import (
+    FlinkInstallation,
+    FlinkRest,
+    LocalFlinkCluster,
+    build_bundle,
+    descendants,
+    submit,
+)
+from analytics_assets.ingest.collector.event_log import KafkaEventLog
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.stream.jobs import STREAM_JOBS, status_key
+from stack.kafka import KafkaBroker, collector_topics
+from stack.processes import free_port
 from tests.support.servers import clickhouse_server, local_flink, redis_server
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def _settings(
-    job: str, redis_url: str, raw_log: RawEventLog, root: Path, sink: ClickHouseSinkTarget
+    job: str,
+    redis_url: str,
+    raw_log: RawEventLog,
+    root: Path,
+    sink: ClickHouseSinkTarget,
+    source: dict[str, str] | None = None,
 ) -> str:
     settings = {
         "job": job,
         "redis_url": redis_url,
         "notices_dir": raw_log.notices_root(behaviors.STREAM),
         "dead_letter_dir": str(root / "dead"),
+        **(source or {}),
     }
     if job == "clickhouse_sink":
         settings.update(sink.job_settings())
@@ -61,27 +91,62 @@ def _newest_per_job(table) -> dict[str, int]:
     return newest
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(cluster: LocalFlinkCluster) -> float:
+    """CPU time (user + system) of the TaskManagers and their live Python workers."""
+    total = 0
+    for pid in cluster.daemon_pids("taskexecutor"):
+        for process in [pid, *descendants(pid)]:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
 def _throughput(
-    rest: FlinkRest, job: str, job_id: str, events: int, newest_ms: int, client, submitted: float
-) -> float:
-    """Events/s between the first metrics sample that shows rows read and completion (every
-    row read and the job's newest event in Redis); Flink refreshes metrics every 2 s, so a
-    job that finishes within one refresh is timed from its submission instead."""
-    first: tuple[float, int] | None = None
+    cluster: LocalFlinkCluster,
+    job: str,
+    job_id: str,
+    events: int,
+    newest_ms: int,
+    client,
+    submitted: float,
+) -> tuple[float, float]:
+    """Events/s and events per CPU second between the first metrics sample that shows rows
+    read and completion (every row read and the job's newest event in Redis); Flink
+    refreshes metrics every 2 s, so a job that finishes within one refresh is timed from
+    its submission instead."""
+    rest = FlinkRest(cluster.rest_url)
+    first: tuple[float, float, int] | None = None
+    started = (submitted, _cpu_seconds(cluster), 0)
     while True:
         rows = rest.operator_counter(job_id, "rowsRead")
-        now = time.monotonic()
+        now, cpu = time.monotonic(), _cpu_seconds(cluster)
         if rows and first is None:
-            first = (now, rows)
+            first = (now, cpu, rows)
         last = int(client.hget(status_key(job), "last_event_ms") or 0)
         if rows >= events and last >= newest_ms:
-            if first and first[1] < events and now > first[0]:
-                return (events - first[1]) / (now - first[0])
-            return events / (now - submitted)
+            since = first if first and first[2] < events and now > first[0] else started
+            return (events - since[2]) / (now - since[0]), (events - since[2]) / (cpu - since[1])
         time.sleep(0.2)
 
 
-def _latency(raw_log: RawEventLog, client, seconds: float) -> dict[str, list[float]]:
+def _live_batch() -> pa.Table:
+    """200 events of the last 0.5 s. Funnel steps come seconds after their impression, so
+    such a slice holds impressions only; every fourth becomes a click so user_recent has
+    samples."""
+    now = dt.datetime.now(dt.UTC)
+    table = generate_behaviors(
+        now - dt.timedelta(milliseconds=500), now, 200, seed=int(now.timestamp() * 1000) % 2**31
+    )
+    clicks = pc.equal(pc.bit_wise_and(pa.array(range(table.num_rows)), 3), 0)
+    actions = pc.if_else(clicks, "click", table["action_type"])
+    return table.set_column(table.schema.get_field_index("action_type"), "action_type", actions)
+
+
+def _latency(land: Callable[[pa.Table], None], client, seconds: float) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {job.name: [] for job in STREAM_JOBS}
     pending: list[tuple[dict[str, int], int]] = []  # (newest event ms per job, landed ms)
     lock = threading.Lock()
@@ -89,22 +154,9 @@ def _latency(raw_log: RawEventLog, client, seconds: float) -> dict[str, list[flo
 
     def write() -> None:
         while time.monotonic() < stop:
-            now = dt.datetime.now(dt.UTC)
-            table = generate_behaviors(
-                now - dt.timedelta(milliseconds=500),
-                now,
-                200,
-                seed=int(now.timestamp() * 1000) % 2**31,
-            )
-            # Funnel steps come seconds after their impression, so a 0.5 s slice holds
-            # impressions only; every fourth becomes a click so user_recent has samples.
-            clicks = pc.equal(pc.bit_wise_and(pa.array(range(table.num_rows)), 3), 0)
-            actions = pc.if_else(clicks, "click", table["action_type"])
-            table = table.set_column(
-                table.schema.get_field_index("action_type"), "action_type", actions
-            )
+            table = _live_batch()
             newest = _newest_per_job(table)
-            raw_log.write(behaviors.CONTRACT, table)
+            land(table)
             with lock:
                 pending.append((newest, int(time.time() * 1000)))
             time.sleep(0.5)
@@ -131,11 +183,35 @@ def _latency(raw_log: RawEventLog, client, seconds: float) -> dict[str, list[flo
     return samples
 
 
+def _nexmark_anchor(events: int) -> dict[str, float]:
+    """Nexmark q5 in Flink SQL (JVM only) on this machine, now: see nexmark_hot_items.py."""
+    script = Path(__file__).parent / "nexmark_hot_items.py"
+    result = subprocess.run(
+        [str(FlinkInstallation().python), str(script), "--events", str(events)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
+    return {
+        "batches": len(values),
+        **{
+            f"p{q}": round(float(np.percentile(values, q)), 3) if values else None
+            for q in (50, 90, 99)
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--file-events", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--anchor-events", type=int, default=2_000_000)
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     results: dict[str, object] = {"events": args.events, "file_events": args.file_events}
@@ -171,44 +247,80 @@ def main() -> None:
                     bundle,
                     work_dir=root / "submit",
                 )
-                rate = _throughput(
-                    rest, job.name, job_id, table.num_rows, newest_ms[job.name], client, submitted
+                rate, per_cpu = _throughput(
+                    cluster,
+                    job.name,
+                    job_id,
+                    table.num_rows,
+                    newest_ms[job.name],
+                    client,
+                    submitted,
                 )
                 rest.cancel(job_id)
-                rates[job.name] = round(rate)
+                rates[job.name] = {"per_second": round(rate), "per_cpu_second": round(per_cpu)}
                 print(
-                    f"{job.name}: {rate:,.0f} events/s ({table.num_rows:,} events backlog)",
+                    f"{job.name}: {rate:,.0f} events/s, {per_cpu:,.0f} per CPU second "
+                    f"({table.num_rows:,} events backlog)",
                     flush=True,
                 )
-            results["throughput_events_per_second"] = rates
+            anchor = _nexmark_anchor(args.anchor_events)
+            print(f"Nexmark q5 (Flink SQL): {anchor}", flush=True)
+            for rate in rates.values():
+                rate["ratio_to_q5_per_cpu"] = round(
+                    rate["per_cpu_second"] / anchor["per_cpu_second"], 2
+                )
+            results["throughput_events"] = rates
+            results["anchor_nexmark_q5"] = anchor
             while any(j.active for j in rest.jobs()):
                 time.sleep(0.5)
-            # latency: all jobs together on an empty log folder
+            # latency: all jobs together, from a raw log folder of their own, then Kafka
             live_log = RawEventLog(root=str(root / "live"))
             live_log.write(
                 behaviors.CONTRACT,
                 generate_behaviors(start, start + dt.timedelta(seconds=1), 10, seed=1),
             )
-            client.flushall()
-            for job in STREAM_JOBS:
-                submit(
-                    cluster.rest_url,
-                    job.name,
-                    _settings(job.name, redis_url, live_log, root, sink),
-                    bundle,
-                    work_dir=root / "submit",
-                )
-            time.sleep(15)  # all tasks running, the first file read
-            samples = _latency(live_log, client, args.seconds)
-            results["latency_seconds"] = {
-                job: {
-                    "files": len(values),
-                    "p50": round(float(np.percentile(values, 50)), 3) if values else None,
-                    "p99": round(float(np.percentile(values, 99)), 3) if values else None,
+            broker = KafkaBroker(root / "kafka", free_port(), free_port())
+            broker.start()
+            try:
+                broker.create_topics(collector_topics())
+                producer = KafkaEventLog(broker.bootstrap)
+                sources = {
+                    "raw_log": (
+                        {},
+                        lambda table: live_log.write(behaviors.CONTRACT, table),
+                    ),
+                    "kafka": (
+                        {"source": "kafka", "kafka_bootstrap_servers": broker.bootstrap},
+                        lambda table: asyncio.run(producer.append({behaviors.STREAM: table})),
+                    ),
                 }
-                for job, values in samples.items()
-            }
-            print(json.dumps(results["latency_seconds"], indent=1), flush=True)
+                results["latency_seconds"] = {}
+                for name, (source, land) in sources.items():
+                    client.flushall()
+                    ids = [
+                        submit(
+                            cluster.rest_url,
+                            job.name,
+                            _settings(job.name, redis_url, live_log, root, sink, source),
+                            bundle,
+                            work_dir=root / "submit",
+                        )
+                        for job in STREAM_JOBS
+                    ]
+                    time.sleep(15)  # all tasks running, the first batch read
+                    samples = _latency(land, client, args.seconds)
+                    results["latency_seconds"][name] = {
+                        "jobs": {j.name: j.state for j in rest.jobs() if j.job_id in ids},
+                        "taskmanagers": rest.overview()["taskmanagers"],
+                        **{job: _percentiles(values) for job, values in samples.items()},
+                    }
+                    print(name, json.dumps(results["latency_seconds"][name], indent=1), flush=True)
+                    for job_id in ids:
+                        rest.cancel(job_id)
+                    while any(j.active for j in rest.jobs()):
+                        time.sleep(0.5)
+            finally:
+                broker.stop()
     (RESULTS / "stream.json").write_text(json.dumps(results, indent=2))
 
 
