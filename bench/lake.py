@@ -8,6 +8,11 @@
    each); query time (chDB `paimonLocal` and pypaimon) before and after a full compaction.
 3. Manifest merge and snapshot expiry of those `--small-files` snapshots (the seed alerts at
    snapshot_count > 1000), then orphan cleanup.
+4. `--flink`: the same small-files table (copied after the appends) maintained by Java
+   Paimon's own procedures on a local Flink cluster (one submission: full compaction,
+   manifest compaction, snapshot expiry, orphan removal) beside the Python port's four
+   steps: wall time, CPU (Python: this process; Java: the `flink run` client plus the
+   JobManager and TaskManager), read times after.
 Results: bench/results/lake.json.
 """
 
@@ -21,7 +26,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-from timing import timed
+import timing
 
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import to_ods_rows
@@ -76,12 +81,58 @@ def query_times(lake: PaimonLake, repeats: int = 5) -> dict[str, float]:
     return result
 
 
+def _process_cpu(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def java_path(lake: PaimonLake, work: Path) -> dict[str, object]:
+    """Java Paimon's maintenance of the copied table through a local Flink cluster."""
+    from analytics_assets.flink.cluster import LocalFlinkCluster
+    from analytics_assets.flink.paimon_maintenance import run_maintenance
+    from stack.processes import free_port
+
+    cluster = LocalFlinkCluster(work / "flink", free_port(), free_port(), slots=2)
+    cluster.start(timeout=180)
+    try:
+        before = query_times(lake)
+        pids = cluster.daemon_pids()
+        cluster_cpu = _process_cpu(pids)
+        run = run_maintenance(
+            cluster.rest_url,
+            lake.catalog_options(),
+            lake.identifier(SMALL.name),
+            ["compact", "merge_manifests", "expire_snapshots", "clean_orphans"],
+            orphan_older_than=dt.datetime.now(dt.UTC),
+            compact_strategy="full",
+            expire_older_than=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+        )
+        cluster_cpu = _process_cpu(pids) - cluster_cpu
+        return {
+            "wall_seconds": run.wall_seconds,
+            "cpu_seconds": round(run.client_cpu_seconds + cluster_cpu, 2),
+            "client_cpu_seconds": run.client_cpu_seconds,
+            "cluster_cpu_seconds": round(cluster_cpu, 2),
+            "steps": {step: report["seconds"] for step, report in run.steps.items()},
+            "results": {step: report["result"] for step, report in run.steps.items()},
+            "query_before": before,
+            "query_after": query_times(lake),
+        }
+    finally:
+        cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--small-files", type=int, default=1_000)
+    parser.add_argument("--flink", action="store_true", help="also run Java Paimon's path")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-lake-", dir=os.getcwd()))  # chDB reads below cwd
@@ -109,13 +160,13 @@ def main() -> None:
             )
         return rows.num_rows
 
-    rows, seconds = timed(f"ingest {raw.num_rows} events", ingest)
+    rows, seconds = timing.timed(f"ingest {raw.num_rows} events", ingest)
     result["ingest"] = {
         "rows": rows,
         "seconds": round(seconds, 2),
         "rows_per_second": round(rows / seconds),
     }
-    _, seconds = timed("re-ingest the same hour (replace)", ingest)
+    _, seconds = timing.timed("re-ingest the same hour (replace)", ingest)
     result["ingest"]["replace_seconds"] = round(seconds, 2)  # type: ignore[index]
 
     # 2. small files
@@ -135,14 +186,29 @@ def main() -> None:
             entries = write_rows(table, rows, FILE_SOURCE_APPEND)
             commit_entries(table, create, "APPEND", lambda _s, e=entries: e)
 
-    _, seconds = timed(f"{args.small_files} appends (one file + snapshot each)", append_all)
+    _, seconds = timing.timed(f"{args.small_files} appends (one file + snapshot each)", append_all)
     result["appends"] = {
         "commits": args.small_files,
         "seconds": round(seconds, 2),
         "commits_per_second": round(args.small_files / seconds, 1),
     }
+    if args.flink:
+        java_lake = PaimonLake(warehouse=str(work / "lake-java"))
+        shutil.copytree(
+            Path(lake.table_location(SMALL.name)),
+            work / "lake-java" / "ods.db" / SMALL.name,
+        )
     before = query_times(lake)
-    report, seconds = timed(
+    cpu: dict[str, float] = {}
+
+    def step_timed(label: str, function):  # type: ignore[no-untyped-def]
+        """bench.timing.timed, plus this process's CPU seconds of the step."""
+        started = time.process_time()
+        value = timing.timed(label, function)
+        cpu[label] = time.process_time() - started
+        return value
+
+    report, seconds = step_timed(
         "full compaction", lambda: compact(lake.metadata(SMALL.name), create, full=True)
     )
     after = query_times(lake)
@@ -155,7 +221,7 @@ def main() -> None:
     }
 
     # 3. manifests, expiry, orphans
-    merged, seconds = timed(
+    merged, seconds = step_timed(
         "manifest merge", lambda: merge_manifests(lake.metadata(SMALL.name), create, force=True)
     )
     result["manifest_merge"] = {
@@ -164,7 +230,7 @@ def main() -> None:
         "seconds": round(seconds, 2),
     }
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-    expired, seconds = timed(
+    expired, seconds = step_timed(
         "snapshot expiry", lambda: expire_snapshots(lake.metadata(SMALL.name), now=later)
     )
     result["expiry"] = {
@@ -173,12 +239,19 @@ def main() -> None:
         "metadata_files_deleted": expired.metadata_files_deleted,
         "seconds": round(seconds, 2),
     }
-    orphans, seconds = timed(
+    orphans, seconds = step_timed(
         "orphan cleanup",
         lambda: clean_orphan_files(lake.metadata(SMALL.name), older_than=dt.timedelta(0)),
     )
     result["orphans"] = {"deleted": len(orphans.deleted), "seconds": round(seconds, 2)}
+    steps = ("compaction", "manifest_merge", "expiry", "orphans")
+    python_path = {
+        "wall_seconds": round(sum(result[step]["seconds"] for step in steps), 2),  # type: ignore[index]
+        "cpu_seconds": round(sum(cpu.values()), 2),
+    }
     result["query_after_maintenance"] = query_times(lake)
+    if args.flink:
+        result["paths"] = {"python": python_path, "java_flink": java_path(java_lake, work)}
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "lake.json").write_text(json.dumps(result, indent=2))

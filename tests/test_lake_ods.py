@@ -14,6 +14,7 @@ from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import ods_events
 from analytics_assets.paimon.compaction import compact
 from analytics_assets.raw_log import sa_events
+from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key, partition_range_tags
@@ -142,7 +143,7 @@ def test_maintenance_job_compacts_expires_and_reports_on_the_assets(
     before = actual(lake, clickhouse)
 
     result = lake_maintenance.execute_in_process(
-        resources={"paimon": lake},
+        resources={"paimon": lake, "flink": FlinkResource()},
         run_config={
             "ops": {
                 f"maintain_{name}": {"config": {"orphan_older_than_hours": 0.0}}

@@ -3,6 +3,7 @@ independent readers (pypaimon, chDB's Paimon reader and Java Paimon, the reader 
 StarRocks embed) and the files on disk."""
 
 import datetime as dt
+import time
 
 import pyarrow as pa
 import pytest
@@ -398,3 +399,67 @@ def test_commit_of_a_stale_delete_is_refused(lake: PaimonLake) -> None:
         commit_entries(
             lake.table("events"), lake.create_if_absent(), "OVERWRITE", lambda _s: deletes_for(live)
         )
+
+
+@pytest.fixture(scope="module")
+def flink_cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.support.servers import local_flink
+
+    with local_flink(tmp_path_factory.mktemp("flink")) as cluster:
+        yield cluster
+
+
+def test_java_paimon_maintenance_on_flink_keeps_every_invariant(  # type: ignore[no-untyped-def]
+    lake: PaimonLake, clickhouse, flink_cluster
+) -> None:
+    """The same invariants, with Java Paimon's own procedures doing the work (one Flink
+    submission: full compaction, manifest compaction, partition expiry, snapshot expiry,
+    orphan removal): readers agree before and after, retained snapshots and the tag
+    time-travel to what they held, the expired day is gone, no referenced file is missing
+    and nothing unreferenced is left."""
+    fill(
+        lake,
+        ["2025-03-01", "2025-03-02", dt.date.today().isoformat()],
+        batches=4,
+        **{
+            "partition.expiration-time": "7 d",
+            "partition.timestamp-formatter": "yyyy-MM-dd",
+            "snapshot.time-retained": "1 s",
+        },
+    )
+    table = lake.table("events")
+    table.create_tag("kept", snapshot_id=5)
+    tagged = summary(read_pypaimon(table, **{"scan.tag-name": "kept"}), "amount")
+    orphan = lake.table_location("events") + "/dt=2025-03-02/bucket-0/data-orphan-0.parquet"
+    with open(orphan, "wb") as handle:
+        handle.write(b"left by a killed writer")
+    before = both_readers(lake, clickhouse)
+    ids_before = lake.metadata("events").snapshot_ids()
+    time.sleep(1.5)  # past time-retained, and the orphan older than the run's cut-off
+
+    run = lake.maintain_with_flink(
+        "events",
+        flink_cluster.rest_url,
+        ["compact", "merge_manifests", "expire_partitions", "expire_snapshots", "clean_orphans"],
+        orphan_older_than=dt.timedelta(0),
+    )
+
+    assert set(run.steps) == {
+        "compact",
+        "merge_manifests",
+        "expire_partitions",
+        "expire_snapshots",
+        "clean_orphans",
+    }, run
+    after = both_readers(lake, clickhouse)
+    today = dt.date.today().isoformat()
+    assert after["per_partition"] == {today: before["per_partition"][today]}  # type: ignore[index]
+    metadata = lake.metadata("events")
+    ids = metadata.snapshot_ids()
+    assert len(ids) <= 3 + 3 and ids[0] > ids_before[0], (ids_before, ids)  # min retained 3
+    live = metadata.live_entries(metadata.snapshot(ids[-1]))
+    assert len(live) <= 2, [e.file.file_name for e in live]  # one file per bucket of today
+    assert java_summary(lake, tag_name="kept") == tagged
+    assert summary(read_pypaimon(table, **{"scan.tag-name": "kept"}), "amount") == tagged
+    assert_referenced_files_exist(lake)
+    assert not metadata.exists(orphan)

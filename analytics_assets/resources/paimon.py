@@ -1,6 +1,7 @@
 """The Paimon lake: a catalog (filesystem or JDBC), its warehouse (local folder or S3),
 the per-table committer lock and the atomic snapshot commit for that storage."""
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,8 @@ from analytics_assets.project import data_dir
 
 if TYPE_CHECKING:  # pypaimon is imported on first use: it costs ~1.5 s at code-location load.
     from pypaimon.table.file_store_table import FileStoreTable
+
+    from analytics_assets.flink.paimon_maintenance import FlinkMaintenanceRun
 
 PAIMON_POOL = "paimon"
 
@@ -173,6 +176,40 @@ class PaimonLake(ConfigurableResource):
         """Hold the table's committer lock; yields fresh metadata read under it."""
         with self._lock().hold(self.identifier(name)):
             yield self.metadata(name)
+
+    # -- maintenance through Java Paimon on Flink -----------------------------------------
+    def maintain_with_flink(
+        self,
+        name: str,
+        rest_url: str,
+        steps: list[str],
+        orphan_older_than: dt.timedelta,
+        orphan_dry_run: bool = False,
+        full_compact_before: dt.date | None = None,
+    ) -> "FlinkMaintenanceRun":
+        """Java Paimon's own maintenance of table `name` (its `sys.*` procedures, each
+        reading the table's options) as one Flink submission to `rest_url`. Compaction is
+        Java's full compaction of the partitions before `full_compact_before` (all of them
+        when None; see the README for why not its minor compaction). The caller holds the
+        table's committer lock, so pypaimon loads wait for it."""
+        from analytics_assets.flink.paimon_maintenance import run_maintenance
+
+        partition_keys = self.table(name).partition_keys
+        where = (
+            f"{partition_keys[0]} < '{full_compact_before.isoformat()}'"
+            if full_compact_before and partition_keys == ["dt"]
+            else ""
+        )
+        return run_maintenance(
+            rest_url,
+            self.catalog_options(),
+            self.identifier(name),
+            [step for step in steps if step != "compact" or where or not full_compact_before],
+            orphan_older_than=dt.datetime.now(dt.UTC) - orphan_older_than,
+            orphan_dry_run=orphan_dry_run,
+            full_compact_where=where,
+            compact_strategy="full",
+        )
 
     def _filesystem(self, table: "FileStoreTable") -> pafs.FileSystem:
         file_io = table.file_io

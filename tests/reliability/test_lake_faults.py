@@ -22,6 +22,7 @@ import pytest
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.tables import LAKE_TABLES, ODS_EVENTS_CORE, ODS_EVENTS_DEBUG
 from analytics_assets.raw_log import sa_events
+from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key, partition_range_tags
@@ -122,7 +123,7 @@ def _maintain(warehouse: str, done_flag: str) -> dict[str, int]:
         assert time.monotonic() < give_up, f"loads not done after {MAX_SECONDS} s"
         stats["runs_during_loads"] += not Path(done_flag).exists()
         result = lake_maintenance.execute_in_process(
-            resources={"paimon": lake}, run_config=run_config
+            resources={"paimon": lake, "flink": FlinkResource()}, run_config=run_config
         )
         assert result.success, "lake_maintenance failed"
         stats["runs"] += 1
