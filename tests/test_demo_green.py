@@ -32,7 +32,7 @@ def _materialize(cwd: Path, env: dict[str, str], *args: str) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-4000:]
 
