@@ -9,10 +9,15 @@ Usage: python scripts/demo_history.py --url http://127.0.0.1:3000 --hours 24
 
 import argparse
 import datetime as dt
+import signal
 import sys
 import time
 
-import httpx
+# Ctrl-C (the demo script then stops everything and says so) may come while the imports
+# below still run: leave quietly with 130, never with a KeyboardInterrupt traceback.
+signal.signal(signal.SIGINT, lambda _signal, _frame: sys.exit(130))
+
+import httpx  # noqa: E402
 
 REPOSITORY = {"repositoryLocationName": "analytics", "repositoryName": "__repository__"}
 CONFIGURATION = ["mongodb/scenarios", "mongodb/items", "mongodb/models", "mongodb/experiments"]
@@ -141,13 +146,6 @@ def backfill_progress(client: httpx.Client, url: str, backfill_id: str) -> tuple
 
 
 def main() -> int:
-    try:
-        return load_history()
-    except KeyboardInterrupt:  # Ctrl-C: the demo script stops everything and says so
-        return 130
-
-
-def load_history() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True, help="the Dagster UI")
     parser.add_argument("--hours", type=int, required=True)

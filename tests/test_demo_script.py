@@ -39,6 +39,10 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_demo_answers_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
     data = tmp_path / "data"
     home = tmp_path / "dagster_home"
@@ -78,6 +82,10 @@ def test_demo_answers_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group, like a terminal's foreground job
+            # and, like one, SIGINT at its default: a test runner started in the background
+            # by a non-interactive shell ignores SIGINT, its children inherit that, and a
+            # shell that starts with SIGINT ignored cannot trap it (bash manual)
+            preexec_fn=_sigint_as_in_a_terminal,
         )
     try:
         ui = f"http://127.0.0.1:{ports['DAGSTER_PORT']}"
