@@ -14,8 +14,10 @@ import argparse
 import json
 import time
 
+from pyflink.common import Configuration
 from pyflink.java_gateway import get_gateway
 from pyflink.table import EnvironmentSettings, TableEnvironment
+from pyflink.table.catalog import CatalogDescriptor
 
 MARKER = "PAIMON_MAINTENANCE "
 
@@ -93,13 +95,15 @@ def main() -> None:
     config.set("pipeline.jars", ";".join(f"file://{jar}" for jar in settings["jars"]))
     config.set("table.dml-sync", "true")
     config.set("pipeline.name", f"paimon maintenance {settings['table']}")
-    catalog = ", ".join(f"{quoted(k)} = {quoted(v)}" for k, v in settings["catalog"].items())
-    # No catalog cache: each step must plan on the snapshot the previous step committed
-    # (cached, a minor compaction after a full one re-planned the replaced files and
-    # failed with "File deletion conflicts detected").
-    env.execute_sql(
-        f"CREATE CATALOG paimon WITH ('type' = 'paimon', 'cache-enabled' = 'false', {catalog})"
-    )
+    # The catalog through the Table API, not a CREATE CATALOG statement: its options
+    # (S3 keys, the JDBC password) never become SQL text. No catalog cache: each step must
+    # plan on the snapshot the previous step committed (cached, a minor compaction after a
+    # full one re-planned the replaced files and failed with "File deletion conflicts
+    # detected").
+    catalog = Configuration()
+    for key, value in {"type": "paimon", "cache-enabled": "false", **settings["catalog"]}.items():
+        catalog.set_string(key, value)
+    env.create_catalog("paimon", CatalogDescriptor.of("paimon", catalog))
     database, name = settings["table"].split(".", 1)
     options = table_options(env, database, name)
     for step, statement in calls(settings, options):
