@@ -26,6 +26,7 @@ FLINK_STARTED=""
 stop_all() {
   trap - EXIT INT TERM
   echo "==> stopping everything the demo started"
+  [[ -z "${HISTORY_PID:-}" ]] || kill -TERM "$HISTORY_PID" 2>/dev/null || true
   [[ -z "$FLINK_STARTED" ]] || $PY -m analytics_assets.flink.cluster stop >/dev/null 2>&1 || true
   for group in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$group" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
@@ -96,6 +97,11 @@ if [[ -n "$FLINK_STARTED" ]]; then
 fi
 echo "==> dashboard http://127.0.0.1:${API_PORT}/#token=demo-acme (demo-globex, demo-initech; API docs /docs): data once the history has loaded"
 
-$PY scripts/demo_history.py --url "$UI" --hours "$HISTORY_HOURS" || true
+# Asynchronous, then waited for: a non-interactive shell starts it with SIGINT ignored, so
+# Ctrl-C never interrupts Python mid-import with a traceback (a handler installed by the
+# script came too late once), and `wait` lets the INT trap run at once; stop_all ends it.
+$PY scripts/demo_history.py --url "$UI" --hours "$HISTORY_HOURS" &
+HISTORY_PID=$!
+wait "$HISTORY_PID" || true
 echo "==> running; Ctrl-C stops everything the demo started (logs in $LOGS)"
 wait "${GROUPS_STARTED[@]}"

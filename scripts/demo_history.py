@@ -9,15 +9,10 @@ Usage: python scripts/demo_history.py --url http://127.0.0.1:3000 --hours 24
 
 import argparse
 import datetime as dt
-import signal
 import sys
 import time
 
-# Ctrl-C (the demo script then stops everything and says so) may come while the imports
-# below still run: leave quietly with 130, never with a KeyboardInterrupt traceback.
-signal.signal(signal.SIGINT, lambda _signal, _frame: sys.exit(130))
-
-import httpx  # noqa: E402
+import httpx
 
 REPOSITORY = {"repositoryLocationName": "analytics", "repositoryName": "__repository__"}
 CONFIGURATION = ["mongodb/scenarios", "mongodb/items", "mongodb/models", "mongodb/experiments"]

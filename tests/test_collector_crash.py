@@ -19,7 +19,10 @@ def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     with collector_process(tmp_path, env={"COLLECTOR_SEGMENT_MAX_SECONDS": "3600"}) as server:
         load = LoadGenerator(server.url, events_per_second=2000, senders=4)
         load.start()
-        time.sleep(2.0)
+        # until a good load is acknowledged (a fixed sleep saw only 600 on a busy CI machine)
+        deadline = time.monotonic() + 60
+        while len(load.acknowledged_ids()) < 2000 and time.monotonic() < deadline:
+            time.sleep(0.2)
         server.kill()  # SIGKILL: no shutdown hook runs, the open segment stays on disk
         load.stop(drain_seconds=0)  # a batch cut off by the kill was never acknowledged
         port = int(server.url.rsplit(":", 1)[1])
