@@ -61,6 +61,12 @@ class FlinkInstallation:
         return self.venv / "bin" / "python"
 
     @property
+    def worker_python(self) -> Path:
+        """The jobs' Python worker executable (`-pyexec`): this venv's python, ended with
+        the TaskManager that started it (flink/worker/bound_to_taskmanager.py)."""
+        return FLINK_DIR / "worker" / "python"
+
+    @property
     def site_packages(self) -> Path:
         found = sorted(self.venv.glob("lib/python3*/site-packages"))
         if not found or not (found[0] / "pyflink").is_dir():
@@ -143,6 +149,7 @@ class FlinkInstallation:
             "FLINK_PID_DIR": str(data_dir / "pid"),
             "FLINK_IDENT_STRING": "analytics",
             "JAVA_HOME": str(self.java_home),
+            "PYFLINK_WORKER_PYTHON": str(self.python),  # for worker_python on this cluster
             "PATH": f"{self.venv / 'bin'}:{self.java_home / 'bin'}:{os.environ.get('PATH', '')}",
         }
 
@@ -521,7 +528,7 @@ def submit(
         "-pyfs",
         str(bundle),
         "-pyexec",
-        str(installation.python),
+        str(installation.worker_python),
         "-pyclientexec",
         str(installation.python),
     ]

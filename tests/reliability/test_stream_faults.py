@@ -148,6 +148,11 @@ def test_taskmanager_killed_while_files_land_loses_and_doubles_nothing(
     killed_at = time.monotonic()
     killed = kill_taskmanagers(flink)
     wait_until(lambda: rest.overview()["taskmanagers"] == 0, 60, "TaskManager loss noticed")
+    # Their Python workers end with them (flink/worker/bound_to_taskmanager.py), rather than
+    # live on as orphans.
+    orphans_gone = _settled(
+        lambda: f"alive: {alive}" if (alive := killed.workers_alive()) else None, "workers", 30
+    )
     down_states = {j.state for j in rest.jobs() if j.job_id in running.values()}
     ticks_while_down = [supervisor.tick() for _ in range(3)]
     time.sleep(2)  # files keep landing while no TaskManager runs
@@ -185,8 +190,9 @@ def test_taskmanager_killed_while_files_land_loses_and_doubles_nothing(
         report.Outcome(
             scenario="Flink TaskManager kill -9 (stream jobs)",
             faults=(
-                f"kill -9 {killed.taskmanagers} TaskManager + {killed.python_workers} Python "
-                f"worker processes, {len(files)} files landing at 2/s throughout"
+                f"kill -9 {killed.taskmanagers} TaskManager (its {len(killed.python_workers)} "
+                f"Python worker processes {'ended with it' if orphans_gone is None else 'ORPHANED'}"
+                f"), {len(files)} files landing at 2/s throughout"
             ),
             sent=everything.height,
             acknowledged=everything.height,  # written to the raw log, notice included
@@ -202,6 +208,7 @@ def test_taskmanager_killed_while_files_land_loses_and_doubles_nothing(
         )
     )
     assert killed.taskmanagers == 1
+    assert killed.python_workers and orphans_gone is None, orphans_gone
     assert all(ticks == [] for ticks in [*ticks_while_down, ticks_after]), "a double launch"
     assert sorted(supervisor.launched) == sorted(running) == sorted(copies)
     assert set(copies.values()) == {1}, f"a job was submitted twice: {copies}"

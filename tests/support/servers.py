@@ -40,20 +40,29 @@ def local_flink(directory: Path, s3: FlinkS3 | None = None) -> Iterator[LocalFli
 @dataclass(frozen=True)
 class Killed:
     taskmanagers: int
-    python_workers: int
+    python_workers: list[int]  # the processes below the TaskManagers when they were killed
+
+    def workers_alive(self) -> list[int]:
+        """Those still running (zombies waiting for a reaper count as gone)."""
+        alive = []
+        for pid in self.python_workers:
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.append(pid)
+        return alive
 
 
 def kill_taskmanagers(cluster: LocalFlinkCluster) -> Killed:
-    """SIGKILL every TaskManager of a local cluster (a crash, not a shutdown), and its
-    Python workers, which would otherwise outlive it as orphans."""
+    """SIGKILL every TaskManager of a local cluster (a crash, not a shutdown). Its Python
+    workers are left alone: they must end by themselves (flink/worker/)."""
     pids = cluster.daemon_pids("taskexecutor")
     workers = [child for pid in pids for child in descendants(pid)]
-    for process in [*pids, *workers]:
+    for process in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process, signal.SIGKILL)
     for pid_file in (cluster.data_dir / "pid").glob("*taskexecutor*.pid"):
         pid_file.unlink()
-    return Killed(len(pids), len(workers))
+    return Killed(len(pids), workers)
 
 
 @dataclass
