@@ -5,11 +5,18 @@ module that fixes it; these tests read the table back through pypaimon and the f
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 
 from analytics_assets.paimon.commit import commit_entries
+from analytics_assets.paimon.compaction import compact
 from analytics_assets.paimon.datafiles import write_rows
+from analytics_assets.paimon.expire import expire_snapshots
 from analytics_assets.paimon.files import FILE_SOURCE_APPEND
+from analytics_assets.paimon.manifests import merge_manifests
+from analytics_assets.paimon.orphans import clean_orphan_files
+from analytics_assets.paimon.partition_expire import expire_partitions
 from analytics_assets.paimon.slices import replace_slice
+from analytics_assets.paimon.supported import UnsupportedTable
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
 from tests.support.lake import read_pypaimon
@@ -63,3 +70,90 @@ def test_slice_replacement_keeps_null_rows_of_a_file_whose_min_max_lie_inside(
     assert rows["amount"].to_pylist() == [3, 100], "the NULL-time row (amount 3) is kept"
     assert report.files_dropped == 0 and report.files_rewritten == 1
     assert report.rows_kept_from_rewritten == 1
+
+
+def _fill(lake: PaimonLake, name: str, commits: int) -> None:
+    table = lake.table(name)
+    for batch in range(commits):
+        rows = _timed_rows([HOUR + dt.timedelta(minutes=batch)], batch * 10)
+        entries = write_rows(table, rows, FILE_SOURCE_APPEND)
+        commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s, e=entries: e)
+
+
+def _every_entry_point(lake: PaimonLake, name: str) -> dict[str, object]:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    return {
+        "compaction": lambda: compact(lake.metadata(name), lake.create_if_absent(), full=True),
+        "manifest merge": lambda: merge_manifests(
+            lake.metadata(name), lake.create_if_absent(), force=True
+        ),
+        "partition expiration": lambda: expire_partitions(
+            lake.metadata(name), lake.create_if_absent(), now=later
+        ),
+        "snapshot expiry": lambda: expire_snapshots(lake.metadata(name), now=later),
+        "orphan cleanup": lambda: clean_orphan_files(
+            lake.metadata(name), older_than=dt.timedelta(0)
+        ),
+        "slice replacement": lambda: replace_slice(
+            lake.metadata(name),
+            lake.create_if_absent(),
+            (DAY,),
+            "time",
+            HOUR,
+            HOUR + dt.timedelta(hours=1),
+            _timed_rows([], 0),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("feature", "options", "primary_keys", "stray_file", "message"),
+    [
+        ("deletion vectors", {"deletion-vectors.enabled": "true"}, None, None, "deletion vectors"),
+        ("primary keys", {"bucket": "1"}, ["dt", "user_id"], None, r"primary keys \(dt, user_id\)"),
+        ("row tracking", {"row-tracking.enabled": "true"}, None, None, "row tracking"),
+        ("branch", {}, None, "branch/branch-dev/schema/schema-0", "branches"),
+        ("changelog", {}, None, "changelog/changelog-1", "changelog files"),
+    ],
+)
+def test_tables_the_port_cannot_maintain_are_refused_before_any_write(
+    lake: PaimonLake,
+    feature: str,
+    options: dict[str, str],
+    primary_keys: list[str] | None,
+    stray_file: str | None,
+    message: str,
+) -> None:
+    spec = TableSpec(
+        "odd",
+        TIMED,
+        ["dt"],
+        {
+            "snapshot.num-retained.min": "1",
+            "snapshot.time-retained": "1 ms",
+            "partition.expiration-time": "1 d",
+            **options,
+        },
+    )
+    if primary_keys:
+        from pypaimon import Schema
+
+        schema = Schema.from_pyarrow_schema(
+            TIMED, partition_keys=["dt"], primary_keys=primary_keys, options=spec.all_options()
+        )
+        lake.catalog().create_table(lake.identifier("odd"), schema, ignore_if_exists=False)
+    else:
+        lake.ensure_table(spec)
+    if not primary_keys:
+        _fill(lake, "odd", commits=6)  # enough for every step to have work
+    metadata = lake.metadata("odd")
+    if stray_file:
+        metadata.table.file_io.write_file(f"{metadata.path}/{stray_file}", "{}", overwrite=True)
+    before = {f.path: f.modified for f in metadata.list_directory(metadata.path, recursive=True)}
+
+    for operation, run in _every_entry_point(lake, "odd").items():
+        with pytest.raises(UnsupportedTable, match=f"{operation} refuses .*{message}"):
+            run()
+
+    after = {f.path: f.modified for f in metadata.list_directory(metadata.path, recursive=True)}
+    assert after == before, f"{feature}: nothing written or deleted"

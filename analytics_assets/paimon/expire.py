@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from analytics_assets.paimon.files import ADD, DELETE, TableMetadata, partition_values
+from analytics_assets.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.snapshot.snapshot import Snapshot
@@ -44,6 +45,7 @@ def expire_snapshots(
     now: dt.datetime | None = None,
     after_phase: Callable[[str], None] = _no_hook,
 ) -> ExpireReport:
+    require_supported(metadata, "snapshot expiry")
     options = metadata.options
     report = ExpireReport()
     ids = metadata.snapshot_ids()

@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from analytics_assets.paimon.files import SNAPSHOT_FILE, TableMetadata
+from analytics_assets.paimon.supported import require_supported
 
 DEFAULT_OLDER_THAN = dt.timedelta(days=1)
 # index/ and statistics/ are referenced through index manifests and statistics files,
@@ -32,6 +33,7 @@ def clean_orphan_files(
 ) -> OrphanReport:
     if older_than < dt.timedelta(0):
         raise ValueError("older_than must not be negative")
+    require_supported(metadata, "orphan cleanup")
     cutoff = (now or dt.datetime.now(dt.UTC)) - older_than
     report = OrphanReport(dry_run=dry_run)
 

@@ -33,6 +33,7 @@ from analytics_assets.paimon.files import (
     TableMetadata,
     partition_values,
 )
+from analytics_assets.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.manifest.schema.manifest_entry import ManifestEntry
@@ -62,6 +63,7 @@ def replace_slice(
 ) -> SliceReport:
     """Make `rows` the only rows of `partition` with `start <= time_column < end`."""
     _require_within(rows, time_column, start, end)
+    require_supported(metadata, "slice replacement")
     for attempt in range(1, MAX_ATTEMPTS + 1):
         latest = metadata.latest_snapshot()
         live = (
