@@ -3,6 +3,7 @@ by a test that failed before its fix. The Java class each one follows is named i
 module that fixes it; these tests read the table back through pypaimon and the files."""
 
 import datetime as dt
+import time
 
 import pyarrow as pa
 import pytest
@@ -157,3 +158,40 @@ def test_tables_the_port_cannot_maintain_are_refused_before_any_write(
 
     after = {f.path: f.modified for f in metadata.list_directory(metadata.path, recursive=True)}
     assert after == before, f"{feature}: nothing written or deleted"
+
+
+def _timed_table(lake: PaimonLake, commits: int, **options: str) -> None:
+    lake.ensure_table(
+        TableSpec("timed", TIMED, ["dt"], {"snapshot.num-retained.min": "1", **options})
+    )
+    for batch in range(commits):
+        _fill_one(lake, batch)
+        time.sleep(0.05)  # distinct commit times
+
+
+def _fill_one(lake: PaimonLake, batch: int) -> None:
+    table = lake.table("timed")
+    rows = _timed_rows([HOUR + dt.timedelta(minutes=batch)], batch * 10)
+    entries = write_rows(table, rows, FILE_SOURCE_APPEND)
+    commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
+
+
+def test_time_retained_keeps_the_snapshot_time_travel_to_now_minus_retention_needs(
+    lake: PaimonLake,
+) -> None:
+    """Java 2.x `ExpireSnapshotsImpl#expire`: snapshot `id` may go only once `id + 1` is
+    older than `now - snapshot.time-retained`, since time travel to an instant between
+    them reads snapshot `id`."""
+    _timed_table(lake, commits=5)
+    metadata = lake.metadata("timed")
+    t2, t3 = metadata.snapshot(2).time_millis, metadata.snapshot(3).time_millis
+    instant = (t2 + t3) // 2  # now - time-retained falls between snapshots 2 and 3
+    table = lake.table("timed")
+    at_instant = read_pypaimon(table, **{"scan.timestamp-millis": str(instant)}).num_rows
+    assert at_instant == 2
+
+    now = dt.datetime.fromtimestamp(instant / 1000, dt.UTC) + dt.timedelta(hours=1)
+    report = expire_snapshots(lake.metadata("timed"), now=now)
+
+    assert report.expired_snapshot_ids == [1], "snapshot 2 is what the instant reads"
+    assert read_pypaimon(table, **{"scan.timestamp-millis": str(instant)}).num_rows == 2
