@@ -195,3 +195,31 @@ def test_time_retained_keeps_the_snapshot_time_travel_to_now_minus_retention_nee
 
     assert report.expired_snapshot_ids == [1], "snapshot 2 is what the instant reads"
     assert read_pypaimon(table, **{"scan.timestamp-millis": str(instant)}).num_rows == 2
+
+
+def test_expiry_starts_at_the_validated_earliest_hint_not_a_stale_file_below_a_gap(
+    lake: PaimonLake,
+) -> None:
+    """Java `SnapshotManager#earliestSnapshotId` (`HintFileUtils#findEarliest`): a stale
+    snapshot-1 below a gap wider than `snapshot.expire.limit` must not stall expiry."""
+    _timed_table(
+        lake, commits=10, **{"snapshot.expire.limit": "2", "snapshot.num-retained.min": "3"}
+    )
+    metadata = lake.metadata("timed")
+    for snapshot_id in range(2, 7):  # an earlier expiry removed 1..6 but snapshot-1 stayed
+        metadata.delete(metadata.snapshot_path(snapshot_id))
+    metadata.write_hint("EARLIEST", 7)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+
+    first = expire_snapshots(lake.metadata("timed"), now=later)
+    second = expire_snapshots(lake.metadata("timed"), now=later)
+
+    assert first.expired_snapshot_ids == [7], "the limit window starts at EARLIEST = 7"
+    assert second.expired_snapshot_ids == [], "num-retained.min keeps 8, 9, 10"
+    assert lake.metadata("timed").snapshot_ids() == [1, 8, 9, 10]
+    assert lake.metadata("timed").read_hint("EARLIEST") == 8
+    assert read_pypaimon(lake.table("timed")).num_rows == 10
+
+    # Without a valid hint the listing decides, as in Java.
+    lake.metadata("timed").delete(f"{metadata.snapshot_dir}/EARLIEST")
+    assert lake.metadata("timed").earliest_snapshot_id() == 1

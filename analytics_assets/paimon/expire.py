@@ -51,7 +51,7 @@ def expire_snapshots(
     ids = metadata.snapshot_ids()
     if not ids:
         return report
-    earliest, latest = ids[0], ids[-1]
+    earliest, latest = metadata.earliest_snapshot_id(ids) or ids[0], ids[-1]
     report.latest = latest
     now = now or dt.datetime.now(dt.UTC)
     older_than_ms = int((now - options.snapshot_time_retained).timestamp() * 1000)

@@ -98,6 +98,17 @@ class TableMetadata:
         ]
         return sorted(ids)
 
+    def earliest_snapshot_id(self, ids: list[int] | None = None) -> int | None:
+        """Java `HintFileUtils#findEarliest`: the EARLIEST hint if its snapshot file exists,
+        else the lowest id listed. The validated hint matters when a stale snapshot file
+        survives below a gap (a delete that failed, a copy restored by hand): the lowest
+        listed id would pin expiry's `snapshot.expire.limit` window below the gap for ever."""
+        hint = self.read_hint("EARLIEST")
+        if hint is not None and self.exists(self.snapshot_path(hint)):
+            return hint
+        ids = self.snapshot_ids() if ids is None else ids
+        return ids[0] if ids else None
+
     def snapshot(self, snapshot_id: int) -> Snapshot | None:
         """The snapshot, or None when its file is gone (expired concurrently)."""
         return self.table.snapshot_manager().get_snapshot_by_id(snapshot_id)
