@@ -3,7 +3,9 @@ by a test that failed before its fix. The Java class each one follows is named i
 module that fixes it; these tests read the table back through pypaimon and the files."""
 
 import datetime as dt
+import json
 import time
+import uuid
 
 import pyarrow as pa
 import pytest
@@ -223,3 +225,49 @@ def test_expiry_starts_at_the_validated_earliest_hint_not_a_stale_file_below_a_g
     # Without a valid hint the listing decides, as in Java.
     lake.metadata("timed").delete(f"{metadata.snapshot_dir}/EARLIEST")
     assert lake.metadata("timed").earliest_snapshot_id() == 1
+
+
+def _analyze(lake: PaimonLake, schema_id: int, properties: dict[str, str]) -> str:
+    """What Java's `ANALYZE TABLE` leaves: a statistics file named by the latest snapshot
+    (written here by hand: no engine of ours analyzes), plus snapshot properties."""
+    metadata = lake.metadata("timed")
+    latest = metadata.latest_snapshot()
+    name = f"stat-{uuid.uuid4()}-0"
+    stats = {"snapshotId": latest.id, "schemaId": schema_id, "mergedRecordCount": 3}
+    file_io = metadata.table.file_io
+    file_io.write_file(f"{metadata.path}/statistics/{name}", json.dumps(stats), overwrite=True)
+    document = json.loads(file_io.read_file_utf8(metadata.snapshot_path(latest.id)))
+    document.update({"statistics": name, "properties": properties})
+    file_io.overwrite_file_utf8(metadata.snapshot_path(latest.id), json.dumps(document))
+    return name
+
+
+def test_commits_keep_statistics_and_manifest_merge_keeps_properties(lake: PaimonLake) -> None:
+    """Java `FileStoreCommitImpl`: a commit inherits the previous snapshot's statistics
+    when they were computed on the same schema; `compactManifestOnce` keeps statistics
+    and properties."""
+    _timed_table(lake, commits=3)
+    name = _analyze(lake, schema_id=0, properties={"max-sequence-number": "7"})
+
+    _fill_one(lake, 3)
+    assert lake.metadata("timed").latest_snapshot().statistics == name
+    report = merge_manifests(lake.metadata("timed"), lake.create_if_absent(), force=True)
+    merged = lake.metadata("timed").latest_snapshot()
+    assert report.snapshot_id == merged.id and merged.commit_kind == "COMPACT"
+    assert merged.statistics == name
+
+    # Statistics of another schema are not inherited (Java: "Schema changed, stats will
+    # not be inherited").
+    _analyze(lake, schema_id=99, properties={})
+    _fill_one(lake, 4)
+    assert lake.metadata("timed").latest_snapshot().statistics is None
+    assert read_pypaimon(lake.table("timed")).num_rows == 5
+
+
+def test_manifest_merge_keeps_the_snapshot_properties(lake: PaimonLake) -> None:
+    _timed_table(lake, commits=3)
+    _analyze(lake, schema_id=0, properties={"max-sequence-number": "7"})
+    merge_manifests(lake.metadata("timed"), lake.create_if_absent(), force=True)
+    merged = lake.metadata("timed").latest_snapshot()
+    assert merged.commit_kind == "COMPACT"
+    assert merged.properties == {"max-sequence-number": "7"}

@@ -188,7 +188,10 @@ def merge_manifests(
             watermark=latest.watermark,
             index_manifest=latest.index_manifest,
             next_row_id=latest.next_row_id,
-            properties={"maintenance": f"manifest-merge-{mode}"},
+            # As Java's `FileStoreCommitImpl#compactManifestOnce`: the table's statistics and
+            # the snapshot properties (e.g. a writer's max sequence number) carry over.
+            statistics=latest.statistics,
+            properties=latest.properties,
         )
         if AtomicSnapshotCommit(metadata.table, create_if_absent).commit(latest.uuid, snapshot, []):
             report.manifests_after = len(merged)
