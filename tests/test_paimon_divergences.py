@@ -14,7 +14,7 @@ from analytics_assets.paimon.commit import commit_entries
 from analytics_assets.paimon.compaction import compact
 from analytics_assets.paimon.datafiles import write_rows
 from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND
+from analytics_assets.paimon.files import FILE_SOURCE_APPEND, TableMetadata
 from analytics_assets.paimon.manifests import merge_manifests
 from analytics_assets.paimon.orphans import clean_orphan_files
 from analytics_assets.paimon.partition_expire import expire_partitions
@@ -271,3 +271,44 @@ def test_manifest_merge_keeps_the_snapshot_properties(lake: PaimonLake) -> None:
     merged = lake.metadata("timed").latest_snapshot()
     assert merged.commit_kind == "COMPACT"
     assert merged.properties == {"max-sequence-number": "7"}
+
+
+def test_orphan_cleanup_lists_javas_folders_and_matches_file_names(lake: PaimonLake) -> None:
+    """Java `OrphanFilesClean`: candidates only from manifest/, statistics/, index/ and
+    bucket folders (plus non-snapshot files of snapshot/), an orphan is a candidate whose
+    NAME nobody uses."""
+    _timed_table(lake, commits=3)
+    stats_name = _analyze(lake, schema_id=0, properties={})
+    metadata = lake.metadata("timed")
+    file_io = metadata.table.file_io
+    live = metadata.live_entries(metadata.latest_snapshot())
+    bucket_dir = metadata.data_file_path(live[0]).rsplit("/", 1)[0]
+    partition_dir = bucket_dir.rsplit("/", 1)[0]
+    not_paimons = [f"{partition_dir}/_SUCCESS", f"{metadata.path}/exports/part-0.csv"]
+    orphans = [
+        f"{bucket_dir}/data-{uuid.uuid4()}-0.parquet",
+        f"{metadata.manifest_dir}/manifest-{uuid.uuid4()}-0",
+        f"{metadata.path}/statistics/stat-{uuid.uuid4()}-0",
+        f"{metadata.snapshot_dir}/.snapshot-9.{uuid.uuid4().hex}.tmp",
+    ]
+    for path in not_paimons + orphans:
+        file_io.write_file(path, "x", overwrite=True)
+
+    class OtherPathFormat(TableMetadata):
+        """Metadata whose partition folders are spelled differently from the writer's (as
+        escaping or a default partition name can differ between implementations)."""
+
+        def data_file_path(self, entry):  # type: ignore[no-untyped-def]
+            path = super().data_file_path(entry)
+            return path.replace("/dt=", "/dt%3D")
+
+    current = lake.metadata("timed")
+    report = clean_orphan_files(
+        OtherPathFormat(current.table, current.filesystem), older_than=dt.timedelta(0)
+    )
+
+    assert sorted(report.deleted) == sorted(orphans)
+    assert all(file_io.exists(path) for path in not_paimons), "outside Java's folders"
+    assert file_io.exists(f"{metadata.path}/statistics/{stats_name}"), "used statistics"
+    assert all(file_io.exists(metadata.data_file_path(e)) for e in live), "live by name"
+    assert read_pypaimon(lake.table("timed")).num_rows == 3

@@ -193,6 +193,16 @@ class TableMetadata:
             if info.type == pafs.FileType.File
         ]
 
+    def list_subdirectories(self, directory: str) -> list[str]:
+        """The folders directly in `directory` (none if it does not exist)."""
+        selector = pafs.FileSelector(self._fs_path(directory), allow_not_found=True)
+        prefix_native = self._fs_path(self.path)
+        return [
+            self.path + info.path[len(prefix_native) :]
+            for info in self.filesystem.get_file_info(selector)
+            if info.type == pafs.FileType.Directory
+        ]
+
     def exists(self, path: str) -> bool:
         return self.table.file_io.exists(path)
 
