@@ -111,6 +111,8 @@ class JdbcTableLock:
         renew = _sql("renew.sql")  # read before acquiring: a missing file fails loud, not later
         connection = self._connect()
         try:
+            if connection.protocol == "sqlite":
+                connection.fetch_one(_sql("sqlite_wal.sql"))  # outside a transaction
             with connection.transaction():
                 connection.execute(_sql("create_table.sql"))
             started = time.monotonic()

@@ -191,6 +191,19 @@ class PaimonLake(ConfigurableResource):
         with self._lock().hold(self.identifier(name)):
             yield self.metadata(name)
 
+    @contextmanager
+    def maintaining(self, name: str, engine: str) -> Iterator[TableMetadata]:
+        """The lock a maintenance run holds. Java Paimon on Flink with the JDBC catalog
+        takes the catalog's own lock around each of its commits (`lock.enabled`), so it
+        must not be held around the whole run as well (Java would wait on us until its
+        `lock-acquire-timeout`); with the filesystem catalog Java has no lock, so our file
+        lock is held around the run to keep our writers out."""
+        if engine == "flink" and self.metastore == "jdbc":
+            yield self.metadata(name)
+            return
+        with self.committing(name) as metadata:
+            yield metadata
+
     # -- maintenance through Java Paimon on Flink -----------------------------------------
     def maintain_with_flink(
         self,
@@ -205,7 +218,8 @@ class PaimonLake(ConfigurableResource):
         reading the table's options) as one Flink submission to `rest_url`. Compaction is
         Java's full compaction of the partitions before `full_compact_before` (all of them
         when None; see the README for why not its minor compaction). The caller holds the
-        table's committer lock, so pypaimon loads wait for it."""
+        table through `maintaining`, so pypaimon loads and Java's commits exclude each
+        other."""
         from analytics_assets.flink.paimon_maintenance import run_maintenance
 
         partition_keys = self.table(name).partition_keys
