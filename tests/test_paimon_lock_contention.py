@@ -53,14 +53,20 @@ HOLD_UNTIL_KILLED = """
 import json, sys, time
 from analytics_assets.paimon.locks import JdbcTableLock
 options = json.loads(sys.argv[1])
-with JdbcTableLock(options, "analytics", 30, lease_seconds=int(sys.argv[2])).hold("ods.events"):
+lease = int(sys.argv[2])
+with JdbcTableLock(options, options["catalog-key"], 30, lease_seconds=lease).hold("ods.events"):
     print("held", flush=True)
     time.sleep(600)
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def flink_cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A cluster per database: the job ships the JDBC driver (`pipeline.jars`) and the
+    JobManager's DriverManager registers drivers once per JVM, from the first job's class
+    loader, so a second JDBC-catalog job on the same JobManager fails with "No suitable
+    driver found" (measured: sqlite, then PostgreSQL on one cluster). A long-running
+    cluster needs the drivers in its lib/ instead (see the README)."""
     from tests.support.servers import local_flink
 
     with local_flink(tmp_path_factory.mktemp("flink")) as cluster:
@@ -156,7 +162,8 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
     failures: list[BaseException] = []
 
     def loads() -> None:
-        """Loads back to back, each holding the lock ~1 s, gaps of 1.5 s for Java."""
+        """Loads back to back, each holding the lock ~2 s, gaps of 1 s for Java (which
+        retries at least every `lock-check-max-sleep`, 1 s here)."""
         nonlocal batch
         try:
             while not stop.is_set():
@@ -164,9 +171,9 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
                     start = time.time()
                     _append(lake, DAYS[batch % 2], batch)
                     batch += 1
-                    time.sleep(1.0)
+                    time.sleep(2.0)
                     holds.append((start, time.time()))
-                stop.wait(1.5)
+                stop.wait(1.0)
         except BaseException as exc:
             failures.append(exc)
 
