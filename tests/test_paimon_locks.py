@@ -29,7 +29,9 @@ def test_jdbc_catalog_writes_and_locks_in_its_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
-    lake = PaimonLake(warehouse=str(tmp_path / "lake"), metastore="jdbc", lock_timeout_seconds=0.5)
+    lake = PaimonLake(
+        warehouse=str(tmp_path / "lake"), metastore="jdbc", lock_acquire_timeout="500 ms"
+    )
     table = lake.ensure_table(SPEC)
     writer = table.new_batch_write_builder()
     write, commit = writer.new_write(), writer.new_commit()
@@ -77,13 +79,15 @@ def test_a_dead_holders_jdbc_lease_expires(tmp_path: Path) -> None:
         pass
     connection = sqlite3.connect(tmp_path / "c.sqlite")
     connection.execute(
-        "INSERT INTO paimon_distributed_locks (lock_id, acquired_at, expire_time_seconds, lock_owner) "
-        "VALUES ('analytics.ods.events', datetime('now', '-10 seconds'), 1, 'crashed-writer')"
+        "INSERT INTO paimon_distributed_locks (lock_id, acquired_at, expire_time_seconds) "
+        "VALUES ('analytics.ods.events', datetime('now', '-10 seconds'), 1)"
     )
     connection.commit()
     with lock.hold("ods.events"):  # the stale row is released instead of blocking forever
-        owners = connection.execute("SELECT lock_owner FROM paimon_distributed_locks").fetchall()
-        assert owners and owners[0][0] != "crashed-writer"
+        rows = connection.execute(
+            "SELECT acquired_at > datetime('now', '-5 seconds') FROM paimon_distributed_locks"
+        ).fetchall()
+        assert rows == [(1,)], "our own fresh row replaced the dead holder's"
 
 
 def jdbc_lock(directory: Path, timeout_seconds: float, lease_seconds: int) -> JdbcTableLock:
@@ -154,4 +158,62 @@ def test_file_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     with first.hold("ods.events"), pytest.raises(LockTimeout), second.hold("ods.events"):
         pass
     with second.hold("ods.events"):
+        pass
+
+
+JAVA_SQLITE_LOCK_TABLE = (
+    # SqlLiteDistributedLockDialect#getCreateTableSql (release-2.0.0), lock-key-max-length 255
+    "CREATE TABLE paimon_distributed_locks(lock_id VARCHAR(255) NOT NULL,"
+    "acquired_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,"
+    "expire_time_seconds BIGINT DEFAULT 0 NOT NULL,PRIMARY KEY (lock_id))"
+)
+JAVA_ACQUIRE = "INSERT INTO paimon_distributed_locks (lock_id,expire_time_seconds) VALUES (?,?)"
+
+
+def test_a_lock_table_java_created_takes_our_locks(tmp_path: Path) -> None:
+    """Java Paimon's JDBC catalog (opened with `lock.enabled`) creates the lock table
+    first; our committers lock and release on it, and exclude a Java-written row."""
+    lake = PaimonLake(
+        warehouse=str(tmp_path / "lake"),
+        metastore="jdbc",
+        jdbc_uri=f"jdbc:sqlite:{tmp_path / 'java-first.sqlite'}",
+        lock_acquire_timeout="1 s",
+    )
+    lake.ensure_table(SPEC)  # pypaimon's catalog: no lock table yet
+    catalog = sqlite3.connect(tmp_path / "java-first.sqlite")
+    tables = "SELECT name FROM sqlite_master WHERE name = 'paimon_distributed_locks'"
+    assert catalog.execute(tables).fetchall() == []
+    summary_java(lake.catalog_options(), "ods.events")  # Java's catalog creates the table
+    columns = [row[1] for row in catalog.execute("PRAGMA table_info(paimon_distributed_locks)")]
+    assert columns == ["lock_id", "acquired_at", "expire_time_seconds"], "Java created it"
+
+    with lake.committing("events"):
+        rows = catalog.execute("SELECT lock_id FROM paimon_distributed_locks").fetchall()
+        assert rows == [("analytics.ods.events",)]
+    assert catalog.execute("SELECT count(*) FROM paimon_distributed_locks").fetchone() == (0,)
+
+    catalog.execute(JAVA_ACQUIRE, ("analytics.ods.events", 480))  # a Java committer holds it
+    catalog.commit()
+    with pytest.raises(LockTimeout), lake.committing("events"):
+        pass
+    catalog.execute(
+        "DELETE FROM paimon_distributed_locks WHERE lock_id = ?", ("analytics.ods.events",)
+    )
+    catalog.commit()
+    with lake.committing("events"):
+        pass
+
+
+def test_java_locks_on_the_lock_table_we_created(tmp_path: Path) -> None:
+    """Ours first: Java's own INSERT (its exact statement) and its expiry work on it, and
+    while we hold a table Java's INSERT fails on the key, as Java expects."""
+    lock = jdbc_lock(tmp_path, 1, lease_seconds=60)
+    catalog = sqlite3.connect(tmp_path / "c.sqlite")
+    with lock.hold("ods.events"):
+        with pytest.raises(sqlite3.IntegrityError):
+            catalog.execute(JAVA_ACQUIRE, ("analytics.ods.events", 480))
+        catalog.rollback()
+    catalog.execute(JAVA_ACQUIRE, ("analytics.ods.events", 480))
+    catalog.commit()
+    with pytest.raises(LockTimeout), lock.hold("ods.events"):
         pass

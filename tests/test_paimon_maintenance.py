@@ -463,3 +463,55 @@ def test_java_paimon_maintenance_on_flink_keeps_every_invariant(  # type: ignore
     assert summary(read_pypaimon(table, **{"scan.tag-name": "kept"}), "amount") == tagged
     assert_referenced_files_exist(lake)
     assert not metadata.exists(orphan)
+
+
+CALLS_PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("job", "flink/jobs/paimon_maintenance.py")
+job = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(job)
+settings, options = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+try:
+    print(json.dumps([statement for _step, statement in job.calls(settings, options)]))
+except ValueError as exc:
+    print(json.dumps(str(exc)))
+"""
+
+
+def test_flink_procedure_arguments_are_shape_checked_literals() -> None:
+    """Flink's CALL has no bound parameters: each argument is checked against its shape and
+    quoted, so a table name or option that could end the literal is refused."""
+    import json
+    import subprocess
+
+    from analytics_assets.flink.cluster import FlinkInstallation
+    from analytics_assets.project import PROJECT_ROOT
+
+    def calls(settings: dict, options: dict) -> object:
+        result = subprocess.run(
+            [str(FlinkInstallation().python), "-c", CALLS_PROBE, json.dumps(settings),
+             json.dumps(options)],
+            capture_output=True, text=True, cwd=PROJECT_ROOT, check=True, timeout=120,
+        )  # fmt: skip
+        return json.loads(result.stdout)
+
+    settings = {
+        "table": "ods.events",
+        "steps": ["compact", "expire_partitions", "clean_orphans"],
+        "compact_strategy": "full",
+        "full_compact_where": "dt < '2025-03-02'",
+        "orphan_older_than": "2025-03-01 00:00:00",
+    }
+    options = {"partition.expiration-time": "7 d", "partition.timestamp-pattern": "$dt"}
+    assert calls(settings, options) == [
+        "CALL paimon.sys.compact(`table` => 'ods.events', compact_strategy => 'full', "
+        "`where` => 'dt < ''2025-03-02''')",
+        "CALL paimon.sys.expire_partitions(`table` => 'ods.events', expiration_time => '7 d', "
+        "timestamp_pattern => '$dt')",
+        "CALL paimon.sys.remove_orphan_files(`table` => 'ods.events', "
+        "older_than => '2025-03-01 00:00:00', dry_run => false)",
+    ]
+    refused = calls({**settings, "table": "ods.x') --"}, options)
+    assert isinstance(refused, str) and "refusing table argument" in refused
+    refused = calls(settings, {"partition.expiration-time": "7 d'); CALL x('"})
+    assert isinstance(refused, str) and "refusing option argument" in refused

@@ -39,8 +39,18 @@ class FlinkMaintenanceRun:
     client_cpu_seconds: float = 0.0
 
 
-def jars() -> list[Path]:
+# The JDBC catalog's driver, by URI prefix: Java Paimon's catalog (and its lock) needs it
+# in the client and in the TaskManagers' user class loader.
+JDBC_DRIVERS = {"jdbc:sqlite:": "sqlite-jdbc-*.jar", "jdbc:postgresql:": "postgresql-*.jar"}
+
+
+def jars(catalog: dict[str, str] | None = None) -> list[Path]:
     found = [PAIMON_JARS / name for name in JARS]
+    uri = (catalog or {}).get("uri", "")
+    for prefix, pattern in JDBC_DRIVERS.items():
+        if uri.startswith(prefix):
+            drivers = sorted(PAIMON_JARS.glob(pattern))
+            found.append(drivers[-1] if drivers else PAIMON_JARS / pattern)
     missing = [str(jar) for jar in found if not jar.is_file()]
     if missing:
         raise FlinkUnavailable(
@@ -69,7 +79,7 @@ def run_maintenance(
         "catalog": catalog,
         "table": table,
         "steps": steps,
-        "jars": [str(jar) for jar in jars()],
+        "jars": [str(jar) for jar in jars(catalog)],
         "orphan_older_than": _timestamp(orphan_older_than),
         "orphan_dry_run": orphan_dry_run,
         "full_compact_where": full_compact_where,

@@ -81,7 +81,7 @@ def maintain_table(
         return {}
     create_if_absent = paimon.create_if_absent()
     results: dict[str, object] = {}
-    with paimon.committing(spec.name) as metadata:
+    with paimon.maintaining(spec.name, config.engine) as metadata:
         before = table_health(metadata)
         if config.engine == "flink":
             if flink is None:

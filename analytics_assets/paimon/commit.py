@@ -11,6 +11,8 @@ from the new latest snapshot, and conflict detection decides if they may.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import uuid
 from collections.abc import Callable
@@ -88,6 +90,7 @@ class AtomicSnapshotCommit:
 
     def __init__(self, table: FileStoreTable, create_if_absent: CreateIfAbsent) -> None:
         self._manager = table.snapshot_manager()
+        self._table_path = table.table_path.rstrip("/")
         self._create_if_absent = create_if_absent
 
     def commit(
@@ -98,12 +101,31 @@ class AtomicSnapshotCommit:
     ) -> bool:
         from pypaimon.common.json_util import JSON
 
+        if snapshot.statistics is None:
+            snapshot = dataclasses.replace(
+                snapshot, statistics=self._inherited_statistics(snapshot)
+            )
         path = self._manager.get_snapshot_path(snapshot.id)
         if not self._create_if_absent(path, JSON.to_json(snapshot, indent=2).encode()):
             return False
         # LATEST is a hint: readers verify it against the listing, a stale one is harmless.
         self._manager.file_io.overwrite_file_utf8(self._manager.latest_file, str(snapshot.id))
         return True
+
+    def _inherited_statistics(self, snapshot: Snapshot) -> str | None:
+        """Java `FileStoreCommitImpl#tryCommitOnce`: "write new stats or inherit from the
+        previous snapshot" when the statistics file (from `ANALYZE TABLE`) was computed on
+        the same schema. pypaimon's commit drops them, so a load after an analyze would
+        leave StarRocks and Flink planners without table statistics."""
+        previous = self._manager.get_snapshot_by_id(snapshot.id - 1)
+        if previous is None or not previous.statistics:
+            return None
+        path = f"{self._table_path}/statistics/{previous.statistics}"
+        try:
+            stats = json.loads(self._manager.file_io.read_file_utf8(path))
+        except (OSError, ValueError):
+            return None  # unreadable: Java's readStats fails the same way, nothing inherited
+        return previous.statistics if stats.get("schemaId") == snapshot.schema_id else None
 
     def close(self) -> None:
         return None

@@ -28,6 +28,7 @@ from analytics_assets.paimon.files import (
 )
 from analytics_assets.paimon.options import MaintenanceOptions
 from analytics_assets.paimon.partition_expire import partition_time
+from analytics_assets.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.manifest.schema.manifest_entry import ManifestEntry
@@ -126,6 +127,7 @@ def compact(
     A partition whose files changed meanwhile (overwritten, dropped) makes its commit
     conflict: its new files are deleted, it is reported and left for the next run.
     """
+    require_supported(metadata, "compaction")
     report = CompactionReport()
     latest = metadata.latest_snapshot()
     if latest is None:

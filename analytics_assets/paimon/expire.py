@@ -1,8 +1,8 @@
 """Snapshot expiration, following Java Paimon's `ExpireSnapshotsImpl` + `SnapshotDeletion`.
 
 Range: keep the newest `snapshot.num-retained.min`; expire anything beyond
-`snapshot.num-retained.max`; in between expire only snapshots older than
-`snapshot.time-retained`; never reach a consumer's `nextSnapshot`; at most
+`snapshot.num-retained.max`; in between expire only snapshots whose successor is older
+than `snapshot.time-retained`; never reach a consumer's `nextSnapshot`; at most
 `snapshot.expire.limit` per run. Tags do not shorten the range: a tagged snapshot's file
 is expired too, but the files the tag still needs are kept.
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from analytics_assets.paimon.files import ADD, DELETE, TableMetadata, partition_values
+from analytics_assets.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.snapshot.snapshot import Snapshot
@@ -44,12 +45,13 @@ def expire_snapshots(
     now: dt.datetime | None = None,
     after_phase: Callable[[str], None] = _no_hook,
 ) -> ExpireReport:
+    require_supported(metadata, "snapshot expiry")
     options = metadata.options
     report = ExpireReport()
     ids = metadata.snapshot_ids()
     if not ids:
         return report
-    earliest, latest = ids[0], ids[-1]
+    earliest, latest = metadata.earliest_snapshot_id(ids) or ids[0], ids[-1]
     report.latest = latest
     now = now or dt.datetime.now(dt.UTC)
     older_than_ms = int((now - options.snapshot_time_retained).timestamp() * 1000)
@@ -61,9 +63,12 @@ def expire_snapshots(
         end = consumer_next
         report.blocked_by_consumer = consumer_next
     end = min(end, earliest + options.snapshot_expire_limit)
+    # Java 2.x (`ExpireSnapshotsImpl#expire`): snapshot `id` is expired only once its
+    # successor is older than `now - time-retained`; time travel to any instant within the
+    # retention reads the latest snapshot at or before it, which may be `id` itself.
     for snapshot_id in range(min_id, end):
-        snapshot = metadata.snapshot(snapshot_id)
-        if snapshot is not None and snapshot.time_millis >= older_than_ms:
+        successor = metadata.snapshot(snapshot_id + 1)
+        if successor is not None and successor.time_millis >= older_than_ms:
             end = snapshot_id
             break
     report.earliest = _expire_until(metadata, earliest, end, report, after_phase)

@@ -98,6 +98,17 @@ class TableMetadata:
         ]
         return sorted(ids)
 
+    def earliest_snapshot_id(self, ids: list[int] | None = None) -> int | None:
+        """Java `HintFileUtils#findEarliest`: the EARLIEST hint if its snapshot file exists,
+        else the lowest id listed. The validated hint matters when a stale snapshot file
+        survives below a gap (a delete that failed, a copy restored by hand): the lowest
+        listed id would pin expiry's `snapshot.expire.limit` window below the gap for ever."""
+        hint = self.read_hint("EARLIEST")
+        if hint is not None and self.exists(self.snapshot_path(hint)):
+            return hint
+        ids = self.snapshot_ids() if ids is None else ids
+        return ids[0] if ids else None
+
     def snapshot(self, snapshot_id: int) -> Snapshot | None:
         """The snapshot, or None when its file is gone (expired concurrently)."""
         return self.table.snapshot_manager().get_snapshot_by_id(snapshot_id)
@@ -180,6 +191,16 @@ class TableMetadata:
             )
             for info in self.filesystem.get_file_info(selector)
             if info.type == pafs.FileType.File
+        ]
+
+    def list_subdirectories(self, directory: str) -> list[str]:
+        """The folders directly in `directory` (none if it does not exist)."""
+        selector = pafs.FileSelector(self._fs_path(directory), allow_not_found=True)
+        prefix_native = self._fs_path(self.path)
+        return [
+            self.path + info.path[len(prefix_native) :]
+            for info in self.filesystem.get_file_info(selector)
+            if info.type == pafs.FileType.Directory
         ]
 
     def exists(self, path: str) -> bool:

@@ -23,6 +23,7 @@ from analytics_assets.paimon.commit import (
 )
 from analytics_assets.paimon.files import ADD, DELETE, TableMetadata, merge_entries
 from analytics_assets.paimon.options import MaintenanceOptions
+from analytics_assets.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.manifest.schema.manifest_entry import ManifestEntry
@@ -148,6 +149,7 @@ def merge_manifests(
     from pypaimon.manifest.manifest_list_manager import ManifestListManager
     from pypaimon.snapshot.snapshot import BATCH_COMMIT_IDENTIFIER, Snapshot
 
+    require_supported(metadata, "manifest merge")
     report = ManifestMergeReport()
     lists = ManifestListManager(metadata.table)
     for _attempt in range(MAX_ATTEMPTS):
@@ -186,7 +188,10 @@ def merge_manifests(
             watermark=latest.watermark,
             index_manifest=latest.index_manifest,
             next_row_id=latest.next_row_id,
-            properties={"maintenance": f"manifest-merge-{mode}"},
+            # As Java's `FileStoreCommitImpl#compactManifestOnce`: the table's statistics and
+            # the snapshot properties (e.g. a writer's max sequence number) carry over.
+            statistics=latest.statistics,
+            properties=latest.properties,
         )
         if AtomicSnapshotCommit(metadata.table, create_if_absent).commit(latest.uuid, snapshot, []):
             report.manifests_after = len(merged)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from analytics_assets.paimon.commit import CreateIfAbsent, commit_entries
 from analytics_assets.paimon.datafiles import deletes_for
 from analytics_assets.paimon.files import TableMetadata, partition_values
+from analytics_assets.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.manifest.schema.manifest_entry import ManifestEntry
@@ -76,6 +77,7 @@ def partition_time(
 def expire_partitions(
     metadata: TableMetadata, create_if_absent: CreateIfAbsent, now: dt.datetime | None = None
 ) -> PartitionExpireReport:
+    require_supported(metadata, "partition expiration")
     options = metadata.options
     report = PartitionExpireReport()
     if options.partition_expiration_time is None:

@@ -5,8 +5,8 @@ Paimon's own `INSERT OVERWRITE` replaces whole partitions; an hour of a day part
 replaced copy-on-write, as Paimon's Spark `DELETE` does for append tables: files whose
 rows all fall inside the slice are dropped, files that straddle it (after compaction) are
 rewritten without the slice's rows, and the new rows are added, all in one OVERWRITE
-commit. Which files hold the slice is read from Parquet footers (min/max of the time
-column), not from the data. Conflict detection refuses the commit if a concurrent
+commit. Which files hold the slice is read from Parquet footers (min/max and null count
+of the time column), not from the data; a file with NULL times is rewritten, not dropped. Conflict detection refuses the commit if a concurrent
 compaction or drop replaced those files; the slice is then re-planned from the new
 latest snapshot.
 """
@@ -33,6 +33,7 @@ from analytics_assets.paimon.files import (
     TableMetadata,
     partition_values,
 )
+from analytics_assets.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.manifest.schema.manifest_entry import ManifestEntry
@@ -62,6 +63,7 @@ def replace_slice(
 ) -> SliceReport:
     """Make `rows` the only rows of `partition` with `start <= time_column < end`."""
     _require_within(rows, time_column, start, end)
+    require_supported(metadata, "slice replacement")
     for attempt in range(1, MAX_ATTEMPTS + 1):
         latest = metadata.latest_snapshot()
         live = (
@@ -126,10 +128,10 @@ def _overlapping(
 ) -> tuple[list[ManifestEntry], list[ManifestEntry]]:
     inside, straddling = [], []
     for entry in entries:
-        low, high = _time_range(metadata, entry, column)
+        low, high, has_nulls = _time_range(metadata, entry, column)
         if low is None or high is None:
-            straddling.append(entry)  # no statistics: look inside
-        elif start <= low and high < end:
+            straddling.append(entry)  # no statistics (or only NULLs): look inside
+        elif start <= low and high < end and not has_nulls:
             inside.append(entry)
         elif low < end and high >= start:
             straddling.append(entry)
@@ -138,21 +140,28 @@ def _overlapping(
 
 def _time_range(
     metadata: TableMetadata, entry: ManifestEntry, column: str
-) -> tuple[dt.datetime | None, dt.datetime | None]:
+) -> tuple[dt.datetime | None, dt.datetime | None, bool]:
+    """The column's min and max in the file and whether it holds NULLs there.
+
+    Parquet's min/max, like Paimon's own `SimpleStats` (which keeps `nullCounts` beside
+    `minValues`/`maxValues` for this reason), ignore NULLs: a file whose min/max lie inside
+    the slice may still hold rows with a NULL time, which are not the slice's rows. Such a
+    file is rewritten, never dropped; a missing null count counts as "may hold NULLs"."""
     path = metadata.table.file_io.to_filesystem_path(metadata.data_file_path(entry))
     with metadata.filesystem.open_input_file(path) as handle:
         footer = pq.ParquetFile(handle).metadata
     if column not in footer.schema.names:
-        return None, None
+        return None, None, True
     index = footer.schema.names.index(column)
-    lows, highs = [], []
+    lows, highs, has_nulls = [], [], False
     for group in range(footer.num_row_groups):
         stats = footer.row_group(group).column(index).statistics
         if stats is None or not stats.has_min_max:
-            return None, None
+            return None, None, True
         lows.append(_as_utc(stats.min))
         highs.append(_as_utc(stats.max))
-    return (min(lows), max(highs)) if lows else (None, None)
+        has_nulls = has_nulls or not stats.has_null_count or stats.null_count > 0
+    return (min(lows), max(highs), has_nulls) if lows else (None, None, True)
 
 
 def _outside(table: pa.Table, column: str, start: dt.datetime, end: dt.datetime) -> pa.Table:

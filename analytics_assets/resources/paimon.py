@@ -19,6 +19,7 @@ from analytics_assets.paimon.commit import (
 )
 from analytics_assets.paimon.files import TableMetadata
 from analytics_assets.paimon.locks import FileTableLock, JdbcTableLock, TableLock
+from analytics_assets.paimon.options import parse_duration
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.project import data_dir
 
@@ -46,7 +47,10 @@ class PaimonLake(ConfigurableResource):
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
-    lock_timeout_seconds: float = 900
+    # Java Paimon's catalog lock options, passed to Java through the JDBC catalog as well:
+    # how long a committer waits for the table lock and its longest sleep between tries.
+    lock_acquire_timeout: str = "8 min"
+    lock_check_max_sleep: str = "8 s"
 
     _catalog: Any = PrivateAttr(default=None)
     _create_if_absent: Any = PrivateAttr(default=None)
@@ -67,6 +71,10 @@ class PaimonLake(ConfigurableResource):
                 options["jdbc.user"] = self.jdbc_user
             if self.jdbc_password:
                 options["jdbc.password"] = self.jdbc_password
+            # Java committers (Flink, the maintenance procedures) take the same lock.
+            options["lock.enabled"] = "true"
+            options["lock-acquire-timeout"] = self.lock_acquire_timeout
+            options["lock-check-max-sleep"] = self.lock_check_max_sleep
         elif self.metastore != "filesystem":
             raise ValueError(
                 f"PaimonLake.metastore must be 'filesystem' or 'jdbc', not {self.metastore!r}"
@@ -165,17 +173,36 @@ class PaimonLake(ConfigurableResource):
         return self._create_if_absent
 
     def _lock(self) -> TableLock:
+        timeout = parse_duration("lock-acquire-timeout", self.lock_acquire_timeout)
         if self.metastore == "jdbc":
             return JdbcTableLock(
-                self.catalog_options(), self.catalog_key, self.lock_timeout_seconds
+                self.catalog_options(),
+                self.catalog_key,
+                timeout.total_seconds(),
+                max_sleep_seconds=parse_duration(
+                    "lock-check-max-sleep", self.lock_check_max_sleep
+                ).total_seconds(),
             )
-        return FileTableLock(data_dir() / "locks", self.lock_timeout_seconds)
+        return FileTableLock(data_dir() / "locks", timeout.total_seconds())
 
     @contextmanager
     def committing(self, name: str) -> Iterator[TableMetadata]:
         """Hold the table's committer lock; yields fresh metadata read under it."""
         with self._lock().hold(self.identifier(name)):
             yield self.metadata(name)
+
+    @contextmanager
+    def maintaining(self, name: str, engine: str) -> Iterator[TableMetadata]:
+        """The lock a maintenance run holds. Java Paimon on Flink with the JDBC catalog
+        takes the catalog's own lock around each of its commits (`lock.enabled`), so it
+        must not be held around the whole run as well (Java would wait on us until its
+        `lock-acquire-timeout`); with the filesystem catalog Java has no lock, so our file
+        lock is held around the run to keep our writers out."""
+        if engine == "flink" and self.metastore == "jdbc":
+            yield self.metadata(name)
+            return
+        with self.committing(name) as metadata:
+            yield metadata
 
     # -- maintenance through Java Paimon on Flink -----------------------------------------
     def maintain_with_flink(
@@ -191,7 +218,8 @@ class PaimonLake(ConfigurableResource):
         reading the table's options) as one Flink submission to `rest_url`. Compaction is
         Java's full compaction of the partitions before `full_compact_before` (all of them
         when None; see the README for why not its minor compaction). The caller holds the
-        table's committer lock, so pypaimon loads wait for it."""
+        table through `maintaining`, so pypaimon loads and Java's commits exclude each
+        other."""
         from analytics_assets.flink.paimon_maintenance import run_maintenance
 
         partition_keys = self.table(name).partition_keys

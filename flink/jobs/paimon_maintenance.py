@@ -12,6 +12,7 @@ procedure's environment is this client's); the other procedures run in this clie
 
 import argparse
 import json
+import re
 import time
 
 from pyflink.common import Configuration
@@ -22,8 +23,28 @@ from pyflink.table.catalog import CatalogDescriptor
 MARKER = "PAIMON_MAINTENANCE "
 
 
-def quoted(value: str) -> str:
-    """A SQL string literal (procedure arguments cannot be bound parameters)."""
+# What each procedure argument may contain. Flink's CALL takes named arguments but no
+# bound parameters (TableEnvironment.execute_sql has no placeholders, and procedure
+# arguments must be literals), so the values are quoted into the statement. That is safe
+# because none comes from a user: the table is our `db.name` identifier, the durations,
+# formatters and patterns are the table's own Paimon options, the timestamps and the
+# `where` filter (`dt < 'YYYY-MM-DD'`) are formatted by the submitter. Each is checked
+# against its shape below and quoted with doubled single quotes, so even a value that
+# slipped through could not end the literal.
+SHAPES = {
+    "table": re.compile(r"^[A-Za-z0-9_]+\.[A-Za-z0-9_$]+$"),
+    "compact_strategy": re.compile(r"^(minor|full)$"),
+    "where": re.compile(r"^[A-Za-z0-9_]+ < '\d{4}-\d{2}-\d{2}'$"),
+    "timestamp": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"),
+    "option": re.compile(r"^[A-Za-z0-9 _:$.\-/]+$"),
+}
+
+
+def quoted(value: str, shape: str = "option") -> str:
+    """A SQL string literal for a value of a known shape (see SHAPES); anything else is
+    refused with the value named, before any statement runs."""
+    if not SHAPES[shape].match(value):
+        raise ValueError(f"refusing {shape} argument {value!r}: not of the expected shape")
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -36,14 +57,16 @@ def table_options(env: TableEnvironment, database: str, name: str) -> dict[str, 
 
 def calls(settings: dict, options: dict[str, str]) -> list[tuple[str, str]]:
     """(step, CALL statement) in Java's order, with each step's arguments."""
-    table = quoted(settings["table"])
+    table = quoted(settings["table"], "table")
     statements: list[tuple[str, str]] = []
     for step in settings["steps"]:
         if step == "compact":
             arguments = [f"`table` => {table}"]
-            arguments.append(f"compact_strategy => {quoted(settings['compact_strategy'])}")
+            arguments.append(
+                f"compact_strategy => {quoted(settings['compact_strategy'], 'compact_strategy')}"
+            )
             if settings.get("full_compact_where"):
-                arguments.append(f"`where` => {quoted(settings['full_compact_where'])}")
+                arguments.append(f"`where` => {quoted(settings['full_compact_where'], 'where')}")
             statements.append(("compact", f"CALL paimon.sys.compact({', '.join(arguments)})"))
         elif step == "merge_manifests":
             statements.append(
@@ -66,7 +89,9 @@ def calls(settings: dict, options: dict[str, str]) -> list[tuple[str, str]]:
         elif step == "expire_snapshots":
             arguments = [f"`table` => {table}"]
             if settings.get("expire_older_than"):
-                arguments.append(f"older_than => {quoted(settings['expire_older_than'])}")
+                arguments.append(
+                    f"older_than => {quoted(settings['expire_older_than'], 'timestamp')}"
+                )
             statements.append(
                 ("expire_snapshots", f"CALL paimon.sys.expire_snapshots({', '.join(arguments)})")
             )
@@ -75,7 +100,7 @@ def calls(settings: dict, options: dict[str, str]) -> list[tuple[str, str]]:
                 (
                     "clean_orphans",
                     f"CALL paimon.sys.remove_orphan_files(`table` => {table}, "
-                    f"older_than => {quoted(settings['orphan_older_than'])}, "
+                    f"older_than => {quoted(settings['orphan_older_than'], 'timestamp')}, "
                     f"dry_run => {'true' if settings.get('orphan_dry_run') else 'false'})",
                 )
             )

@@ -1,2 +1,2 @@
--- Fails on the primary key while another owner holds the lock.
-INSERT INTO paimon_distributed_locks (lock_id, expire_time_seconds, lock_owner) VALUES (?, ?, ?)
+-- Java getLockAcquireSql: fails on the primary key while anyone, Java or Python, holds it.
+INSERT INTO paimon_distributed_locks (lock_id, expire_time_seconds) VALUES (?, ?)

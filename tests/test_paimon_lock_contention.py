@@ -1,0 +1,219 @@
+"""pypaimon loads (ours) and Java Paimon's maintenance on Flink contend for one table
+through Java Paimon's own JDBC catalog lock, on sqlite and on the stack's PostgreSQL,
+after a holder was killed -9 (issue 19, item 4); then pypaimon, chDB and Java Paimon read
+the same rows.
+
+Exclusion is asserted from the storage side: every snapshot file Java wrote has an mtime
+outside every interval in which one of our loads held the lock."""
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from analytics_assets.paimon.commit import commit_entries
+from analytics_assets.paimon.datafiles import write_rows
+from analytics_assets.paimon.files import FILE_SOURCE_APPEND
+from analytics_assets.paimon.table_spec import TableSpec
+from analytics_assets.resources.paimon import PaimonLake
+from stack.postgres import PostgresServer
+from tests.support.java_paimon import summary_java
+from tests.support.lake import read_pypaimon, summary, summary_chdb
+from tests.support.servers import free_port
+
+SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])
+SPEC = TableSpec(
+    "events",
+    SCHEMA,
+    ["dt"],
+    # Keep every snapshot: the test inspects all of them (Java's commit auto-expires).
+    {
+        "bucket": "2",
+        "bucket-key": "user_id",
+        "snapshot.num-retained.min": "900",
+        "snapshot.num-retained.max": "1000",
+    },
+)
+DAYS = ["2025-03-01", "2025-03-02"]
+ROWS = 20
+DEAD_LEASE = 8  # seconds the killed holder's row blocks the table
+
+HOLD_UNTIL_KILLED = """
+import json, sys, time
+from analytics_assets.paimon.locks import JdbcTableLock
+options = json.loads(sys.argv[1])
+lease = int(sys.argv[2])
+with JdbcTableLock(options, options["catalog-key"], 30, lease_seconds=lease).hold("ods.events"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture
+def flink_cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A cluster per database: the job ships the JDBC driver (`pipeline.jars`) and the
+    JobManager's DriverManager registers drivers once per JVM, from the first job's class
+    loader, so a second JDBC-catalog job on the same JobManager fails with "No suitable
+    driver found" (measured: sqlite, then PostgreSQL on one cluster). A long-running
+    cluster needs the drivers in its lib/ instead (see the README)."""
+    from tests.support.servers import local_flink
+
+    with local_flink(tmp_path_factory.mktemp("flink")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """The stack's Debian PostgreSQL in a folder the `postgres` user can traverse."""
+    directory = Path(tempfile.mkdtemp(prefix="paimon-locks-pg-"))
+    directory.chmod(0o755)
+    server = PostgresServer(directory, free_port(), "analytics", "contention", ("paimon",))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _append(lake: PaimonLake, day: str, batch: int) -> None:
+    rows = pa.table(
+        {
+            "user_id": [f"u{i % 7}" for i in range(ROWS)],
+            "amount": [batch * 1000 + i for i in range(ROWS)],
+            "dt": [day] * ROWS,
+        },
+        schema=SCHEMA,
+    )
+    table = lake.table("events")
+    entries = write_rows(table, rows, FILE_SOURCE_APPEND)
+    commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # type: ignore[no-untyped-def]
+    database: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clickhouse,
+    flink_cluster,
+) -> None:
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # chDB's Paimon reader reads below its working directory
+    if database == "sqlite":
+        jdbc = {"jdbc_uri": f"jdbc:sqlite:{tmp_path / 'catalog.sqlite'}"}
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        with server.connect("paimon") as connection:  # one test's tables per run
+            connection.execute("DROP TABLE IF EXISTS paimon_distributed_locks")
+        jdbc = {
+            "jdbc_uri": server.jdbc_uri("paimon"),
+            "jdbc_user": server.user,
+            "jdbc_password": server.password,
+            "catalog_key": f"contention{os.getpid()}",
+        }
+    lake = PaimonLake(
+        warehouse=str(tmp_path / "lake"),
+        metastore="jdbc",
+        lock_acquire_timeout="180 s",
+        lock_check_max_sleep="1 s",
+        **jdbc,
+    )
+    lake.ensure_table(SPEC)
+    batch = 0
+    for _ in range(3):
+        for day in DAYS:
+            with lake.committing("events"):
+                _append(lake, day, batch)
+            batch += 1
+
+    # A loader that dies -9 while holding the table: its row blocks until its lease ends.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            HOLD_UNTIL_KILLED,
+            json.dumps(lake.catalog_options()),
+            str(DEAD_LEASE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    held_since = time.time()
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+
+    holds: list[tuple[float, float]] = []
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def loads() -> None:
+        """Loads back to back, each holding the lock ~2 s, gaps of 1 s for Java (which
+        retries at least every `lock-check-max-sleep`, 1 s here)."""
+        nonlocal batch
+        try:
+            while not stop.is_set():
+                with lake.committing("events"):
+                    start = time.time()
+                    _append(lake, DAYS[batch % 2], batch)
+                    batch += 1
+                    time.sleep(2.0)
+                    holds.append((start, time.time()))
+                stop.wait(1.0)
+        except BaseException as exc:
+            failures.append(exc)
+
+    loader = threading.Thread(target=loads)
+    loader.start()
+    try:
+        run = lake.maintain_with_flink(
+            "events",
+            flink_cluster.rest_url,
+            ["compact", "merge_manifests"],
+            orphan_older_than=dt.timedelta(days=1),
+        )
+    finally:
+        stop.set()
+        loader.join()
+    assert not failures, failures
+    assert set(run.steps) == {"compact", "merge_manifests"}, run
+
+    # Our first load waited for the dead holder's lease (sqlite's timestamps are whole
+    # seconds, hence the second of slack).
+    assert holds and holds[0][0] >= held_since + DEAD_LEASE - 1, (held_since, holds[0])
+    metadata = lake.metadata("events")
+    ours = {"analytics-maintenance"}
+    java_snapshots = [
+        snapshot
+        for snapshot in (metadata.snapshot(i) for i in metadata.snapshot_ids())
+        if snapshot is not None and snapshot.commit_user not in ours
+    ]
+    assert {s.commit_kind for s in java_snapshots} >= {"COMPACT"}, "Java committed"
+    table_path = metadata.path.removeprefix("file://")
+    for snapshot in java_snapshots:
+        written = os.stat(f"{table_path}/snapshot/snapshot-{snapshot.id}").st_mtime
+        assert written >= held_since + DEAD_LEASE - 1, "Java waited for the dead lease"
+        inside = [(a, b) for a, b in holds if a <= written <= b]
+        assert not inside, f"Java snapshot {snapshot.id} written while we held the lock"
+    assert len(holds) >= 2, "loads ran while Java maintained"
+
+    expected_rows = batch * ROWS
+    via_pypaimon = summary(read_pypaimon(lake.table("events")), "amount")
+    via_chdb = summary_chdb(clickhouse, "amount", location=lake.table_location("events"))
+    via_java = summary_java(lake.catalog_options(), "ods.events", "amount")
+    assert via_pypaimon == via_chdb == via_java, (via_pypaimon, via_chdb, via_java)
+    assert via_pypaimon["rows"] == expected_rows
