@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -165,10 +166,13 @@ def run_server(
                 started = time.perf_counter()
                 for c in clients:
                     c.start()
+                profiler = _profile(server.process.pid, workers, args)
                 results = [queue.get() for _ in clients]
                 elapsed = time.perf_counter() - started
                 for c in clients:
                     c.join()
+                if profiler is not None:
+                    profiler.wait()
                 server_cpu = _cpu_seconds(server.process.pid) - server_cpu_before
     latencies = sorted(x for r in results for x in r[0])
     events = len(latencies) * BATCH
@@ -198,6 +202,11 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="collector server processes"
     )
+    parser.add_argument(
+        "--py-spy",
+        help="a py-spy executable (installed outside the project's venv): record the "
+        "server's stacks during each run into bench/results/collector-<workers>w.txt",
+    )
     args = parser.parse_args()
     bodies, json_bytes = build_bodies(200)
     wire = statistics.mean(len(b) for b in bodies)
@@ -224,6 +233,19 @@ def main() -> None:
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "collector.json").write_text(json.dumps(runs, indent=2))
+
+
+def _profile(pid: int, workers: int, args: argparse.Namespace) -> subprocess.Popen | None:
+    """py-spy over the server (and its worker processes), only the thread holding the GIL,
+    from 2 s into the run (steady state) to 1 s before its end."""
+    if not args.py_spy:
+        return None
+    RESULTS.mkdir(exist_ok=True)
+    time.sleep(2)
+    command = [args.py_spy, "record", "--pid", str(pid), "--subprocesses", "--gil"]
+    command += ["--duration", str(max(1, int(args.seconds) - 3)), "--rate", "100"]
+    command += ["--format", "raw", "--output", str(RESULTS / f"collector-{workers}w.txt")]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _cpu_seconds(pid: int) -> float:
