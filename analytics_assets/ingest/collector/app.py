@@ -10,7 +10,9 @@ nothing is lost silently (some SDKs delete data on a 4xx).
 """
 
 import asyncio
+import concurrent.futures
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -22,7 +24,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -35,6 +36,7 @@ from analytics_assets.ingest.collector import (
 from analytics_assets.ingest.collector.behavior_mapping import BehaviorMapping
 from analytics_assets.ingest.collector.enrichment import Enricher, GeoIp, RedisWhitelist
 from analytics_assets.ingest.collector.event_log import (
+    CONTRACTS,
     BothEventLogs,
     EventLog,
     KafkaEventLog,
@@ -54,6 +56,7 @@ PIXEL_GIF = (
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 MAX_DEAD_LETTER_PAYLOAD = 1024 * 1024
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # A Sensors `token=` parameter at the start of the query text, of the form body, or after `&`.
 _TOKEN_PARAMETER = re.compile(rb"(?<![^&?\n])token=[^&\s]*")
 
@@ -85,7 +88,8 @@ class Batches:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
     invalid: int = 0
-    sa_records: pa.Table | None = None  # identified Sensors records, not yet enriched
+    # Identified Sensors records, not yet enriched; Arrow is built once per group.
+    sa_records: sensors_records.RecordColumns | None = None
 
     def dead_letter_table(self, source: str, remote_addr: str | None, now: dt.datetime) -> None:
         if not self.rejected:
@@ -120,6 +124,13 @@ class Collector:
             self.metrics.watch_whitelist(enricher.whitelist.stats)
         self._pending: list[tuple[Batches, asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
+        # One thread prepares groups (enrichment waits on Redis). A request's own decoding
+        # runs on the event loop: handing each request to a thread pool and back cost more
+        # CPU (GIL hand-offs, pool bookkeeping) than the decoding itself.
+        self._preparer = concurrent.futures.ThreadPoolExecutor(1, "collector-prepare")
+
+    def close(self) -> None:
+        self._preparer.shutdown()
 
     # -- helpers -----------------------------------------------------------------------
     def client_ip(self, request: Request) -> str | None:
@@ -168,7 +179,7 @@ class Collector:
         while self._pending:
             group, self._pending = self._pending, []
             try:
-                merged = await run_in_threadpool(self.prepare, [b for b, _ in group])
+                merged = await self.prepare_off_loop([b for b, _ in group])
                 await self.event_log.append(merged.tables)
             except Exception as exc:
                 if not isinstance(exc, LogUnavailable):
@@ -184,6 +195,32 @@ class Collector:
             for _, future in group:
                 future.set_result(None)
 
+    def warm_up(self) -> None:
+        """Run one made-up record through decoding, enrichment (not Redis) and the
+        mapping before the first request: pyarrow's first list conversion imports pandas
+        and ua-parser compiles its rules, 1-2 s of CPU the first SDK requests would
+        otherwise wait for. Nothing is stored or counted."""
+        now = dt.datetime.now(dt.UTC)
+        received_ms = (now - EPOCH) // dt.timedelta(milliseconds=1)
+        record = {
+            "type": "track",
+            "event": next(iter(self.mapping.events)),
+            "distinct_id": "warm-up",
+            "time": received_ms,
+            "properties": dict.fromkeys(self.mapping.pick.names, "warm-up"),
+        }
+        columns, _ = sensors_records.split_records(
+            [record], "warm-up", received_ms, self.mapping.pick, "Mozilla/5.0", "127.0.0.1"
+        )
+        enricher = dataclasses.replace(self.enricher, whitelist=None)
+        enriched = enricher.enrich(sensors_records.columns_to_table(columns))
+        CONTRACTS[sa_events.STREAM].conform(enriched)
+        CONTRACTS[behaviors.STREAM].conform(self.mapping.to_behaviors(enriched))
+
+    async def prepare_off_loop(self, group: list[Batches]) -> Batches:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._preparer, self.prepare, group)
+
     def prepare(self, group: list[Batches]) -> Batches:
         """Merge requests; enrich their Sensors records and map behaviors, once."""
         merged = Batches(rejected=[r for b in group for r in b.rejected])
@@ -192,9 +229,12 @@ class Collector:
             for stream, table in batches.tables.items():
                 tables.setdefault(stream, []).append(table)
             merged.invalid += batches.invalid
-        records = [b.sa_records for b in group if b.sa_records is not None]
+        records = [b.sa_records for b in group if b.sa_records]
         if records:
-            enriched = self.enricher.enrich(pa.concat_tables(records))
+            columns = records[0]
+            for more in records[1:]:
+                columns.extend(more)
+            enriched = self.enricher.enrich(sensors_records.columns_to_table(columns))
             tables.setdefault(sa_events.STREAM, []).append(enriched)
             tables.setdefault(behaviors.STREAM, []).append(self.mapping.to_behaviors(enriched))
             merged.invalid += enriched.num_rows - int(pc.sum(enriched["is_valid"]).as_py() or 0)
@@ -244,29 +284,18 @@ class Collector:
         now: dt.datetime,
     ) -> tuple[Batches, set[str]]:
         records = sensors_protocol.decode_records(request, self.settings.limits)
-        received_ms = int(now.timestamp() * 1000)
+        received_ms = (now - EPOCH) // dt.timedelta(milliseconds=1)
         project = request.project or self.settings.default_project
         columns, rejected = sensors_records.split_records(
-            records, project, received_ms, self.mapping.pick
+            records, project, received_ms, self.mapping.pick, user_agent, remote_addr
         )
         batches = Batches(
             rejected=[
                 Rejection("unidentifiable_record", r.reason, r.payload, r.project) for r in rejected
-            ]
+            ],
+            sa_records=columns,
         )
-        table = sensors_records.columns_to_table(columns)
         projects = set(columns.project) | {r.project for r in rejected if r.project}
-        if table.num_rows:
-            # The request's own User-Agent and address stand in where a record has none.
-            for name, value in (("user_agent", user_agent), ("ip", remote_addr)):
-                index = table.schema.get_field_index(name)
-                table = table.set_column(
-                    index, name, pc.fill_null(table[name], pa.scalar(value, pa.string()))
-                )
-            batches.sa_records = table.append_column(
-                "received_at",
-                pa.repeat(pa.scalar(now, pa.timestamp("ms", tz="UTC")), table.num_rows),
-            )
         batches.dead_letter_table("sa", remote_addr, now)
         return batches, projects
 
@@ -283,12 +312,8 @@ class Collector:
         raw = query_text.encode() + (b"\n" + body if body else b"")
         try:
             parsed = sensors_protocol.parse_request(query_text, body)
-            batches, projects = await run_in_threadpool(
-                self.process_sensors,
-                parsed,
-                request.headers.get("user-agent"),
-                remote_addr,
-                dt.datetime.now(dt.UTC),
+            batches, projects = self.process_sensors(
+                parsed, request.headers.get("user-agent"), remote_addr, dt.datetime.now(dt.UTC)
             )
         except sensors_protocol.ProtocolError as exc:
             code = "too_large" if exc.status == 413 else "undecodable"
@@ -308,7 +333,7 @@ class Collector:
                 started,
             )
         if debug:  # the answer depends on enrichment (whitelist): prepare it here
-            batches = await run_in_threadpool(self.prepare, [batches])
+            batches = await self.prepare_off_loop([batches])
             problems = [rejection.reason for rejection in batches.rejected]
             table = batches.tables.get(sa_events.STREAM)
             if table is not None:
@@ -349,8 +374,8 @@ class Collector:
         now = dt.datetime.now(dt.UTC)
         try:
             records = behavior_api.parse_body(body, self.settings.limits.max_records)
-            table, rejected = await run_in_threadpool(
-                behavior_api.to_behaviors, records, int(now.timestamp() * 1000), allowed
+            table, rejected = behavior_api.to_behaviors(
+                records, int(now.timestamp() * 1000), allowed
             )
         except behavior_api.BehaviorPayloadError as exc:
             code = "too_large" if exc.status == 413 else "undecodable"
@@ -452,6 +477,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        collector.warm_up()
         await collector.event_log.start()
         log.info("collector ready (sink=%s)", settings.sink)
         try:
@@ -459,6 +485,7 @@ def create_app(
         finally:
             await collector.event_log.close()
             collector.enricher.close()
+            collector.close()
 
     methods = ["GET", "POST", "OPTIONS"]
     app = Starlette(
