@@ -12,7 +12,6 @@ nothing is lost silently (some SDKs delete data on a 4xx).
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 import re
@@ -36,7 +35,6 @@ from analytics_assets.ingest.collector import (
 from analytics_assets.ingest.collector.behavior_mapping import BehaviorMapping
 from analytics_assets.ingest.collector.enrichment import Enricher, GeoIp, RedisWhitelist
 from analytics_assets.ingest.collector.event_log import (
-    CONTRACTS,
     BothEventLogs,
     EventLog,
     KafkaEventLog,
@@ -194,28 +192,6 @@ class Collector:
             self.metrics.invalid.inc(merged.invalid)
             for _, future in group:
                 future.set_result(None)
-
-    def warm_up(self) -> None:
-        """Run one made-up record through decoding, enrichment (not Redis) and the
-        mapping before the first request: pyarrow's first list conversion imports pandas
-        and ua-parser compiles its rules, 1-2 s of CPU the first SDK requests would
-        otherwise wait for. Nothing is stored or counted."""
-        now = dt.datetime.now(dt.UTC)
-        received_ms = (now - EPOCH) // dt.timedelta(milliseconds=1)
-        record = {
-            "type": "track",
-            "event": next(iter(self.mapping.events)),
-            "distinct_id": "warm-up",
-            "time": received_ms,
-            "properties": dict.fromkeys(self.mapping.pick.names, "warm-up"),
-        }
-        columns, _ = sensors_records.split_records(
-            [record], "warm-up", received_ms, self.mapping.pick, "Mozilla/5.0", "127.0.0.1"
-        )
-        enricher = dataclasses.replace(self.enricher, whitelist=None)
-        enriched = enricher.enrich(sensors_records.columns_to_table(columns))
-        CONTRACTS[sa_events.STREAM].conform(enriched)
-        CONTRACTS[behaviors.STREAM].conform(self.mapping.to_behaviors(enriched))
 
     async def prepare_off_loop(self, group: list[Batches]) -> Batches:
         loop = asyncio.get_running_loop()
@@ -477,7 +453,6 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        collector.warm_up()
         await collector.event_log.start()
         log.info("collector ready (sink=%s)", settings.sink)
         try:
