@@ -247,14 +247,13 @@ def _warm_up(port: int, bodies: list[bytes], workers: int) -> None:
     """Requests before the measurement, so it sees the steady state: a process's first
     requests import pandas (pyarrow's first list conversion) and compile ua-parser's
     rules, 1-2 s of CPU once per process."""
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(8)]
-    for round_ in range(4 * workers):
+    for round_ in range(6 * workers):  # fresh connections, so that every worker gets some
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(8)]
         for index, conn in enumerate(connections):
             conn.request("POST", "/sa?project=bench", bodies[(round_ + index) % len(bodies)])
         for conn in connections:
             conn.getresponse().read()
-    for conn in connections:
-        conn.close()
+            conn.close()
 
 
 def _profile(pid: int, workers: int, args: argparse.Namespace) -> subprocess.Popen | None:

@@ -174,24 +174,48 @@ class Collector:
         self.metrics.batch_latency.labels(endpoint).observe(time.perf_counter() - started)
 
     async def _commit_groups(self) -> None:
-        while self._pending:
+        """Prepare a group while the previous one is being written (its fsync is ~4-12 ms
+        of waiting here), with at most one write in flight: groups stay as large as the
+        serial loop made them, and the CPU work no longer waits for the disk."""
+        writing: asyncio.Task[None] | None = None
+        while self._pending or writing is not None:
+            if not self._pending:
+                assert writing is not None
+                await writing  # requests that arrive meanwhile are picked up after it
+                writing = None
+                continue
             group, self._pending = self._pending, []
             try:
                 merged = await self.prepare_off_loop([b for b, _ in group])
-                await self.event_log.append(merged.tables)
             except Exception as exc:
-                if not isinstance(exc, LogUnavailable):
-                    log.exception("could not write a group of %s request(s)", len(group))
-                    exc = LogUnavailable(f"internal error while writing: {exc}")
-                for _, future in group:
-                    future.set_exception(exc)
+                self._fail(group, exc)
                 continue
-            for stream, table in merged.tables.items():
-                self.metrics.accepted.labels(stream).inc(table.num_rows)
-            self.metrics.dead_lettered.inc(len(merged.rejected))
-            self.metrics.invalid.inc(merged.invalid)
-            for _, future in group:
-                future.set_result(None)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(self._write(group, merged))
+
+    async def _write(
+        self, group: list[tuple[Batches, asyncio.Future[None]]], merged: Batches
+    ) -> None:
+        try:
+            await self.event_log.append(merged.tables)
+        except Exception as exc:
+            self._fail(group, exc)
+            return
+        for stream, table in merged.tables.items():
+            self.metrics.accepted.labels(stream).inc(table.num_rows)
+        self.metrics.dead_lettered.inc(len(merged.rejected))
+        self.metrics.invalid.inc(merged.invalid)
+        for _, future in group:
+            future.set_result(None)
+
+    @staticmethod
+    def _fail(group: list[tuple[Batches, asyncio.Future[None]]], exc: Exception) -> None:
+        if not isinstance(exc, LogUnavailable):
+            log.exception("could not write a group of %s request(s)", len(group))
+            exc = LogUnavailable(f"internal error while writing: {exc}")
+        for _, future in group:
+            future.set_exception(exc)
 
     async def prepare_off_loop(self, group: list[Batches]) -> Batches:
         loop = asyncio.get_running_loop()
