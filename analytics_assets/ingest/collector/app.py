@@ -33,7 +33,12 @@ from analytics_assets.ingest.collector import (
     sensors_records,
 )
 from analytics_assets.ingest.collector.behavior_mapping import BehaviorMapping
-from analytics_assets.ingest.collector.enrichment import Enricher, GeoIp, RedisWhitelist
+from analytics_assets.ingest.collector.enrichment import (
+    Enricher,
+    GeoIp,
+    RedisWhitelist,
+    user_agent_fields,
+)
 from analytics_assets.ingest.collector.event_log import (
     BothEventLogs,
     EventLog,
@@ -126,6 +131,22 @@ class Collector:
         # runs on the event loop: handing each request to a thread pool and back cost more
         # CPU (GIL hand-offs, pool bookkeeping) than the decoding itself.
         self._preparer = concurrent.futures.ThreadPoolExecutor(1, "collector-prepare")
+
+    def warm_up(self) -> None:
+        """Pay the preparing thread's one-time costs before the first request needs them,
+        without delaying readiness (queued on that thread, so a request that comes sooner
+        waits for it as it would have anyway): pyarrow's first list conversion imports
+        pandas (~3 s of CPU on a loaded machine, longer than a Node SDK's 5 s timeout
+        with the rest of a cold first request) and ua-parser compiles its rules."""
+
+        def run() -> None:
+            try:
+                sensors_records.columns_to_table(sensors_records.RecordColumns())
+                user_agent_fields("Mozilla/5.0 (warm-up)")
+            except Exception:
+                log.exception("warm-up failed (the first request pays its costs instead)")
+
+        self._preparer.submit(run)
 
     def close(self) -> None:
         self._preparer.shutdown()
@@ -478,6 +499,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await collector.event_log.start()
+        collector.warm_up()
         log.info("collector ready (sink=%s)", settings.sink)
         try:
             yield
