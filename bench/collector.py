@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -154,6 +155,7 @@ def run_server(
             }
             with collector_process(root, env=env) as server:
                 port = int(server.url.rsplit(":", 1)[1])
+                _warm_up(port, bodies, workers)
                 server_cpu_before = _cpu_seconds(server.process.pid)
                 queue: multiprocessing.Queue = multiprocessing.Queue()
                 clients = [
@@ -165,11 +167,19 @@ def run_server(
                 started = time.perf_counter()
                 for c in clients:
                     c.start()
+                profiler = _profile(server.process.pid, workers, args)
                 results = [queue.get() for _ in clients]
                 elapsed = time.perf_counter() - started
                 for c in clients:
                     c.join()
-                server_cpu = _cpu_seconds(server.process.pid) - server_cpu_before
+                if profiler is not None:
+                    profiler.wait()
+                server_cpu_after = _cpu_seconds(server.process.pid)
+    by_process = sorted(
+        (cpu - server_cpu_before.get(pid, 0.0) for pid, cpu in server_cpu_after.items()),
+        reverse=True,
+    )
+    server_cpu = sum(by_process)
     latencies = sorted(x for r in results for x in r[0])
     events = len(latencies) * BATCH
     return {
@@ -181,6 +191,8 @@ def run_server(
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "server_cpu_cores": round(server_cpu / elapsed, 2),
+        # uvicorn's supervisor and each worker: how evenly the kernel spread connections.
+        "server_cpu_cores_per_process": [round(cpu / elapsed, 2) for cpu in by_process],
         "server_cpu_s_per_1k_events": round(server_cpu / events * 1000, 4),
         "events_per_server_core_second": round(events / server_cpu),
         "client_cpu_cores": round(sum(r[2] for r in results) / elapsed, 2),
@@ -197,6 +209,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="collector server processes"
+    )
+    parser.add_argument(
+        "--py-spy",
+        help="a py-spy executable (installed outside the project's venv): record the "
+        "server's stacks during each run into bench/results/collector-<workers>w.txt",
     )
     args = parser.parse_args()
     bodies, json_bytes = build_bodies(200)
@@ -226,17 +243,43 @@ def main() -> None:
     (RESULTS / "collector.json").write_text(json.dumps(runs, indent=2))
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU of a process and its children (uvicorn workers), from /proc."""
-    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+def _warm_up(port: int, bodies: list[bytes], workers: int) -> None:
+    """Requests before the measurement, so it sees the steady state: a process's first
+    requests import pandas (pyarrow's first list conversion) and compile ua-parser's
+    rules, 1-2 s of CPU once per process."""
+    for round_ in range(6 * workers):  # fresh connections, so that every worker gets some
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(8)]
+        for index, conn in enumerate(connections):
+            conn.request("POST", "/sa?project=bench", bodies[(round_ + index) % len(bodies)])
+        for conn in connections:
+            conn.getresponse().read()
+            conn.close()
+
+
+def _profile(pid: int, workers: int, args: argparse.Namespace) -> subprocess.Popen | None:
+    """py-spy over the server (and its worker processes), only the thread holding the GIL,
+    from 2 s into the run (steady state) to 1 s before its end."""
+    if not args.py_spy:
+        return None
+    RESULTS.mkdir(exist_ok=True)
+    time.sleep(2)
+    command = [args.py_spy, "record", "--pid", str(pid), "--subprocesses", "--gil"]
+    command += ["--duration", str(max(1, int(args.seconds) - 3)), "--rate", "100"]
+    command += ["--format", "raw", "--output", str(RESULTS / f"collector-{workers}w.txt")]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU of a process and of its children (uvicorn workers), per process, from /proc."""
+    seconds, tick = {}, os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(stat.parent.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ nothing is lost silently (some SDKs delete data on a 4xx).
 """
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -22,7 +23,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -33,7 +33,12 @@ from analytics_assets.ingest.collector import (
     sensors_records,
 )
 from analytics_assets.ingest.collector.behavior_mapping import BehaviorMapping
-from analytics_assets.ingest.collector.enrichment import Enricher, GeoIp, RedisWhitelist
+from analytics_assets.ingest.collector.enrichment import (
+    Enricher,
+    GeoIp,
+    RedisWhitelist,
+    user_agent_fields,
+)
 from analytics_assets.ingest.collector.event_log import (
     BothEventLogs,
     EventLog,
@@ -54,6 +59,7 @@ PIXEL_GIF = (
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 MAX_DEAD_LETTER_PAYLOAD = 1024 * 1024
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # A Sensors `token=` parameter at the start of the query text, of the form body, or after `&`.
 _TOKEN_PARAMETER = re.compile(rb"(?<![^&?\n])token=[^&\s]*")
 
@@ -85,7 +91,8 @@ class Batches:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
     invalid: int = 0
-    sa_records: pa.Table | None = None  # identified Sensors records, not yet enriched
+    # Identified Sensors records, not yet enriched; Arrow is built once per group.
+    sa_records: sensors_records.RecordColumns | None = None
 
     def dead_letter_table(self, source: str, remote_addr: str | None, now: dt.datetime) -> None:
         if not self.rejected:
@@ -120,6 +127,29 @@ class Collector:
             self.metrics.watch_whitelist(enricher.whitelist.stats)
         self._pending: list[tuple[Batches, asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
+        # One thread prepares groups (enrichment waits on Redis). A request's own decoding
+        # runs on the event loop: handing each request to a thread pool and back cost more
+        # CPU (GIL hand-offs, pool bookkeeping) than the decoding itself.
+        self._preparer = concurrent.futures.ThreadPoolExecutor(1, "collector-prepare")
+
+    def warm_up(self) -> None:
+        """Pay the preparing thread's one-time costs before the first request needs them,
+        without delaying readiness (queued on that thread, so a request that comes sooner
+        waits for it as it would have anyway): pyarrow's first list conversion imports
+        pandas (~3 s of CPU on a loaded machine, longer than a Node SDK's 5 s timeout
+        with the rest of a cold first request) and ua-parser compiles its rules."""
+
+        def run() -> None:
+            try:
+                sensors_records.columns_to_table(sensors_records.RecordColumns())
+                user_agent_fields("Mozilla/5.0 (warm-up)")
+            except Exception:
+                log.exception("warm-up failed (the first request pays its costs instead)")
+
+        self._preparer.submit(run)
+
+    def close(self) -> None:
+        self._preparer.shutdown()
 
     # -- helpers -----------------------------------------------------------------------
     def client_ip(self, request: Request) -> str | None:
@@ -165,24 +195,52 @@ class Collector:
         self.metrics.batch_latency.labels(endpoint).observe(time.perf_counter() - started)
 
     async def _commit_groups(self) -> None:
-        while self._pending:
+        """Prepare a group while the previous one is being written (its fsync is ~4-12 ms
+        of waiting here), with at most one write in flight: groups stay as large as the
+        serial loop made them, and the CPU work no longer waits for the disk."""
+        writing: asyncio.Task[None] | None = None
+        while self._pending or writing is not None:
+            if not self._pending:
+                assert writing is not None
+                await writing  # requests that arrive meanwhile are picked up after it
+                writing = None
+                continue
             group, self._pending = self._pending, []
             try:
-                merged = await run_in_threadpool(self.prepare, [b for b, _ in group])
-                await self.event_log.append(merged.tables)
+                merged = await self.prepare_off_loop([b for b, _ in group])
             except Exception as exc:
-                if not isinstance(exc, LogUnavailable):
-                    log.exception("could not write a group of %s request(s)", len(group))
-                    exc = LogUnavailable(f"internal error while writing: {exc}")
-                for _, future in group:
-                    future.set_exception(exc)
+                self._fail(group, exc)
                 continue
-            for stream, table in merged.tables.items():
-                self.metrics.accepted.labels(stream).inc(table.num_rows)
-            self.metrics.dead_lettered.inc(len(merged.rejected))
-            self.metrics.invalid.inc(merged.invalid)
-            for _, future in group:
-                future.set_result(None)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(self._write(group, merged))
+
+    async def _write(
+        self, group: list[tuple[Batches, asyncio.Future[None]]], merged: Batches
+    ) -> None:
+        try:
+            await self.event_log.append(merged.tables)
+        except Exception as exc:
+            self._fail(group, exc)
+            return
+        for stream, table in merged.tables.items():
+            self.metrics.accepted.labels(stream).inc(table.num_rows)
+        self.metrics.dead_lettered.inc(len(merged.rejected))
+        self.metrics.invalid.inc(merged.invalid)
+        for _, future in group:
+            future.set_result(None)
+
+    @staticmethod
+    def _fail(group: list[tuple[Batches, asyncio.Future[None]]], exc: Exception) -> None:
+        if not isinstance(exc, LogUnavailable):
+            log.exception("could not write a group of %s request(s)", len(group))
+            exc = LogUnavailable(f"internal error while writing: {exc}")
+        for _, future in group:
+            future.set_exception(exc)
+
+    async def prepare_off_loop(self, group: list[Batches]) -> Batches:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._preparer, self.prepare, group)
 
     def prepare(self, group: list[Batches]) -> Batches:
         """Merge requests; enrich their Sensors records and map behaviors, once."""
@@ -192,9 +250,12 @@ class Collector:
             for stream, table in batches.tables.items():
                 tables.setdefault(stream, []).append(table)
             merged.invalid += batches.invalid
-        records = [b.sa_records for b in group if b.sa_records is not None]
+        records = [b.sa_records for b in group if b.sa_records]
         if records:
-            enriched = self.enricher.enrich(pa.concat_tables(records))
+            columns = records[0]
+            for more in records[1:]:
+                columns.extend(more)
+            enriched = self.enricher.enrich(sensors_records.columns_to_table(columns))
             tables.setdefault(sa_events.STREAM, []).append(enriched)
             tables.setdefault(behaviors.STREAM, []).append(self.mapping.to_behaviors(enriched))
             merged.invalid += enriched.num_rows - int(pc.sum(enriched["is_valid"]).as_py() or 0)
@@ -244,29 +305,18 @@ class Collector:
         now: dt.datetime,
     ) -> tuple[Batches, set[str]]:
         records = sensors_protocol.decode_records(request, self.settings.limits)
-        received_ms = int(now.timestamp() * 1000)
+        received_ms = (now - EPOCH) // dt.timedelta(milliseconds=1)
         project = request.project or self.settings.default_project
         columns, rejected = sensors_records.split_records(
-            records, project, received_ms, self.mapping.pick
+            records, project, received_ms, self.mapping.pick, user_agent, remote_addr
         )
         batches = Batches(
             rejected=[
                 Rejection("unidentifiable_record", r.reason, r.payload, r.project) for r in rejected
-            ]
+            ],
+            sa_records=columns,
         )
-        table = sensors_records.columns_to_table(columns)
         projects = set(columns.project) | {r.project for r in rejected if r.project}
-        if table.num_rows:
-            # The request's own User-Agent and address stand in where a record has none.
-            for name, value in (("user_agent", user_agent), ("ip", remote_addr)):
-                index = table.schema.get_field_index(name)
-                table = table.set_column(
-                    index, name, pc.fill_null(table[name], pa.scalar(value, pa.string()))
-                )
-            batches.sa_records = table.append_column(
-                "received_at",
-                pa.repeat(pa.scalar(now, pa.timestamp("ms", tz="UTC")), table.num_rows),
-            )
         batches.dead_letter_table("sa", remote_addr, now)
         return batches, projects
 
@@ -283,12 +333,8 @@ class Collector:
         raw = query_text.encode() + (b"\n" + body if body else b"")
         try:
             parsed = sensors_protocol.parse_request(query_text, body)
-            batches, projects = await run_in_threadpool(
-                self.process_sensors,
-                parsed,
-                request.headers.get("user-agent"),
-                remote_addr,
-                dt.datetime.now(dt.UTC),
+            batches, projects = self.process_sensors(
+                parsed, request.headers.get("user-agent"), remote_addr, dt.datetime.now(dt.UTC)
             )
         except sensors_protocol.ProtocolError as exc:
             code = "too_large" if exc.status == 413 else "undecodable"
@@ -308,7 +354,7 @@ class Collector:
                 started,
             )
         if debug:  # the answer depends on enrichment (whitelist): prepare it here
-            batches = await run_in_threadpool(self.prepare, [batches])
+            batches = await self.prepare_off_loop([batches])
             problems = [rejection.reason for rejection in batches.rejected]
             table = batches.tables.get(sa_events.STREAM)
             if table is not None:
@@ -349,8 +395,8 @@ class Collector:
         now = dt.datetime.now(dt.UTC)
         try:
             records = behavior_api.parse_body(body, self.settings.limits.max_records)
-            table, rejected = await run_in_threadpool(
-                behavior_api.to_behaviors, records, int(now.timestamp() * 1000), allowed
+            table, rejected = behavior_api.to_behaviors(
+                records, int(now.timestamp() * 1000), allowed
             )
         except behavior_api.BehaviorPayloadError as exc:
             code = "too_large" if exc.status == 413 else "undecodable"
@@ -453,12 +499,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await collector.event_log.start()
+        collector.warm_up()
         log.info("collector ready (sink=%s)", settings.sink)
         try:
             yield
         finally:
             await collector.event_log.close()
             collector.enricher.close()
+            collector.close()
 
     methods = ["GET", "POST", "OPTIONS"]
     app = Starlette(

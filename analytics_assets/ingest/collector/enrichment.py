@@ -9,6 +9,7 @@ IPs) behind a cache, and Redis is asked once per batch in one pipeline.
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -22,6 +23,7 @@ from ua_parser import parse as parse_user_agent
 
 log = logging.getLogger("collector.enrichment")
 
+STRING = pa.string()
 UA_FIELDS = ("ua_browser", "ua_browser_version", "ua_os", "ua_os_version", "ua_device")
 
 
@@ -131,11 +133,15 @@ class RedisWhitelist:
         self._client.close()
 
 
-def per_row(keys: pa.ChunkedArray, value_by_key: dict[str, str | None]) -> pa.ChunkedArray:
+def per_row(
+    keys: pa.ChunkedArray | pa.Array,
+    value_by_key: Mapping[str, object],
+    value_type: pa.DataType = STRING,
+) -> pa.ChunkedArray:
     """Broadcast values looked up once per distinct key back onto every row (null for
     keys without a value), in Arrow: no per-row Python."""
     positions = pc.index_in(keys, value_set=pa.array(list(value_by_key), pa.string()))
-    return pc.take(pa.array(list(value_by_key.values()), pa.string()), positions)
+    return pc.take(pa.array(list(value_by_key.values()), value_type), positions)
 
 
 @dataclass
