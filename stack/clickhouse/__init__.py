@@ -39,19 +39,26 @@ class ClickHouseServer:
         except httpx.HTTPError:
             return False
 
+    @property
+    def ready_path(self) -> Path:
+        """Written by server.py once it reads the lake anywhere (its working directory
+        moved to `/`, after the HTTP port opened)."""
+        return self.directory / "ready"
+
     def start(self, timeout: float = 90) -> str:
-        """Start unless running; ready once /ping answers."""
+        """Start unless running; ready once /ping answers and server.py wrote `ready`."""
         if not PYTHON.exists():
             raise FileNotFoundError(f"no {PYTHON}: run `make clickhouse-env`")
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.daemon.pid() is None:
+            self.ready_path.unlink(missing_ok=True)
             self.daemon.start(
                 [str(PYTHON), str(SERVER), str(self.port), str(self.directory)], self.log_path
             )
 
         def ready() -> bool:
             self.daemon.exited_early(self.log_path)
-            return self.healthy()
+            return self.healthy() and self.ready_path.exists()
 
         wait_until(ready, timeout, f"ClickHouse (log: {self.log_path})")
         return self.url
