@@ -55,6 +55,12 @@ class ClickHouseServer:
             self.daemon.start(
                 [str(PYTHON), str(SERVER), str(self.port), str(self.directory)], self.log_path
             )
+        elif self.healthy() and not _appears(self.ready_path, seconds=5):
+            raise RuntimeError(
+                f"ClickHouse {self.url} runs from a server.py older than its `ready` file (it "
+                "reads the lake only below its data folder): stop it (`python -m stack down`) "
+                "and start it again"
+            )
 
         def ready() -> bool:
             self.daemon.exited_early(self.log_path)
@@ -65,6 +71,16 @@ class ClickHouseServer:
 
     def stop(self) -> bool:
         return self.daemon.stop()
+
+
+def _appears(path: Path, seconds: float) -> bool:
+    """Whether `path` exists within `seconds` (a server started a moment ago writes it
+    right after its port opens)."""
+    try:
+        wait_until(path.exists, seconds, str(path))
+    except TimeoutError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
