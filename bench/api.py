@@ -264,7 +264,7 @@ def _build(
     as_of: dt.datetime,
 ) -> dict[str, Any]:
     """Steps 1 and 2: the raw data, the rollups, the snapshots and the stream keys."""
-    rows, _, _ = load(clickhouse, log, hours)
+    rows, _, _, _ = load(clickhouse, log, hours)
     print(f"load: {rows:,} rows", flush=True)
     timed("rebuild rollups", lambda: rebuild_rollups(clickhouse))
 

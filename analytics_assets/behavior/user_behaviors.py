@@ -1,8 +1,6 @@
 """`raw_behaviors` (staging files) → `user_behaviors` (ClickHouse), one UTC hour at a time."""
 
 import datetime as dt
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -89,35 +87,6 @@ def insert_hour(clickhouse: ClickHouseResource, batch: HourBatch, attempt: str) 
     )
 
 
-def load_hours(
-    clickhouse: ClickHouseResource,
-    raw_event_log: RawEventLog,
-    hours: list[dt.datetime],
-    attempt: str,
-) -> Iterator[tuple[HourBatch, dt.datetime]]:
-    """Replace each hour (clear, read what landed up to a cutoff, insert), yielding its batch
-    and cutoff once inserted. The next hour is cleared and read in a thread while this one
-    is inserted: the insert's work is the server's, the read's is Arrow's (both release the
-    GIL), so two cores overlap them instead of taking turns. Each hour is still cleared
-    before it is read (see `clear_hour`)."""
-
-    def prepare(hour: dt.datetime) -> tuple[HourBatch, dt.datetime]:
-        clear_hour(clickhouse, hour)
-        # The open hour keeps growing: load what landed up to now, and record the cutoff
-        # so the reconciliation check compares against the same files.
-        cutoff = dt.datetime.now(dt.UTC)
-        return read_hour(raw_event_log, hour, written_before=cutoff), cutoff
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="user_behaviors-read") as reader:
-        upcoming = [reader.submit(prepare, hour) for hour in hours[:1]]
-        for index in range(len(hours)):
-            batch, cutoff = upcoming.pop().result()
-            if index + 1 < len(hours):
-                upcoming.append(reader.submit(prepare, hours[index + 1]))
-            insert_hour(clickhouse, batch, attempt)
-            yield batch, cutoff
-
-
 @asset(
     deps=[raw_behaviors],
     partitions_def=hourly_partitions,
@@ -146,16 +115,17 @@ def user_behaviors(
 
     loaded = []
     staged_before = dt.datetime.now(dt.UTC)
-    attempt = f"{context.run_id}-{context.retry_number}"
-    for position, (batch, cutoff) in enumerate(
-        load_hours(clickhouse, raw_event_log, hours, attempt), start=1
-    ):
-        staged_before = cutoff  # the last hour's: the open hour's files up to it
+    for position, hour in enumerate(hours, start=1):
+        clear_hour(clickhouse, hour)
+        # The open hour keeps growing: load what landed up to now, and record the cutoff
+        # so the reconciliation check compares against the same files.
+        staged_before = dt.datetime.now(dt.UTC)
+        batch = read_hour(raw_event_log, hour, written_before=staged_before)
+        insert_hour(clickhouse, batch, f"{context.run_id}-{context.retry_number}")
         loaded.append(batch)
         context.log.info(
-            f"[{position}/{len(hours)}] {batch.hour:%Y-%m-%d %H}:00 UTC: {batch.events.num_rows} "
-            f"events from {len(batch.files)} file(s), {batch.duplicates_dropped} duplicate(s) "
-            "dropped"
+            f"[{position}/{len(hours)}] {hour:%Y-%m-%d %H}:00 UTC: {batch.events.num_rows} events "
+            f"from {len(batch.files)} file(s), {batch.duplicates_dropped} duplicate(s) dropped"
         )
 
     rows = sum(b.events.num_rows for b in loaded)
