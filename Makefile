@@ -35,7 +35,7 @@ kafka-env: ## Apache Kafka's broker jars from Maven Central (stack/kafka/pom.xml
 java-paimon: flink-env ## Java Paimon 2.0.0 (tests' third lake reader): jars from Maven Central (tests/support/java/pom.xml → .jvm/paimon), compiled with the machine's javac.
 	@$(VENV)/bin/python -m tests.support.java_paimon >/dev/null
 
-clickhouse-env: ## A ClickHouse HTTP server from the chdb-core wheel (server-profile tests, stack).
+clickhouse-env: ## The ClickHouse HTTP server from the chdb-core wheel: the one ClickHouse of make demo, the tests and the stack.
 	@test -x $(CLICKHOUSE_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CLICKHOUSE_VENV)
 	@$(UV) pip sync --quiet --python $(CLICKHOUSE_VENV)/bin/python stack/clickhouse/requirements.txt
 

@@ -1,7 +1,7 @@
 """Where the project and its embedded data live.
 
-Everything the embedded profile writes (chDB files, staging log, Dagster's sqlite
-storage) sits under one data directory so a demo can be wiped with one `rm -rf`.
+Everything the embedded profile writes (the local ClickHouse server's files, staging
+log, Dagster's sqlite storage) sits under one data directory so a demo can be wiped with one `rm -rf`.
 """
 
 import os

@@ -47,7 +47,7 @@ import pyarrow as pa
 import redis
 from dagster import materialize
 from fastapi.routing import APIRoute
-from load_clickhouse import bench_day, grow, load, rebuild_rollups, stage
+from load_clickhouse import bench_day, grow, load, rebuild_rollups, server_url, stage
 from timing import timed
 
 from analytics_assets.api.app import create_app
@@ -57,7 +57,7 @@ from analytics_assets.dashboard import defs as dashboard_defs
 from analytics_assets.dashboard.assets import dashboard_snapshots
 from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
 from analytics_assets.project import PROJECT_ROOT
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -82,7 +82,7 @@ class Endpoint:
 
 
 def _snapshot_resources(
-    clickhouse: EmbeddedClickHouse, store: ConfigStore, redis_url: str, work: Path
+    clickhouse: ClickHouseResource, store: ConfigStore, redis_url: str, work: Path
 ) -> dict[str, Any]:
     """What `dashboard_snapshots` asks for, built as tests/test_dashboard.py builds it."""
     required = set(dashboard_snapshots.required_resource_keys)
@@ -256,7 +256,7 @@ def _report(endpoints: list[Endpoint]) -> dict[str, dict[str, Any]]:
 
 def _build(
     args: argparse.Namespace,
-    clickhouse: EmbeddedClickHouse,
+    clickhouse: ClickHouseResource,
     log: RawEventLog,
     hours: list[dt.datetime],
     redis_url: str,
@@ -264,7 +264,7 @@ def _build(
     as_of: dt.datetime,
 ) -> dict[str, Any]:
     """Steps 1 and 2: the raw data, the rollups, the snapshots and the stream keys."""
-    rows, _, _ = load(clickhouse, log, hours)
+    rows, _, _, _ = load(clickhouse, log, hours)
     print(f"load: {rows:,} rows", flush=True)
     timed("rebuild rollups", lambda: rebuild_rollups(clickhouse))
 
@@ -352,9 +352,8 @@ def main() -> None:
     hours = stage(log, day, args.events)
     tokens = {f"bench-{tenant}": tenant for tenant in DEFAULT_PROFILE.tenants}
     result: dict[str, Any] = {"machine": "2 cores, 24 GB", "events_requested": args.events}
-    clickhouse = EmbeddedClickHouse(path=str(work / "clickhouse"))
-    with redis_server(work) as redis_url:
-        with clickhouse.opened():
+    with redis_server(work) as redis_url, server_url(work) as clickhouse_url:
+        with ClickHouseResource(url=clickhouse_url).opened() as clickhouse:
             result |= _build(args, clickhouse, log, hours, redis_url, work, as_of)
         # ClickHouse is closed: the API and the client have the cores (with whatever else runs)
         result["api"] = _serve_and_measure(args, redis_url, tokens, as_of, work)

@@ -5,7 +5,8 @@
 1. Ingest: `--events` Sensors events of one hour → `to_ods_rows` (dedup, dt) → one
    copy-on-write slice commit into `ods_events_core`, as the ODS asset does; rows/s.
 2. Compaction: a one-bucket table with `--small-files` appends (one file and one snapshot
-   each); query time (chDB `paimonLocal` and pypaimon) before and after a full compaction.
+   each); query time (ClickHouse's `paimonLocal` on the local server, as the embedded
+   warehouse reads, and pypaimon) before and after a full compaction.
 3. Manifest merge and snapshot expiry of those `--small-files` snapshots (the seed alerts at
    snapshot_count > 1000), then orphan cleanup.
 4. `--flink`: the same small-files table (copied after the appends) maintained by Java
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import timing
+from load_clickhouse import server_url
 
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import to_ods_rows
@@ -40,6 +42,7 @@ from analytics_assets.paimon.manifests import merge_manifests
 from analytics_assets.paimon.orphans import clean_orphan_files
 from analytics_assets.paimon.slices import replace_slice
 from analytics_assets.paimon.table_spec import TableSpec
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.paimon import PaimonLake
 
 RESULTS = Path(__file__).parent / "results"
@@ -57,21 +60,27 @@ SMALL = TableSpec(
 )
 
 
-def query_times(lake: PaimonLake, repeats: int = 5) -> dict[str, float]:
-    import chdb
-
+def query_times(
+    lake: PaimonLake, clickhouse: ClickHouseResource, repeats: int = 5
+) -> dict[str, float]:
     location = lake.table_location(SMALL.name)
     table = lake.table(SMALL.name)
 
-    def via_chdb() -> None:
-        chdb.query(f"SELECT count(), sum(amount) FROM paimonLocal('{location}')", "CSV")
+    def via_clickhouse() -> None:
+        clickhouse.query_sql(
+            "SELECT count(), sum(amount) FROM paimonLocal({location:String})",
+            {"location": location},
+        )
 
     def via_pypaimon() -> None:
         builder = table.new_read_builder()
         builder.new_read().to_arrow(builder.new_scan().plan().splits())
 
     result = {}
-    for name, function in (("chdb_seconds", via_chdb), ("pypaimon_seconds", via_pypaimon)):
+    for name, function in (
+        ("clickhouse_seconds", via_clickhouse),
+        ("pypaimon_seconds", via_pypaimon),
+    ):
         samples = []
         for _ in range(repeats):
             started = time.perf_counter()
@@ -90,7 +99,7 @@ def _process_cpu(pids: list[int]) -> float:
     return total
 
 
-def java_path(lake: PaimonLake, work: Path) -> dict[str, object]:
+def java_path(lake: PaimonLake, work: Path, clickhouse: ClickHouseResource) -> dict[str, object]:
     """Java Paimon's maintenance of the copied table through a local Flink cluster."""
     from analytics_assets.flink.cluster import LocalFlinkCluster
     from analytics_assets.flink.paimon_maintenance import run_maintenance
@@ -99,7 +108,7 @@ def java_path(lake: PaimonLake, work: Path) -> dict[str, object]:
     cluster = LocalFlinkCluster(work / "flink", free_port(), free_port(), slots=2)
     cluster.start(timeout=180)
     try:
-        before = query_times(lake)
+        before = query_times(lake, clickhouse)
         pids = cluster.daemon_pids()
         cluster_cpu = _process_cpu(pids)
         run = run_maintenance(
@@ -120,7 +129,7 @@ def java_path(lake: PaimonLake, work: Path) -> dict[str, object]:
             "steps": {step: report["seconds"] for step, report in run.steps.items()},
             "results": {step: report["result"] for step, report in run.steps.items()},
             "query_before": before,
-            "query_after": query_times(lake),
+            "query_after": query_times(lake, clickhouse),
         }
     finally:
         cluster.stop()
@@ -135,8 +144,19 @@ def main() -> None:
     parser.add_argument("--flink", action="store_true", help="also run Java Paimon's path")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-lake-", dir=os.getcwd()))  # chDB reads below cwd
+    work = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     os.environ["ANALYTICS_DATA_DIR"] = str(work)
+    with server_url(work) as url, ClickHouseResource(url=url).opened() as clickhouse:
+        result = measure(args, work, clickhouse)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "lake.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(
+    args: argparse.Namespace, work: Path, clickhouse: ClickHouseResource
+) -> dict[str, object]:
     lake = PaimonLake(warehouse=str(work / "lake"))
     create = lake.create_if_absent()
     result: dict[str, object] = {"machine": f"{os.cpu_count()} cores"}
@@ -198,7 +218,7 @@ def main() -> None:
             Path(lake.table_location(SMALL.name)),
             work / "lake-java" / "ods.db" / SMALL.name,
         )
-    before = query_times(lake)
+    before = query_times(lake, clickhouse)
     cpu: dict[str, float] = {}
 
     def step_timed(label: str, function):  # type: ignore[no-untyped-def]
@@ -211,7 +231,7 @@ def main() -> None:
     report, seconds = step_timed(
         "full compaction", lambda: compact(lake.metadata(SMALL.name), create, full=True)
     )
-    after = query_times(lake)
+    after = query_times(lake, clickhouse)
     result["compaction"] = {
         "files_rewritten": report.files_rewritten,
         "files_written": report.files_written,
@@ -249,14 +269,13 @@ def main() -> None:
         "wall_seconds": round(sum(result[step]["seconds"] for step in steps), 2),  # type: ignore[index]
         "cpu_seconds": round(sum(cpu.values()), 2),
     }
-    result["query_after_maintenance"] = query_times(lake)
+    result["query_after_maintenance"] = query_times(lake, clickhouse)
     if args.flink:
-        result["paths"] = {"python": python_path, "java_flink": java_path(java_lake, work)}
-
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "lake.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
+        result["paths"] = {
+            "python": python_path,
+            "java_flink": java_path(java_lake, work, clickhouse),
+        }
+    return result
 
 
 if __name__ == "__main__":

@@ -2,35 +2,46 @@
 
     .venv/bin/python bench/load_clickhouse.py [--events 10000000] [--scale-to 100000000]
 
+Against `CLICKHOUSE_URL` when set, otherwise a fresh local ClickHouse server (chdb-core,
+`stack/clickhouse`) under the work folder: the same server `make demo` runs.
+
 1. Writes `--events` demo behaviors over 24 UTC hours into a fresh staging folder.
 2. Loads them hour by hour exactly as the `user_behaviors` asset does (read + validate +
-   dedup + delete hour + insert) and reports rows/s.
+   dedup + delete hour + insert) and reports rows/s. The floor, in the same run: each
+   hour's very Arrow batch inserted again into a copy of the table by a bare
+   clickhouse-connect client (no resource, no dedup token), and the whole table copied
+   inside the server (`INSERT … SELECT`, no HTTP, no Arrow).
 3. Rebuilds the rollups, then times the dashboard queries (p50/p95 over repeated runs).
 4. With `--scale-to`, grows user_behaviors inside ClickHouse to that many rows (copies of
    the loaded days shifted back in time with fresh event ids), rebuilds rollups, re-times.
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from timing import timed
 
 from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, read_hour
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseEndpoint, ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
+from stack.clickhouse import clickhouse_server
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def _latencies(
-    clickhouse: EmbeddedClickHouse, day: dt.datetime, repeats: int
+    clickhouse: ClickHouseResource, day: dt.datetime, repeats: int
 ) -> dict[str, dict[str, float]]:
     end = day + dt.timedelta(days=1)
     queries = {
@@ -83,7 +94,7 @@ def _latencies(
     return report
 
 
-def rebuild_rollups(clickhouse: EmbeddedClickHouse) -> None:
+def rebuild_rollups(clickhouse: ClickHouseResource) -> None:
     days = clickhouse.query_sql("SELECT DISTINCT date FROM user_behaviors ORDER BY date")[
         "date"
     ].to_list()
@@ -116,10 +127,15 @@ def stage(log: RawEventLog, day: dt.datetime, events: int) -> list[dt.datetime]:
 
 
 def load(
-    clickhouse: EmbeddedClickHouse, log: RawEventLog, hours: list[dt.datetime]
-) -> tuple[int, float, float]:
-    """Load the hours as the `user_behaviors` asset does: (rows, read s, insert s)."""
-    read_seconds = insert_seconds = 0.0
+    clickhouse: ClickHouseResource,
+    log: RawEventLog,
+    hours: list[dt.datetime],
+    floor: Any | None = None,
+) -> tuple[int, float, float, float]:
+    """Load the hours as the `user_behaviors` asset does: (rows, read s, insert s, floor s).
+    With `floor` (a bare clickhouse-connect client), each hour's batch is inserted again
+    into `floor_behaviors` by it, timed apart."""
+    read_seconds = insert_seconds = floor_seconds = 0.0
     rows = 0
     for hour in hours:
         batch, seconds = timed(
@@ -134,8 +150,40 @@ def load(
             ),
         )
         insert_seconds += seconds
+        if floor is not None:
+            _, seconds = timed(
+                "  floor: the same batch, bare clickhouse-connect insert_arrow",
+                lambda batch=batch: floor.insert_arrow("floor_behaviors", batch.events),
+            )
+            floor_seconds += seconds
         rows += batch.events.num_rows
-    return rows, read_seconds, insert_seconds
+    return rows, read_seconds, insert_seconds, floor_seconds
+
+
+@contextlib.contextmanager
+def server_url(work: Path) -> Iterator[str]:
+    """`CLICKHOUSE_URL`, or a fresh local server for the length of the block."""
+    if os.environ.get("CLICKHOUSE_URL"):
+        yield os.environ["CLICKHOUSE_URL"]
+        return
+    with clickhouse_server(work / "clickhouse") as url:
+        yield url
+
+
+def bare_client(url: str) -> Any:
+    """A clickhouse-connect client with nothing of ours around it (the floor)."""
+    import clickhouse_connect
+
+    endpoint = ClickHouseEndpoint.parse(url)
+    return clickhouse_connect.get_client(
+        host=endpoint.host,
+        port=endpoint.port,
+        username=endpoint.user,
+        password=endpoint.password,
+        database=endpoint.database,
+        secure=endpoint.scheme == "https",
+        autogenerate_session_id=False,
+    )
 
 
 _COPY_DAY = (
@@ -146,7 +194,7 @@ _COPY_DAY = (
 
 
 def grow(
-    clickhouse: EmbeddedClickHouse, day: dt.datetime, rows: int, scale_to: int, exact: bool = False
+    clickhouse: ClickHouseResource, day: dt.datetime, rows: int, scale_to: int, exact: bool = False
 ) -> None:
     """Copy the loaded day (`rows` rows) to the days before it, fresh event ids, until the
     table holds up to `scale_to` rows in whole copies; `exact` adds part of one more copy
@@ -156,9 +204,9 @@ def grow(
 
     def insert() -> None:
         for copy in range(1, copies + 1):
-            clickhouse.query_sql(_COPY_DAY, {"shift": copy, "day": day.date()})
+            clickhouse.execute_sql(_COPY_DAY, {"shift": copy, "day": day.date()})
         if remainder:
-            clickhouse.query_sql(
+            clickhouse.execute_sql(
                 _COPY_DAY + " LIMIT {rows:UInt64}",
                 {"shift": copies + 1, "day": day.date(), "rows": remainder},
             )
@@ -177,15 +225,36 @@ def main() -> None:
     log = RawEventLog(root=str(work / "staging"))
     day = bench_day()
     hours = stage(log, day, args.events)
-    result: dict[str, object] = {"machine": "2 cores, 24 GB", "events_requested": args.events}
-    with EmbeddedClickHouse(path=str(work / "clickhouse")).opened() as clickhouse:
-        rows, read_seconds, insert_seconds = load(clickhouse, log, hours)
+    result: dict[str, object] = {
+        "machine": "2 cores, 24 GB",
+        "load_average_at_start": os.getloadavg()[0],
+        "events_requested": args.events,
+    }
+    with server_url(work) as url, ClickHouseResource(url=url).opened() as clickhouse:
+        result["clickhouse"] = ClickHouseEndpoint.parse(url).base_url
+        clickhouse.execute_sql("DROP TABLE IF EXISTS floor_behaviors")
+        clickhouse.execute_sql("CREATE TABLE floor_behaviors AS user_behaviors")
+        floor = bare_client(url)
+        rows, read_seconds, insert_seconds, floor_seconds = load(clickhouse, log, hours, floor)
         result["rows_loaded"] = rows
         result["load_rows_per_s_end_to_end"] = round(rows / (read_seconds + insert_seconds))
         result["load_rows_per_s_clickhouse_insert"] = round(rows / insert_seconds)
+        result["floor_rows_per_s_bare_insert_arrow"] = round(rows / floor_seconds)
+        clickhouse.execute_sql("TRUNCATE TABLE floor_behaviors")
+        _, seconds = timed(
+            "floor: INSERT INTO floor_behaviors SELECT * FROM user_behaviors (inside the server)",
+            lambda: clickhouse.execute_sql(
+                "INSERT INTO floor_behaviors SELECT * FROM user_behaviors"
+            ),
+        )
+        result["floor_rows_per_s_insert_select"] = round(rows / seconds)
+        clickhouse.execute_sql("DROP TABLE floor_behaviors")
+        floor.close()
         print(
             f"load: {rows:,} rows, {result['load_rows_per_s_end_to_end']:,} rows/s end to end, "
-            f"{result['load_rows_per_s_clickhouse_insert']:,} rows/s insert only"
+            f"{result['load_rows_per_s_clickhouse_insert']:,} rows/s insert only; floors: "
+            f"{result['floor_rows_per_s_bare_insert_arrow']:,} rows/s bare insert_arrow, "
+            f"{result['floor_rows_per_s_insert_select']:,} rows/s INSERT … SELECT"
         )
         _, seconds = timed("rebuild rollups", lambda: rebuild_rollups(clickhouse))
         result["rollup_rebuild_s_per_day"] = round(seconds, 2)

@@ -16,6 +16,7 @@ DAGSTER_PORT="${DAGSTER_PORT:-3000}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-8106}"
 API_PORT="${ANALYTICS_API_PORT:-8200}"
 REDIS_PORT="${DEMO_REDIS_PORT:-6379}"
+CLICKHOUSE_PORT="${DEMO_CLICKHOUSE_PORT:-8123}"
 FLINK_PORT="${FLINK_LOCAL_REST_PORT:-8081}"
 UI="http://127.0.0.1:${DAGSTER_PORT}"
 mkdir -p "$LOGS"
@@ -72,6 +73,17 @@ if [[ -z "${REDIS_URL:-}" ]]; then
     start redis "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis"
   fi
 fi
+# The local ClickHouse server (stack/clickhouse/server.py, chdb-core): Dagster's steps, the
+# API and the Flink sink all use it through CLICKHOUSE_URL. Ready once it answers /ping and
+# has written `ready` (it then reads the lake wherever PAIMON_WAREHOUSE points).
+if [[ -z "${CLICKHOUSE_URL:-}" ]]; then
+  export CLICKHOUSE_URL="http://127.0.0.1:${CLICKHOUSE_PORT}"
+  if ! curl -sf "$CLICKHOUSE_URL/ping" >/dev/null 2>&1; then
+    rm -f "$DATA/clickhouse/ready"
+    start clickhouse .venv-clickhouse/bin/python stack/clickhouse/server.py "$CLICKHOUSE_PORT" "$DATA/clickhouse"
+    wait_for "ClickHouse" 120 bash -c "curl -sf '$CLICKHOUSE_URL/ping' && test -f '$DATA/clickhouse/ready'"
+  fi
+fi
 if [[ -z "${FLINK_REST_URL:-}" ]]; then
   FLINK_STARTED=1
   start flink-cluster $PY -m analytics_assets.flink.cluster start
@@ -82,7 +94,7 @@ start collector env COLLECTOR_PORT="$COLLECTOR_PORT" $PY -m analytics_assets.ing
 wait_for "the collector" 120 curl -sf "http://127.0.0.1:${COLLECTOR_PORT}/healthz"
 start traffic $PY -m analytics_assets.ingest.demo_traffic --history-hours 0 \
   --events-per-second "$EVENTS_PER_SECOND" --follow --collector-url "http://127.0.0.1:${COLLECTOR_PORT}"
-echo "==> collector http://127.0.0.1:${COLLECTOR_PORT} (Sensors /sa, /api/v1/behaviors, /metrics) with ${EVENTS_PER_SECOND} live events/s; realtime Redis ${REDIS_URL%%@*}"
+echo "==> collector http://127.0.0.1:${COLLECTOR_PORT} (Sensors /sa, /api/v1/behaviors, /metrics) with ${EVENTS_PER_SECOND} live events/s; realtime Redis ${REDIS_URL%%@*}; ClickHouse ${CLICKHOUSE_URL%%@*}"
 
 # Demo tokens, one per tenant; a real deployment sets its own ANALYTICS_API_TOKENS.
 DEMO_TOKENS='{"demo-acme": "acme", "demo-globex": "globex", "demo-initech": "initech"}'

@@ -1,10 +1,13 @@
+import contextlib
 import datetime as dt
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 
@@ -19,19 +22,66 @@ def raw_event_log(tmp_path: Path) -> RawEventLog:
     return RawEventLog(root=str(tmp_path / "staging"))
 
 
+@pytest.fixture(scope="session")
+def clickhouse_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real ClickHouse server (chdb-core, `stack/clickhouse`) for the whole session, on
+    a free port with its data in a temporary folder: starting one costs ~1 s, a database
+    almost nothing."""
+    from tests.support.servers import clickhouse_server
+
+    with clickhouse_server(tmp_path_factory.mktemp("clickhouse-server")) as url:
+        yield url
+
+
+def server_statement(server_url: str, sql: str) -> None:
+    """A statement of the test harness itself (databases), straight over HTTP."""
+    httpx.post(server_url, content=sql, timeout=60).raise_for_status()
+
+
+@contextlib.contextmanager
+def own_databases(server_url: str) -> Iterator[Callable[[], str]]:
+    """Makes databases of the caller's own on the server, as `CLICKHOUSE_URL`s; dropped at
+    the end with `lakehouse` (the embedded warehouse's database, a fixed name in the SQL
+    files), so tests stay isolated. For module-scoped fixtures; tests use
+    `clickhouse_database`."""
+    created: list[str] = []
+
+    def new() -> str:
+        name = f"test_{uuid.uuid4().hex[:16]}"
+        server_statement(server_url, f"CREATE DATABASE {name}")
+        created.append(name)
+        return f"{server_url}/{name}"
+
+    try:
+        yield new
+    finally:
+        for name in [*created, "lakehouse"]:
+            server_statement(server_url, f"DROP DATABASE IF EXISTS {name} SYNC")
+
+
 @pytest.fixture
-def clickhouse(tmp_path: Path) -> Iterator[EmbeddedClickHouse]:
-    resource = EmbeddedClickHouse(path=str(tmp_path / "clickhouse"))
+def clickhouse_database(clickhouse_server_url: str) -> Iterator[Callable[[], str]]:
+    """`own_databases` for one test: call it for each separate ClickHouse the test needs."""
+    with own_databases(clickhouse_server_url) as new:
+        yield new
+
+
+@pytest.fixture
+def clickhouse_url(clickhouse_database: Callable[[], str]) -> str:
+    return clickhouse_database()
+
+
+@pytest.fixture
+def clickhouse(clickhouse_url: str) -> Iterator[ClickHouseResource]:
+    resource = ClickHouseResource(url=clickhouse_url)
     with resource.opened():
         yield resource
 
 
 @pytest.fixture
 def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PaimonLake:
-    """An embedded Paimon lake in the test's folder, which is also the working directory:
-    chDB's Paimon reader only reads below it (its user_files_path)."""
+    """An embedded Paimon lake in the test's folder."""
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
     return PaimonLake(warehouse=str(tmp_path / "lake"))
 
 
@@ -53,7 +103,7 @@ def partition_range_tags(first_hour: dt.datetime, last_hour: dt.datetime) -> dic
 
 
 def materialize_behavior(
-    clickhouse: EmbeddedClickHouse,
+    clickhouse: ClickHouseResource,
     raw_event_log: RawEventLog,
     first_hour: dt.datetime,
     last_hour: dt.datetime | None = None,

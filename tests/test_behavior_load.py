@@ -1,4 +1,4 @@
-"""Raw log → user_behaviors → rollups on real chDB, through Dagster's own harness.
+"""Raw log → user_behaviors → rollups on a real ClickHouse server, through Dagster's own harness.
 
 Every expectation comes from an independent polars computation over the staging files.
 """
@@ -12,7 +12,7 @@ import pytest
 
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests import independent
 from tests.conftest import ANCHOR, materialize_behavior
@@ -29,7 +29,7 @@ def _stage(
     )
 
 
-def _hour_rows(clickhouse: EmbeddedClickHouse) -> dict[dt.datetime, int]:
+def _hour_rows(clickhouse: ClickHouseResource) -> dict[dt.datetime, int]:
     counts = clickhouse.query_sql(
         "SELECT toDateTime64(toStartOfHour(timestamp), 0, 'UTC') AS hour, count() AS n "
         "FROM user_behaviors GROUP BY hour"
@@ -37,7 +37,7 @@ def _hour_rows(clickhouse: EmbeddedClickHouse) -> dict[dt.datetime, int]:
     return dict(counts.iter_rows())
 
 
-def test_schema_applies_twice_cleanly(clickhouse: EmbeddedClickHouse) -> None:
+def test_schema_applies_twice_cleanly(clickhouse: ClickHouseResource) -> None:
     assert clickhouse.migrate() == []  # the fixture already applied everything once
     tables = set(
         clickhouse.query_sql("SELECT name FROM system.tables WHERE database = currentDatabase()")[
@@ -49,7 +49,7 @@ def test_schema_applies_twice_cleanly(clickhouse: EmbeddedClickHouse) -> None:
 
 
 def test_reloading_a_partition_does_not_double_count(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:
     _stage(raw_event_log, hours=2, events=8_000)
     hour = ANCHOR + dt.timedelta(hours=1)
@@ -66,7 +66,7 @@ def test_reloading_a_partition_does_not_double_count(
 
 
 def test_duplicates_in_staging_are_loaded_once(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:
     batch = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=50), 3_000, seed=5)
     raw_event_log.write(behaviors.CONTRACT, batch)
@@ -80,7 +80,7 @@ def test_duplicates_in_staging_are_loaded_once(
 
 @pytest.mark.slow
 def test_rollups_and_dashboard_queries_match_polars(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:
     _stage(raw_event_log)
     # Many separate inserts: every hour its own run, then the whole range again as one run.
@@ -167,7 +167,7 @@ def test_rollups_and_dashboard_queries_match_polars(
 
 @pytest.mark.parametrize("bad_file", ["corrupt", "schema_mismatch"])
 def test_bad_staging_file_fails_only_its_partition_and_writes_nothing(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog, bad_file: str
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog, bad_file: str
 ) -> None:
     _stage(raw_event_log, hours=2, events=6_000)
     for offset in (0, 1):
@@ -197,7 +197,7 @@ def test_bad_staging_file_fails_only_its_partition_and_writes_nothing(
 
 
 def test_partitions_beyond_raw_retention_are_refused(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:
     old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=120)).replace(
         minute=0, second=0, microsecond=0
@@ -224,7 +224,7 @@ def _check_context(latest_load: object) -> object:
 
 
 def test_reconciliation_counts_the_files_the_load_listed(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:
     """Live traffic keeps landing in the open hour while a load and its check run: the
     check compares ClickHouse with the files that had landed when the load listed them
@@ -249,7 +249,7 @@ def test_reconciliation_counts_the_files_the_load_listed(
 
 
 def test_checks_fail_on_tampered_state(
-    clickhouse: EmbeddedClickHouse, raw_event_log: RawEventLog
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:
 
     from analytics_assets.behavior import defs
@@ -271,11 +271,11 @@ def test_checks_fail_on_tampered_state(
     _stage(raw_event_log, hours=1, events=3_000)
     assert materialize_behavior(clickhouse, raw_event_log, ANCHOR).success
     assert all(run_checks().values())
-    clickhouse.query_sql(
+    clickhouse.execute_sql(
         "INSERT INTO user_behaviors SELECT * EXCEPT (date) FROM user_behaviors LIMIT 3"
     )
-    clickhouse.query_sql("INSERT INTO metrics_hourly SELECT * FROM metrics_hourly LIMIT 1")
-    clickhouse.query_sql(
+    clickhouse.execute_sql("INSERT INTO metrics_hourly SELECT * FROM metrics_hourly LIMIT 1")
+    clickhouse.execute_sql(
         "INSERT INTO metrics_hourly (tenant_id, scenario_id, hour, impressions, clicks) "
         "VALUES ('acme', 'tampered_scenario', toDateTime({h:DateTime64(3, 'UTC')}), 1, 5)",
         {"h": ANCHOR},

@@ -1,10 +1,9 @@
-"""The server profile against a real ClickHouse server (chdb-core's HTTP interface): the
+"""The stream sink against the real ClickHouse server (chdb-core's HTTP interface): the
 stream sink's insert is idempotent per file and stores what the hourly load stores, and
 an hourly reload does not lose a file the sink streams in while it runs."""
 
 import datetime as dt
 import importlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,11 +15,10 @@ from stream_jobs.settings import JobSettings
 from analytics_assets.behavior import defs as behavior_defs
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import ServerClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key
-from tests.support.servers import clickhouse_server
 
 pytestmark = pytest.mark.slow
 
@@ -30,21 +28,8 @@ user_behaviors_module = importlib.import_module("analytics_assets.behavior.user_
 STORED = "SELECT * EXCEPT ingested_at FROM user_behaviors FINAL ORDER BY event_id"
 
 
-@pytest.fixture
-def server_url(tmp_path: Path) -> Iterator[str]:
-    with clickhouse_server(tmp_path / "clickhouse-server") as url:
-        yield url
-
-
-@pytest.fixture
-def clickhouse(server_url: str) -> Iterator[ServerClickHouse]:
-    resource = ServerClickHouse(url=f"{server_url}/default")
-    with resource.opened():
-        yield resource
-
-
-def _sink_settings(server_url: str) -> JobSettings:
-    target = ClickHouseSinkTarget(url=f"{server_url.replace('//', '//default@')}/default")
+def _sink_settings(clickhouse_url: str) -> JobSettings:
+    target = ClickHouseSinkTarget(url=clickhouse_url.replace("//", "//default@"))
     return JobSettings(job="clickhouse_sink", redis_url="redis://unused", **target.job_settings())
 
 
@@ -61,12 +46,12 @@ def _land_and_sink(raw_log: RawEventLog, events: pa.Table, settings: JobSettings
     return partial.rows.num_rows
 
 
-def _count(clickhouse: ServerClickHouse, final: bool = False) -> int:
+def _count(clickhouse: ClickHouseResource, final: bool = False) -> int:
     table = "user_behaviors FINAL" if final else "user_behaviors"
     return int(clickhouse.query_sql(f"SELECT count() AS n FROM {table}")["n"][0])
 
 
-def _load_hour(clickhouse: ServerClickHouse, raw_log: RawEventLog) -> None:
+def _load_hour(clickhouse: ClickHouseResource, raw_log: RawEventLog) -> None:
     result = materialize(
         behavior_defs.assets,
         selection=["user_behaviors"],
@@ -77,10 +62,10 @@ def _load_hour(clickhouse: ServerClickHouse, raw_log: RawEventLog) -> None:
 
 
 def test_sink_inserts_each_file_once_and_stores_what_the_hourly_load_stores(
-    tmp_path: Path, server_url: str, clickhouse: ServerClickHouse
+    tmp_path: Path, clickhouse_url: str, clickhouse: ClickHouseResource
 ) -> None:
     raw_log = RawEventLog(root=str(tmp_path / "staging"))
-    settings = _sink_settings(server_url)
+    settings = _sink_settings(clickhouse_url)
     events = generate_behaviors(HOUR, HOUR + dt.timedelta(minutes=30), 3_000, seed=5)
     rows = _land_and_sink(raw_log, events, settings)
     assert rows == events.num_rows
@@ -101,10 +86,13 @@ def test_sink_inserts_each_file_once_and_stores_what_the_hourly_load_stores(
 
 
 def test_hourly_reload_keeps_a_file_streamed_in_while_it_runs(
-    tmp_path: Path, server_url: str, clickhouse: ServerClickHouse, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    clickhouse_url: str,
+    clickhouse: ClickHouseResource,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     raw_log = RawEventLog(root=str(tmp_path / "staging"))
-    settings = _sink_settings(server_url)
+    settings = _sink_settings(clickhouse_url)
     early = generate_behaviors(HOUR, HOUR + dt.timedelta(minutes=20), 2_000, seed=6)
     late = generate_behaviors(
         HOUR + dt.timedelta(minutes=20), HOUR + dt.timedelta(minutes=40), 1_500, seed=7

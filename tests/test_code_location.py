@@ -11,7 +11,7 @@ import pytest
 
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests.conftest import ANCHOR, partition_key
 
@@ -80,8 +80,8 @@ def test_definitions_import_leaves_run_only_libraries_unloaded(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_cli_backfills_48_hours_in_one_run(tmp_path: Path) -> None:
-    env = _env(tmp_path)
+def test_cli_backfills_48_hours_in_one_run(tmp_path: Path, clickhouse_url: str) -> None:
+    env = {**_env(tmp_path), "CLICKHOUSE_URL": clickhouse_url}
     log = RawEventLog(root=str(tmp_path / "data" / "staging"))
     log.write(
         behaviors.CONTRACT,
@@ -109,7 +109,7 @@ def test_cli_backfills_48_hours_in_one_run(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "RUN_SUCCESS" in completed.stderr
 
-    with EmbeddedClickHouse(path=str(tmp_path / "data" / "clickhouse")).opened() as clickhouse:
+    with ClickHouseResource(url=clickhouse_url).opened() as clickhouse:
         loaded = clickhouse.query_sql(
             "SELECT count() AS n, uniqExact(toStartOfHour(timestamp)) AS hours FROM user_behaviors"
         ).row(0, named=True)

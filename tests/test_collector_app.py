@@ -391,11 +391,13 @@ def test_fuzzed_requests_never_get_a_5xx(fuzz_client: TestClient, path: str, bod
     assert answer.status_code in (200, 400, 403, 413), answer.text
 
 
-def test_collector_behaviors_load_into_clickhouse(tmp_path: Path, staging: Path) -> None:
+def test_collector_behaviors_load_into_clickhouse(
+    tmp_path: Path, staging: Path, clickhouse_url: str
+) -> None:
     """The behaviors stream the collector writes is what `user_behaviors` loads: both
     front doors, one hour, row for row."""
     from analytics_assets.ingest.demo_traffic import generate_behaviors, send_to_collector
-    from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+    from analytics_assets.resources.clickhouse import ClickHouseResource
     from analytics_assets.resources.raw_event_log import RawEventLog
     from tests.conftest import materialize_behavior
 
@@ -403,7 +405,7 @@ def test_collector_behaviors_load_into_clickhouse(tmp_path: Path, staging: Path)
     table = generate_behaviors(hour, hour + dt.timedelta(minutes=30), 400, seed=3)
     with TestClient(create_app(settings_for(tmp_path))) as http:
         send_to_collector(http, "", table)  # TestClient is an httpx client on the app
-    clickhouse = EmbeddedClickHouse(path=str(tmp_path / "clickhouse"))
+    clickhouse = ClickHouseResource(url=clickhouse_url)
     result = materialize_behavior(
         clickhouse, RawEventLog(root=str(staging)), hour, selection=("user_behaviors",)
     )

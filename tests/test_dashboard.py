@@ -28,14 +28,14 @@ from analytics_assets.dashboard.snapshot import EXPERIMENTS, snapshot_key, view_
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.project import PROJECT_ROOT
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
 from tests import independent
-from tests.conftest import ANCHOR, materialize_behavior
+from tests.conftest import ANCHOR, materialize_behavior, own_databases
 from tests.support.servers import api_server, free_port, redis_server
 
 HOURS = 30
@@ -59,8 +59,10 @@ class Published:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
-    """30 hours of traffic through user_behaviors and the rollups (real chDB), the demo
+def published(
+    tmp_path_factory: pytest.TempPathFactory, clickhouse_server_url: str
+) -> Iterator[Published]:
+    """30 hours of traffic through user_behaviors and the rollups (a real ClickHouse), the demo
     configuration, and the dashboard snapshots published to a real Redis."""
     root = tmp_path_factory.mktemp("dashboard")
     raw_event_log = RawEventLog(root=str(root / "staging"))
@@ -70,8 +72,11 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     )
     store = ConfigStore(path=str(root / "config"))
     as_of = ANCHOR + dt.timedelta(hours=HOURS - 1, minutes=30)
-    clickhouse = EmbeddedClickHouse(path=str(root / "clickhouse"))
-    with redis_server(root) as redis_url, clickhouse.opened():
+    with (
+        own_databases(clickhouse_server_url) as new_database,
+        redis_server(root) as redis_url,
+        ClickHouseResource(url=new_database()).opened() as clickhouse,
+    ):
         assert materialize_behavior(
             clickhouse, raw_event_log, ANCHOR, ANCHOR + dt.timedelta(hours=HOURS - 1)
         ).success

@@ -39,17 +39,19 @@ def _materialize(cwd: Path, env: dict[str, str], *args: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # three CLI runs: about 10 min on 2 cores shared with Flink tests
-def test_demo_configuration_and_history_pass_every_check_that_runs(tmp_path: Path) -> None:
+def test_demo_configuration_and_history_pass_every_check_that_runs(
+    tmp_path: Path, clickhouse_url: str
+) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT / "dagster_home/dagster.yaml").read_text())
     with redis_server(tmp_path / "redis") as redis_url:
-        # The lake's chDB reader only reads below the working directory: run from tmp_path.
         env = {
             **os.environ,
             "DAGSTER_HOME": str(home),
             "ANALYTICS_DATA_DIR": str(tmp_path / "data"),
             "REDIS_URL": redis_url,
+            "CLICKHOUSE_URL": clickhouse_url,
         }
         subprocess.run(
             [

@@ -1,7 +1,7 @@
 """`make demo`'s script as a person meets it: the Dagster UI answers early, the terminal
 shows one line per phase, and Ctrl-C leaves no process and no listening port behind (its
-Redis, Flink cluster, Dagster webserver/daemon/code server and runs, collector, traffic
-and API all stop)."""
+Redis, ClickHouse server, Flink cluster, Dagster webserver/daemon/code server and runs,
+collector, traffic and API all stop)."""
 
 import os
 import signal
@@ -55,6 +55,7 @@ def test_demo_answers_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None
             "COLLECTOR_PORT",
             "ANALYTICS_API_PORT",
             "DEMO_REDIS_PORT",
+            "DEMO_CLICKHOUSE_PORT",
             "FLINK_LOCAL_REST_PORT",
             "FLINK_LOCAL_RPC_PORT",
         )
@@ -95,6 +96,9 @@ def test_demo_answers_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None
             time.sleep(1)
         print(f"\nDagster UI answered {time.monotonic() - started:.0f} s after the demo started")
         assert httpx.get(f"{ui}/server_info", timeout=30).status_code == 200
+        clickhouse = f"http://127.0.0.1:{ports['DEMO_CLICKHOUSE_PORT']}"
+        assert httpx.get(f"{clickhouse}/ping", timeout=30).text == "Ok.\n"
+        assert (data / "clickhouse" / "ready").exists()
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         demo.wait(timeout=120)

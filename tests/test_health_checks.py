@@ -285,19 +285,19 @@ def test_lake_table_snapshot_and_small_file_limits(
 
 
 def test_embedded_warehouse_model_check_needs_the_model(
-    tmp_path: Path, lake: PaimonLake, instance: DagsterInstance
+    clickhouse_url: str, lake: PaimonLake, instance: DagsterInstance
 ) -> None:
-    from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+    from analytics_assets.resources.clickhouse import ClickHouseResource
 
     checks = named(lake_health_checks, "dws_event_daily_refreshing")
-    clickhouse = EmbeddedClickHouse(path=str(tmp_path / "clickhouse"))
+    clickhouse = ClickHouseResource(url=clickhouse_url)
     warehouse = EmbeddedWarehouse(clickhouse=clickhouse, paimon=lake)
     resources = {"warehouse": warehouse}
     absent = evaluate(checks, resources, instance)["dws_event_daily_refreshing"]
     assert not absent.passed and "does not exist" in (absent.description or "")
     with clickhouse.opened() as session:
-        session.query_sql("CREATE DATABASE IF NOT EXISTS lakehouse")
-        session.query_sql(
+        session.execute_sql("CREATE DATABASE IF NOT EXISTS lakehouse")
+        session.execute_sql(
             f"CREATE TABLE lakehouse.{DWS_EVENT_DAILY.name} (dt String) ENGINE = MergeTree ORDER BY dt"
         )
     present = evaluate(checks, resources, instance)["dws_event_daily_refreshing"]

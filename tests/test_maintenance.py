@@ -1,5 +1,5 @@
-"""Scheduled maintenance against the real engines: ClickHouse parts and TTL (chDB, and the
-chdb-core server), staging retention (local folder, and S3 on SeaweedFS), Redis trimming (a
+"""Scheduled maintenance against the real engines: ClickHouse parts and TTL (the chdb-core
+server), staging retention (local folder, and S3 on SeaweedFS), Redis trimming (a
 real redis-server written by the stream jobs' own writers). Each test crafts the bad state,
 runs the job with Dagster's harness, checks the state is fixed and good data untouched
 (against independent computations), and that a second run changes nothing."""
@@ -30,15 +30,11 @@ from analytics_assets.maintenance.clickhouse_parts import (
 from analytics_assets.maintenance.redis_trim import stream_job_limits
 from analytics_assets.maintenance.staging_retention import days_past_retention
 from analytics_assets.raw_log import behaviors, dead_letters, sa_events
-from analytics_assets.resources.clickhouse import (
-    ClickHouseResource,
-    EmbeddedClickHouse,
-    ServerClickHouse,
-)
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from stack.seaweedfs import S3Endpoint, seaweedfs_s3
-from tests.support.servers import clickhouse_server, redis_server
+from tests.support.servers import redis_server
 
 
 def observations(result: ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
@@ -64,7 +60,7 @@ def at(day: dt.date, hour: int = 0) -> dt.datetime:
 # -- ClickHouse: pure planning ---------------------------------------------------------------
 
 
-def test_ttl_arithmetic_matches_clickhouse(clickhouse: EmbeddedClickHouse) -> None:
+def test_ttl_arithmetic_matches_clickhouse(clickhouse: ClickHouseResource) -> None:
     functions = {
         "Day": "addDays",
         "Week": "addWeeks",
@@ -84,7 +80,7 @@ def test_ttl_arithmetic_matches_clickhouse(clickhouse: EmbeddedClickHouse) -> No
 
 
 def test_ttl_is_read_from_each_table_and_only_partition_aligned_ttls_are_planned(
-    clickhouse: EmbeddedClickHouse,
+    clickhouse: ClickHouseResource,
 ) -> None:
     expected = {
         "user_behaviors": ("Day", 90),
@@ -112,20 +108,7 @@ def test_ttl_is_read_from_each_table_and_only_partition_aligned_ttls_are_planned
     assert ttl.expires_on(ttl.oldest_kept_day(today) - dt.timedelta(days=1)) <= today
 
 
-# -- ClickHouse: the job on chDB and on the server -------------------------------------------
-
-
-@pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.slow)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouseResource]:
-    if request.param == "chdb":
-        with EmbeddedClickHouse(path=str(tmp_path / "clickhouse")).opened() as embedded:
-            yield embedded
-        return
-    with (
-        clickhouse_server(tmp_path / "clickhouse-server") as url,
-        ServerClickHouse(url=url).opened() as server,
-    ):
-        yield server
+# -- ClickHouse: the job ------------------------------------------------------------------
 
 
 def _events_of(day: dt.date, count: int, seed: int) -> pa.Table:
@@ -160,13 +143,13 @@ def _event_ids_per_day(clickhouse: ClickHouseResource) -> dict[str, list[str]]:
 
 
 def test_clickhouse_job_merges_crowded_closed_partitions_and_applies_the_ttl(
-    engine: ClickHouseResource,
+    clickhouse: ClickHouseResource,
 ) -> None:
     today = utc_today()
     crowded, calm = today - dt.timedelta(days=2), today - dt.timedelta(days=1)
     restored, emptied = today - dt.timedelta(days=100), today - dt.timedelta(days=95)
     # Background merges that cannot keep up: they may not pick any part (OPTIMIZE still may).
-    engine.execute_sql(
+    clickhouse.execute_sql(
         "ALTER TABLE user_behaviors MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1"
     )
     live = {
@@ -175,34 +158,34 @@ def test_clickhouse_job_merges_crowded_closed_partitions_and_applies_the_ttl(
         today: (_events_of(today, 2_000, seed=3), 14),
     }
     for day, (rows, parts) in live.items():
-        _insert_in_parts(engine, "user_behaviors", rows, parts, f"maintenance-{day}")
+        _insert_in_parts(clickhouse, "user_behaviors", rows, parts, f"maintenance-{day}")
     # A partition restored from a backup without TTL information (no TTL merge ever picks
     # it), and one whose expired rows the insert dropped, leaving an empty part behind.
-    engine.execute_sql("CREATE TABLE restored_behaviors AS user_behaviors")
-    engine.execute_sql("ALTER TABLE restored_behaviors REMOVE TTL")
+    clickhouse.execute_sql("CREATE TABLE restored_behaviors AS user_behaviors")
+    clickhouse.execute_sql("ALTER TABLE restored_behaviors REMOVE TTL")
     restored_rows = _events_of(restored, 500, seed=4)
-    _insert_in_parts(engine, "restored_behaviors", restored_rows, 2, "restored")
-    engine.execute_sql(
+    _insert_in_parts(clickhouse, "restored_behaviors", restored_rows, 2, "restored")
+    clickhouse.execute_sql(
         "ALTER TABLE user_behaviors ATTACH PARTITION {day:String} FROM restored_behaviors",
         {"day": str(restored)},
     )
-    engine.insert_arrow("user_behaviors", _events_of(emptied, 100, seed=5), "emptied")
-    before = _parts_per_day(engine)
+    clickhouse.insert_arrow("user_behaviors", _events_of(emptied, 100, seed=5), "emptied")
+    before = _parts_per_day(clickhouse)
     assert before[str(crowded)] == 15 and before[str(today)] == 14 and before[str(calm)] == 3
     assert str(restored) in before and str(emptied) in before
 
     started = time.monotonic()
-    result = clickhouse_maintenance.execute_in_process(resources={"clickhouse": engine})
+    result = clickhouse_maintenance.execute_in_process(resources={"clickhouse": clickhouse})
     elapsed = time.monotonic() - started
     assert result.success
 
-    after = _parts_per_day(engine)
+    after = _parts_per_day(clickhouse)
     assert after[str(crowded)] == 1
     assert after[str(calm)] == 3, "a partition under the threshold is left alone"
     assert after[str(today)] == 14, "today's partition is still being loaded"
     assert str(restored) not in after and str(emptied) not in after
     expected = {str(day): sorted(rows["event_id"].to_pylist()) for day, (rows, _) in live.items()}
-    assert _event_ids_per_day(engine) == expected, "every live row kept, nothing else"
+    assert _event_ids_per_day(clickhouse) == expected, "every live row kept, nothing else"
 
     seen = observations(result)
     assert set(seen) == set(MAINTAINED_TABLES)
@@ -220,17 +203,17 @@ def test_clickhouse_job_merges_crowded_closed_partitions_and_applies_the_ttl(
         and expired[str(restored)]["dropped"]
     )
     assert {e["rows_after"] for e in expired.values()} == {0}
-    print(f"clickhouse_maintenance on {type(engine).__name__}: {elapsed:.2f} s, {report}")
+    print(f"clickhouse_maintenance on {type(clickhouse).__name__}: {elapsed:.2f} s, {report}")
 
-    again = clickhouse_maintenance.execute_in_process(resources={"clickhouse": engine})
+    again = clickhouse_maintenance.execute_in_process(resources={"clickhouse": clickhouse})
     assert again.success
-    assert _parts_per_day(engine) == after
+    assert _parts_per_day(clickhouse) == after
     for table, metadata in observations(again).items():
         assert metadata["partitions_optimized"] == [], table
         assert metadata["partitions_expired"] == [], table
 
     with_today = clickhouse_maintenance.execute_in_process(
-        resources={"clickhouse": engine},
+        resources={"clickhouse": clickhouse},
         run_config={
             "ops": {
                 f"maintain_{table}_parts": {"config": {"include_today": True}}
@@ -239,8 +222,8 @@ def test_clickhouse_job_merges_crowded_closed_partitions_and_applies_the_ttl(
         },
     )
     assert with_today.success
-    assert _parts_per_day(engine)[str(today)] == 1
-    assert _event_ids_per_day(engine) == expected
+    assert _parts_per_day(clickhouse)[str(today)] == 1
+    assert _event_ids_per_day(clickhouse) == expected
 
 
 # -- Staging retention -------------------------------------------------------------------------

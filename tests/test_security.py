@@ -305,10 +305,6 @@ SQL_SHAPE = re.compile(
 # request), values still bound. Entries that no longer format anything fail the test.
 SQL_FORMATTING_ALLOWED = {
     (
-        "analytics_assets/resources/clickhouse.py",
-        "EmbeddedClickHouse._insert_arrow",
-    ): "chDB's send_insert binds nothing; table, columns and dedup token passed _checked()",
-    (
         "analytics_assets/resources/warehouse.py",
         "EmbeddedWarehouse.refresh_day",
     ): "`lakehouse.<model>` for a key of MODELS; the SELECT is derived from sql/starrocks "
@@ -579,6 +575,7 @@ def test_dagster_runs_never_show_resource_secrets(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
     receiver: Receiver,
+    clickhouse_url: str,
 ) -> None:
     """The code location built from an environment full of secrets (definitions.py as
     deployed): a run that uses the S3 keys (a real S3 endpoint), a run that fails on the
@@ -595,7 +592,7 @@ def test_dagster_runs_never_show_resource_secrets(
     }
     plain = {
         "ANALYTICS_DATA_DIR": str(tmp_path / "data"),
-        "CHDB_PATH": str(tmp_path / "clickhouse"),
+        "CLICKHOUSE_URL": clickhouse_url,  # the test server has no password to leak
         "RAW_LOG_ROOT": "s3://staging/raw",
         "ALERT_SLACK_CHANNEL": "#alerts",
         "STARROCKS_HOST": "127.0.0.1",

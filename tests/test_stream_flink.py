@@ -24,7 +24,7 @@ from dagster import DagsterInstance, DagsterRunStatus, SensorResult, build_senso
 from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import ServerClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import NOTICES, RawEventLog
@@ -100,7 +100,7 @@ def test_supervised_jobs_match_the_oracle_through_a_restart(
         "realtime_redis": RealtimeRedis(url=redis_url),
         "clickhouse_sink": ClickHouseSinkTarget(url=clickhouse_url),
     }
-    clickhouse = ServerClickHouse(url=clickhouse_url)
+    clickhouse = ClickHouseResource(url=clickhouse_url)
     client = redis.Redis.from_url(redis_url)
     rest = FlinkRest(flink.rest_url)
     instance = DagsterInstance.ephemeral()

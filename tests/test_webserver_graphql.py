@@ -14,7 +14,7 @@ from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.raw_event_log import RawEventLog
 from tests import independent
-from tests.conftest import ANCHOR, partition_key
+from tests.conftest import ANCHOR, own_databases, partition_key
 from tests.support.servers import DagsterDev, dagster_dev, free_port, redis_server, wait_until
 
 pytestmark = pytest.mark.slow
@@ -185,16 +185,17 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dagster_ui(data_dir: Path) -> Iterator[DagsterDev]:
+def dagster_ui(data_dir: Path, clickhouse_server_url: str) -> Iterator[DagsterDev]:
     """`dagster dev` on embedded defaults under `data_dir`, a Redis of its own and no Flink
     (the supervisor must find none rather than a demo's cluster on 8081), schedules
     stopped so no scheduled run competes with the test's backfill (its hours are older
     than the automation's late-file lookback, so no automated load does either)."""
     directory = data_dir.parent
-    with redis_server(directory) as redis_url:
+    with redis_server(directory) as redis_url, own_databases(clickhouse_server_url) as database:
         environment = {
             "ANALYTICS_DATA_DIR": str(data_dir),
             "REDIS_URL": redis_url,
+            "CLICKHOUSE_URL": database(),
             "FLINK_LOCAL_REST_PORT": str(free_port()),
             "FLINK_LOCAL_RPC_PORT": str(free_port()),
         }

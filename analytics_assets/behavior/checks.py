@@ -19,7 +19,7 @@ from analytics_assets.health.freshness import partition_freshness_checks
 from analytics_assets.health.history import latest_staged_before
 from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 
 
@@ -35,7 +35,6 @@ def _hour_counts(
 @asset_check(
     asset=user_behaviors,
     partitions_def=hourly_partitions,
-    pool=CLICKHOUSE_POOL,
     blocking=True,
     description="Every distinct staged event of the hour is in ClickHouse, and nothing else.",
 )
@@ -77,7 +76,6 @@ def user_behaviors_reconciles_with_staging(
 @asset_check(
     asset=user_behaviors,
     partitions_def=hourly_partitions,
-    pool=CLICKHOUSE_POOL,
     blocking=True,
     description="No event_id appears twice in an hour (without FINAL: what a plain count sees).",
 )
@@ -104,7 +102,6 @@ def _totals_match_raw(name: str) -> AssetChecksDefinition:
         asset=name,
         name=f"{name}_totals_match_raw",
         partitions_def=hourly_partitions,
-        pool=CLICKHOUSE_POOL,
         description=f"{name} totals for each UTC day equal the same totals over user_behaviors.",
     )
     def _check(
@@ -137,7 +134,6 @@ def _totals_match_raw(name: str) -> AssetChecksDefinition:
 @asset_check(
     asset="metrics_hourly",
     partitions_def=hourly_partitions,
-    pool=CLICKHOUSE_POOL,
     description="Click-through rate of every tenant/scenario/hour is within [0, 1].",
 )
 def metrics_hourly_ctr_within_bounds(

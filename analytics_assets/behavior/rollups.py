@@ -24,7 +24,7 @@ from analytics_assets.behavior.partitions import (
 )
 from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
 from analytics_assets.metadata import markdown_table
-from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
 
 ROLLUPS: dict[str, str] = {
     "metrics_hourly": (
@@ -51,7 +51,6 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
         partitions_def=hourly_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=on_upstream_update(),
-        pool=CLICKHOUSE_POOL,
         group_name=GROUP,
         kinds={"clickhouse"},
         owners=["team:analytics-platform"],

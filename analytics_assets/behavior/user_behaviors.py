@@ -24,7 +24,7 @@ from analytics_assets.behavior.partitions import (
 from analytics_assets.health.history import STAGED_BEFORE
 from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog, StagedFile
 
 GROUP = "behavior_analytics"
@@ -92,7 +92,6 @@ def insert_hour(clickhouse: ClickHouseResource, batch: HourBatch, attempt: str) 
     partitions_def=hourly_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     automation_condition=on_upstream_update(),
-    pool=CLICKHOUSE_POOL,
     group_name=GROUP,
     kinds={"clickhouse"},
     owners=["team:analytics-platform"],

@@ -29,7 +29,7 @@ from analytics_assets.dashboard.snapshot import (
     view_key,
 )
 from analytics_assets.metadata import markdown_table
-from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.warehouse import LakeWarehouse
@@ -80,7 +80,6 @@ def sparkline(values: list[float]) -> str:
     | (
         AutomationCondition.cron_tick_passed("0 * * * *") & ~AutomationCondition.in_progress()
     ).with_label("hourly"),
-    pool=CLICKHOUSE_POOL,
     group_name=GROUP,
     kinds={"clickhouse", "redis"},
     owners=["team:analytics-platform"],

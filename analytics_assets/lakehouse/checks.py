@@ -34,7 +34,6 @@ from analytics_assets.lakehouse.tables import (
 from analytics_assets.metadata import markdown_table
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.raw_log import sa_events
-from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.warehouse import LakeWarehouse
@@ -237,7 +236,6 @@ def _model_check(model: WarehouseModel) -> AssetChecksDefinition:
     @asset_check(
         asset=model.name,
         name=f"{model.name}_refreshing",
-        pool=CLICKHOUSE_POOL,  # the embedded warehouse asks chDB
         description=(
             "The model exists; on StarRocks the materialized view is active, its last refresh "
             f"succeeded and finished less than {MV_REFRESH_MAX_AGE} ago."

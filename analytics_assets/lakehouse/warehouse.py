@@ -1,6 +1,6 @@
 """DWD/DWS models as daily-partitioned assets: a materialization refreshes each day of its
-partition range in the warehouse (a synchronous StarRocks partition refresh, or chDB
-recomputing the day), so a backfill is one run over a partition range in the UI."""
+partition range in the warehouse (a synchronous StarRocks partition refresh, or the
+ClickHouse server recomputing the day), so a backfill is one run over a partition range in the UI."""
 
 import polars as pl
 from dagster import (
@@ -17,7 +17,6 @@ from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
 from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.dimensions import daily_partitions
 from analytics_assets.metadata import markdown_table
-from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL
 from analytics_assets.resources.warehouse import LakeWarehouse
 from analytics_assets.resources.warehouse_models import MODELS, WarehouseModel
 
@@ -27,7 +26,7 @@ _DESCRIPTIONS = {
     "dwd_user_full_track": (
         "DWD `dwd.dwd_user_full_track`: valid events with the user's integer id and at most "
         "one order (the nearest within an hour, so sums never double count). StarRocks async "
-        "MV refreshed every 10 minutes; embedded: chDB over the lake."
+        "MV refreshed every 10 minutes; embedded: the ClickHouse server over the lake."
     ),
     "dws_event_daily": "DWS: events and distinct users per day, project (tenant), event group, event, browser, OS, region.",
     "dws_user_conversion_daily": "DWS: per user and day, events, orders (each counted once), amount, converted.",
@@ -41,7 +40,6 @@ def _model_asset(model: WarehouseModel) -> AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=after_upstream_update(DAILY_LOOKBACK),
-        pool=CLICKHOUSE_POOL,
         group_name=GROUP,
         kinds={"starrocks", "sql"},
         owners=["team:analytics-platform"],

@@ -1,15 +1,13 @@
 """ClickHouse housekeeping: too many parts per partition, and partitions past their TTL.
 
-What the engines here really do (chDB 4.4 = ClickHouse 26.9, and the chdb-core server of
-`stack/clickhouse/server.py`, measured): background merges, TTL merges and the removal of
-emptied parts all run, but only while the engine is up. The server is always up; chDB is
-open only during a Dagster step, so between steps nothing merges and nothing expires.
-Even a running engine leaves two things behind:
+What the engine here really does (the chdb-core server of `stack/clickhouse/server.py` =
+ClickHouse 26.9, measured): background merges, TTL merges and the removal of emptied parts
+all run while the server is up. Even so it leaves two things behind:
 
 - parts without TTL information (attached or restored partitions) are never chosen for a
   TTL merge: only `ALTER TABLE … MATERIALIZE TTL` computes and applies it;
-- a TTL merge leaves an empty part (0 rows) that ClickHouse drops after its cleanup delay
-  (≥ 30 s of uptime), which a short chDB step never reaches.
+- a TTL merge leaves an empty part (0 rows) that ClickHouse drops only after its cleanup
+  delay (≥ 30 s of uptime).
 
 So, per table, this job (1) applies the table's own TTL explicitly to every partition
 entirely past it (`MATERIALIZE TTL IN PARTITION`, synchronous) and drops the partition
@@ -41,7 +39,7 @@ from dagster import (
 )
 
 from analytics_assets.metadata import markdown_table
-from analytics_assets.resources.clickhouse import CLICKHOUSE_POOL, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
 
 if TYPE_CHECKING:
     import polars as pl
@@ -312,7 +310,7 @@ def maintain_table(
 
 
 def _table_op(table: str):  # type: ignore[no-untyped-def]
-    @op(name=f"maintain_{table}_parts", pool=CLICKHOUSE_POOL, tags={"kind": "clickhouse"})
+    @op(name=f"maintain_{table}_parts", tags={"kind": "clickhouse"})
     def maintain(
         context: OpExecutionContext, clickhouse: ClickHouseResource, config: PartsMaintenanceConfig
     ) -> None:

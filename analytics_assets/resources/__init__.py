@@ -1,7 +1,7 @@
 """The one place that decides, from the environment, where each engine lives.
 
-Unset variables mean the embedded defaults on one machine (chDB and a local staging
-folder under `ANALYTICS_DATA_DIR`). Secrets are `EnvVar`s, resolved at run time and never
+Unset variables mean the embedded defaults on one machine (the local ClickHouse server
+`make demo` starts on 8123, a local staging folder under `ANALYTICS_DATA_DIR`). Secrets are `EnvVar`s, resolved at run time and never
 printed in the UI.
 """
 
@@ -11,11 +11,7 @@ from typing import Any
 from dagster import EnvVar
 
 from analytics_assets.alerts.notifier import AlertNotifier
-from analytics_assets.resources.clickhouse import (
-    ClickHouseResource,
-    EmbeddedClickHouse,
-    ServerClickHouse,
-)
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.collector_monitor import CollectorMonitor
 from analytics_assets.resources.config_store import ConfigStore
@@ -31,14 +27,15 @@ from analytics_assets.resources.warehouse import (
 
 
 def clickhouse_from_environment() -> ClickHouseResource:
-    """`CLICKHOUSE_URL` → a ClickHouse server; otherwise chDB under the data directory."""
+    """`CLICKHOUSE_URL` (EnvVar: the URL may carry a password), default the local server
+    on 8123 that `make demo` starts."""
     if os.environ.get("CLICKHOUSE_URL"):
-        return ServerClickHouse(url=EnvVar("CLICKHOUSE_URL"))
-    return EmbeddedClickHouse(path=os.environ.get("CHDB_PATH", ""))
+        return ClickHouseResource(url=EnvVar("CLICKHOUSE_URL"))
+    return ClickHouseResource()
 
 
 def clickhouse_sink_from_environment() -> ClickHouseSinkTarget:
-    """The stream sink inserts into the same server (`CLICKHOUSE_URL`); none when embedded."""
+    """The stream sink inserts into the same server (`CLICKHOUSE_URL`); none when unset."""
     if os.environ.get("CLICKHOUSE_URL"):
         return ClickHouseSinkTarget(url=EnvVar("CLICKHOUSE_URL"))
     return ClickHouseSinkTarget()
@@ -84,7 +81,7 @@ def paimon_from_environment() -> PaimonLake:
 
 def warehouse_from_environment(clickhouse: ClickHouseResource, paimon: PaimonLake) -> LakeWarehouse:
     """`STARROCKS_HOST` → StarRocks over the MySQL protocol (catalog settings from the
-    Paimon variables); otherwise chDB computes the models from the lake."""
+    Paimon variables); otherwise the ClickHouse server computes the models from the lake."""
     if not os.environ.get("STARROCKS_HOST"):
         return EmbeddedWarehouse(clickhouse=clickhouse, paimon=paimon)
     secrets = {

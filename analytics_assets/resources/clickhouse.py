@@ -1,22 +1,20 @@
-"""ClickHouse access with one interface and two backends.
+"""ClickHouse access: one resource, one code path, a ClickHouse server in every profile.
 
-`EmbeddedClickHouse` runs chDB (ClickHouse in-process) on a local directory: the default
-on one machine. `ServerClickHouse` talks to a ClickHouse server through clickhouse-connect.
-Both run the same SQL files from `sql/clickhouse/`, with parameters bound by the engine
-(`{name:Type}`), and both apply the versioned migrations when a step first opens them.
+`ClickHouseResource` talks to a server over HTTP through clickhouse-connect: production's
+deployment, the local stack's, or on one machine the real ClickHouse server from the
+chdb-core wheel that `make demo` and the tests start (`stack/clickhouse`). It runs the SQL
+files from `sql/clickhouse/` with parameters bound by the server (`{name:Type}`) and
+applies the versioned migrations when a step first opens it.
 
-chDB is single-process: a second process cannot open the same data path. Every Dagster
-step that uses the embedded engine therefore runs in the `clickhouse` concurrency pool
-(limit 1, see `dagster_home/dagster.yaml`), and the resource holds the engine only for
-the duration of a step.
+Why a server even on one machine: in-process chDB let one process at a time open its
+data, so every ClickHouse step ran in a concurrency pool of one and sensors and services
+could not read it. A server takes any number of clients.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,10 +26,10 @@ import pyarrow as pa
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from analytics_assets.project import data_dir
 from analytics_assets.resources.sql_files import Migration, load_sql, migrations, split_statements
 
-CLICKHOUSE_POOL = "clickhouse"
+# The local server `make demo` starts (DEMO_CLICKHOUSE_PORT's default), as Redis' 6379.
+DEFAULT_URL = "http://127.0.0.1:8123"
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,100}$")
 
@@ -81,7 +79,7 @@ def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
 
 
 def _bindable(value: Any) -> Any:
-    """Render datetimes as UTC text both engines parse for DateTime64 parameters."""
+    """Render datetimes as UTC text the server parses for DateTime64 parameters."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -92,7 +90,12 @@ def _bindable(value: Any) -> Any:
 
 
 class ClickHouseResource(ConfigurableResource):
-    """Intent-level ClickHouse operations shared by both backends."""
+    """A ClickHouse server over HTTP; `url` like `http://user:password@host:8123/database`
+    (default the local server on 8123). Intent-level operations over the SQL files."""
+
+    url: str = DEFAULT_URL
+
+    _client: Any = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self.open()
@@ -116,24 +119,57 @@ class ClickHouseResource(ConfigurableResource):
         finally:
             self.close()
 
-    # -- backend primitives ------------------------------------------------------------
-    @abstractmethod
-    def open(self) -> None: ...
+    # -- connection --------------------------------------------------------------------
+    def open(self) -> None:
+        """Connect (clickhouse-connect asks the server its version, so an unreachable server
+        fails here, with the URL without credentials and what to do)."""
+        if self._client is not None:
+            return
+        import clickhouse_connect
 
-    @abstractmethod
-    def close(self) -> None: ...
+        endpoint = ClickHouseEndpoint.parse(self.url)
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=endpoint.host,
+                port=endpoint.port,
+                username=endpoint.user,
+                password=endpoint.password,
+                database=endpoint.database,
+                secure=endpoint.scheme == "https",
+                # No server session: every statement stands alone (none relies on session
+                # state), so threads sharing this client never meet "session is locked".
+                autogenerate_session_id=False,
+            )
+        except Exception as exc:  # the client's connection errors vary by transport
+            raise ClickHouseError(
+                f"ClickHouse server {endpoint.base_url} unreachable ({exc}). Start the local "
+                "one (`make demo` starts it; `python -m stack up` for the stack) or set "
+                "CLICKHOUSE_URL to a running server."
+            ) from exc
 
-    @abstractmethod
-    def is_open(self) -> bool: ...
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
-    @abstractmethod
-    def _execute(self, sql: str, params: Params) -> None: ...
+    def is_open(self) -> bool:
+        return self._client is not None
 
-    @abstractmethod
-    def _query_arrow(self, sql: str, params: Params) -> pa.Table: ...
+    def _require_open(self) -> Any:
+        if self._client is None:
+            raise ClickHouseError("ClickHouseResource is not open; use it in a step or `opened()`")
+        return self._client
 
-    @abstractmethod
-    def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None: ...
+    def _execute(self, sql: str, params: Params) -> None:
+        self._require_open().command(sql, parameters=dict(params) or None)
+
+    def _query_arrow(self, sql: str, params: Params) -> pa.Table:
+        return self._require_open().query_arrow(sql, parameters=dict(params) or None)
+
+    def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
+        self._require_open().insert_arrow(
+            table, data, settings={"insert_deduplication_token": dedup_token}
+        )
 
     # -- intent-level API --------------------------------------------------------------
     def migrate(self) -> list[Migration]:
@@ -223,119 +259,3 @@ class ClickHouseResource(ConfigurableResource):
             self._execute(sql, bound)
         except Exception as exc:
             raise ClickHouseError(f"{origin} failed: {exc}") from exc
-
-
-# chDB allows one engine per data path per process; steps and test code share it.
-_EMBEDDED_LOCK = threading.Lock()
-_EMBEDDED_SESSIONS: dict[str, tuple[Any, int]] = {}
-
-
-class EmbeddedClickHouse(ClickHouseResource):
-    """chDB on a local directory (the default on one machine)."""
-
-    path: str = ""
-
-    _session: Any = PrivateAttr(default=None)
-
-    def resolved_path(self) -> str:
-        return self.path or str(data_dir() / "clickhouse")
-
-    def open(self) -> None:
-        if self._session is not None:
-            return
-        from chdb import session as chdb_session
-
-        path = self.resolved_path()
-        with _EMBEDDED_LOCK:
-            shared, users = _EMBEDDED_SESSIONS.get(path, (None, 0))
-            if shared is None:
-                try:
-                    shared = chdb_session.Session(path)
-                except RuntimeError as exc:
-                    raise ClickHouseError(
-                        f"Cannot open the embedded ClickHouse at {path}: another process holds it. "
-                        "Run every step that touches it in the 'clickhouse' concurrency pool "
-                        "(limit 1 in dagster_home/dagster.yaml) and stop stray processes."
-                    ) from exc
-            _EMBEDDED_SESSIONS[path] = (shared, users + 1)
-        self._session = shared
-
-    def close(self) -> None:
-        if self._session is None:
-            return
-        path = self.resolved_path()
-        with _EMBEDDED_LOCK:
-            shared, users = _EMBEDDED_SESSIONS[path]
-            if users <= 1:
-                shared.close()
-                del _EMBEDDED_SESSIONS[path]
-            else:
-                _EMBEDDED_SESSIONS[path] = (shared, users - 1)
-        self._session = None
-
-    def is_open(self) -> bool:
-        return self._session is not None
-
-    def _require_open(self) -> Any:
-        if self._session is None:
-            raise ClickHouseError("EmbeddedClickHouse is not open; use it in a step or `opened()`")
-        return self._session
-
-    def _execute(self, sql: str, params: Params) -> None:
-        self._require_open().query(sql, "CSV", params=dict(params) or None)
-
-    def _query_arrow(self, sql: str, params: Params) -> pa.Table:
-        return self._require_open().query(sql, "ArrowTable", params=dict(params) or None)
-
-    def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
-        columns = ", ".join(data.column_names)
-        statement = (
-            f"INSERT INTO {table} ({columns}) SETTINGS insert_deduplication_token = '{dedup_token}'"
-        )
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, data.schema) as writer:
-            writer.write_table(data, max_chunksize=1_000_000)
-        with self._require_open().send_insert(statement, "ArrowStream") as inserter:
-            inserter.append(memoryview(sink.getvalue()))
-            inserter.finish()
-
-
-class ServerClickHouse(ClickHouseResource):
-    """A ClickHouse server over HTTP (clickhouse-connect); `url` like
-    `http://user:password@host:8123/database`."""
-
-    url: str
-
-    _client: Any = PrivateAttr(default=None)
-
-    def open(self) -> None:
-        if self._client is not None:
-            return
-        import clickhouse_connect
-
-        endpoint = ClickHouseEndpoint.parse(self.url)
-        self._client = clickhouse_connect.get_client(
-            host=endpoint.host,
-            port=endpoint.port,
-            username=endpoint.user,
-            password=endpoint.password,
-            database=endpoint.database,
-            secure=endpoint.scheme == "https",
-        )
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def is_open(self) -> bool:
-        return self._client is not None
-
-    def _execute(self, sql: str, params: Params) -> None:
-        self._client.command(sql, parameters=dict(params) or None)
-
-    def _query_arrow(self, sql: str, params: Params) -> pa.Table:
-        return self._client.query_arrow(sql, parameters=dict(params) or None)
-
-    def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
-        self._client.insert_arrow(table, data, settings={"insert_deduplication_token": dedup_token})

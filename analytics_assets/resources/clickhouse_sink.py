@@ -1,23 +1,19 @@
-"""Where the `clickhouse_sink` Flink job inserts: the server profile's ClickHouse.
+"""Where the `clickhouse_sink` Flink job inserts: the server `CLICKHOUSE_URL` names.
 
 A resource of its own (not `ClickHouseResource`) because the supervisor sensor and the
-launch run only need to know *whether* there is a server and where: opening the
-embedded engine there would take chDB's single-process lock away from the loads.
+launch run only need to know *whether* the job has a server to write to and where, and
+the TaskManagers must reach it: only a server named in the environment (the demo exports
+its local one) is one they can.
 """
 
 from dagster import ConfigurableResource
 
-from analytics_assets.resources.clickhouse import (
-    ClickHouseEndpoint,
-    ClickHouseError,
-    ServerClickHouse,
-)
+from analytics_assets.resources.clickhouse import ClickHouseEndpoint, ClickHouseResource
 
 
 class ClickHouseSinkTarget(ConfigurableResource):
-    """`url` like `CLICKHOUSE_URL` (`http://user:password@host:8123/database`); empty in the
-    embedded profile, where chDB lives inside Dagster's processes and no Flink job can
-    reach it, so `user_behaviors` is loaded by the hourly asset only."""
+    """`url` like `CLICKHOUSE_URL` (`http://user:password@host:8123/database`); empty when
+    the variable is unset, and then `user_behaviors` is loaded by the hourly asset only."""
 
     url: str = ""
 
@@ -38,12 +34,8 @@ class ClickHouseSinkTarget(ConfigurableResource):
     def ensure_schema(self) -> list[str]:
         """Apply pending migrations before the job inserts (a fresh server has no
         `user_behaviors` until some Dagster step opened it); returns what was applied."""
-        server = ServerClickHouse(url=self.url)
-        try:
-            server.open()
-        except Exception as exc:  # the client's connection errors vary by transport
-            endpoint = ClickHouseEndpoint.parse(self.url).base_url  # no credentials
-            raise ClickHouseError(f"ClickHouse server {endpoint} unreachable: {exc}") from exc
+        server = ClickHouseResource(url=self.url)
+        server.open()  # an unreachable server is a ClickHouseError naming it, no credentials
         try:
             return [f"V{m.version:03d}__{m.name}" for m in server.migrate()]
         finally:

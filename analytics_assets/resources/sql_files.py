@@ -1,7 +1,8 @@
 """SQL lives in `sql/<engine>/…` files; Python only loads them by name.
 
 Parameters are always bound by the driver with ClickHouse's `{name:Type}` syntax, so
-the same file runs unchanged on chDB and on a ClickHouse server.
+the same file runs unchanged on every ClickHouse server (the local chdb-core one and a
+deployment).
 """
 
 import hashlib

@@ -1,5 +1,6 @@
 """Where the DWD/DWS models live: StarRocks in production (async materialized views over
-the external Paimon catalog), or chDB reading the lake directly on one machine. Assets
+the external Paimon catalog), or the ClickHouse server reading the lake directly on one
+machine. Assets
 call `refresh_day` and `model_state` and do not know which one they talk to."""
 
 import datetime as dt
@@ -51,9 +52,12 @@ class LakeWarehouse(ConfigurableResource, ABC):
 
 
 class EmbeddedWarehouse(LakeWarehouse):
-    """The models computed by chDB from the lake (`paimonLocal` / `paimonS3`) into tables
-    of the `lakehouse` database. chDB reads append tables correctly (no merge-on-read
-    needed), which is why the ODS stays append-only."""
+    """The models computed by the ClickHouse server from the lake (`paimonLocal` /
+    `paimonS3`) into tables of its `lakehouse` database. ClickHouse's Paimon reader is
+    right for append tables only (no merge-on-read), which is why the ODS stays
+    append-only. A local lake is read wherever it is: the local server's user files are
+    the whole machine (stack/clickhouse/server.py); a remote server must see the same
+    path, or use an S3 lake."""
 
     clickhouse: ClickHouseResource
     paimon: PaimonLake
@@ -64,15 +68,7 @@ class EmbeddedWarehouse(LakeWarehouse):
             if self.paimon.is_s3():
                 params[table] = self.paimon.table_http_url(table)
                 continue
-            location = self.paimon.table_location(table)
-            cwd = os.getcwd()
-            if not os.path.abspath(location).startswith(cwd.rstrip("/") + "/"):
-                raise WarehouseError(
-                    f"chDB reads Paimon tables only below its working directory ({cwd}); "
-                    f"{location} is outside it. Keep the embedded lake under the project "
-                    "(ANALYTICS_DATA_DIR inside the working directory) or use StarRocks."
-                )
-            params[table] = location
+            params[table] = os.path.abspath(self.paimon.table_location(table))
         if self.paimon.is_s3():
             params["s3_access_key"] = self.paimon.s3_access_key_id
             params["s3_secret_key"] = self.paimon.s3_secret_access_key
@@ -99,7 +95,7 @@ class EmbeddedWarehouse(LakeWarehouse):
             rows = clickhouse.query_sql(
                 f"SELECT count() AS n FROM {target} WHERE dt = {{day:String}}", params
             )["n"][0]
-        return Refresh(model.name, day, int(rows), time.monotonic() - started, "chdb")
+        return Refresh(model.name, day, int(rows), time.monotonic() - started, "clickhouse")
 
     def model_state(self, model: WarehouseModel) -> dict[str, Any]:
         with self.clickhouse.opened() as clickhouse:
@@ -109,7 +105,7 @@ class EmbeddedWarehouse(LakeWarehouse):
                 {"db": EMBEDDED_DATABASE, "name": model.name},
             )["n"][0]
         return {
-            "engine": "chdb",
+            "engine": "clickhouse",
             "table": f"{EMBEDDED_DATABASE}.{model.name}",
             "exists": bool(found),
         }

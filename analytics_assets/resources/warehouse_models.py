@@ -1,6 +1,6 @@
 """The warehouse models (DWD/DWS). One source of truth per model: the StarRocks
-materialized view in `sql/starrocks/<name>.sql`. The embedded engine (chDB) runs the same
-SELECT, derived with sqlglot and checked by tests against an independent polars
+materialized view in `sql/starrocks/<name>.sql`. The embedded warehouse (the ClickHouse
+server) runs the same SELECT, derived with sqlglot and checked by tests against an independent polars
 computation. The derivation fixes what sqlglot gets wrong for these models:
 `get_json_string` (no ClickHouse equivalent emitted; StarRocks returns NULL for a missing
 key, ClickHouse '' → NULLIF) and LEFT JOIN misses (NULL only with `join_use_nulls`).
@@ -64,7 +64,7 @@ def select_body(name: str) -> exp.Query:
 
 @cache
 def clickhouse_select(name: str, s3: bool = False) -> str:
-    """The model's SELECT for chDB. Lake tables become `paimonLocal({<table>:String})`, or
+    """The model's SELECT for ClickHouse. Lake tables become `paimonLocal({<table>:String})`, or
     `paimonS3({<table>:String}, {s3_access_key:String}, {s3_secret_key:String})` for an S3
     lake (the caller binds locations and keys); other models become tables of the embedded
     `lakehouse` database. The result is filtered to one day: `{day:String}`."""

@@ -37,8 +37,8 @@ def submit_stream_job(
         raise Failure(f"unknown stream job {config.stream_job!r}; declared: {sorted(JOBS_BY_NAME)}")
     if job_spec not in declared_jobs(clickhouse_sink):
         raise Failure(
-            f"{job_spec.name} inserts into a ClickHouse server: set CLICKHOUSE_URL (the "
-            "embedded chDB cannot be reached from Flink)"
+            f"{job_spec.name} inserts into a ClickHouse server: set CLICKHOUSE_URL to one "
+            "the TaskManagers reach (`make demo` exports its local server's)"
         )
     try:
         flink.ensure_cluster()

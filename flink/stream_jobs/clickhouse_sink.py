@@ -1,6 +1,6 @@
 """`clickhouse_sink`: new events → ClickHouse `user_behaviors`, seconds after they land
-(server profile; the embedded chDB lives inside Dagster's processes, so there the hourly
-load is the only writer).
+(whenever `CLICKHOUSE_URL` names the server: the demo exports its local one; without it
+the hourly load is the only writer).
 
 One INSERT per batch of new events (a landed file or a Kafka micro-batch, after the
 job's keyed dedup by `event_id`, see `dedup`) over the HTTP interface, as ArrowStream,

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
 from stack.processes import free_port
 from tests.conftest import materialize_behavior
@@ -30,7 +30,7 @@ REPLAY_EVERY = 10
 
 @pytest.mark.slow
 def test_kill_9_twice_under_load_loses_no_acknowledged_event(
-    tmp_path: Path, clickhouse: EmbeddedClickHouse
+    tmp_path: Path, clickhouse: ClickHouseResource
 ) -> None:
     port = free_port()
     load = LoadGenerator(

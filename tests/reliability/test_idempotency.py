@@ -25,12 +25,18 @@ from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.lakehouse import defs as lakehouse_defs
 from analytics_assets.raw_log import behaviors, sa_events
-from analytics_assets.resources.clickhouse import EmbeddedClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
 from analytics_assets.resources.warehouse_models import MODELS
-from tests.conftest import ANCHOR, materialize_behavior, partition_key, partition_range_tags
+from tests.conftest import (
+    ANCHOR,
+    materialize_behavior,
+    partition_key,
+    partition_range_tags,
+    server_statement,
+)
 from tests.reliability import report
 from tests.support.lake import read_pypaimon
 from tests.support.staging import read_stream
@@ -63,7 +69,7 @@ WAREHOUSE_TABLES = {
 STAMPED_BY_THE_LOAD = {"ingested_at"}
 
 
-def _content_expression(clickhouse: EmbeddedClickHouse, table: str) -> str:
+def _content_expression(clickhouse: ClickHouseResource, table: str) -> str:
     """Every stored column (materialized and load-stamped ones left out), aggregate states
     finalized, floats rounded."""
     database, _, name = table.rpartition(".")
@@ -85,7 +91,7 @@ def _content_expression(clickhouse: EmbeddedClickHouse, table: str) -> str:
 
 
 def clickhouse_fingerprint(
-    clickhouse: EmbeddedClickHouse, tables: dict[str, tuple[str, str]]
+    clickhouse: ClickHouseResource, tables: dict[str, tuple[str, str]]
 ) -> Fingerprint:
     found: Fingerprint = {}
     for table, (partition, key) in tables.items():
@@ -144,13 +150,15 @@ def day_range_tags() -> dict[str, str]:
 
 # -- scenarios --------------------------------------------------------------------------
 @pytest.mark.slow
-def test_behavior_assets_rerun_identically_hour_by_hour_and_as_a_range(tmp_path: Path) -> None:
+def test_behavior_assets_rerun_identically_hour_by_hour_and_as_a_range(
+    tmp_path: Path, clickhouse_database: Callable[[], str]
+) -> None:
     raw_event_log = RawEventLog(root=str(tmp_path / "staging"))
     staged = generate_behaviors(HOURS[0], HOURS[-1] + dt.timedelta(hours=1), 12_000, seed=41)
     raw_event_log.write(behaviors.CONTRACT, staged)
     raw_event_log.write(behaviors.CONTRACT, staged.slice(0, 700))  # an at-least-once replay
 
-    def build(engine: EmbeddedClickHouse, one_by_one: bool) -> Fingerprint:
+    def build(engine: ClickHouseResource, one_by_one: bool) -> Fingerprint:
         runs = (
             [materialize_behavior(engine, raw_event_log, hour) for hour in HOURS]
             if one_by_one
@@ -160,8 +168,8 @@ def test_behavior_assets_rerun_identically_hour_by_hour_and_as_a_range(tmp_path:
         with engine.opened():
             return clickhouse_fingerprint(engine, BEHAVIOR_TABLES)
 
-    by_hour = EmbeddedClickHouse(path=str(tmp_path / "by_hour"))
-    as_range = EmbeddedClickHouse(path=str(tmp_path / "as_range"))
+    by_hour = ClickHouseResource(url=clickhouse_database())
+    as_range = ClickHouseResource(url=clickhouse_database())
     states = dict(
         zip(
             ("hour by hour", "again", "as a range", "range again"),
@@ -198,19 +206,27 @@ def test_behavior_assets_rerun_identically_hour_by_hour_and_as_a_range(tmp_path:
 
 @pytest.mark.slow
 def test_lakehouse_assets_rerun_identically_one_by_one_and_as_ranges(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clickhouse_server_url: str,
+    clickhouse_database: Callable[[], str],
 ) -> None:
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)  # chDB reads Paimon only below its working directory
     raw_event_log = RawEventLog(root=str(tmp_path / "staging"))
     staged = generate_sa_events(HOURS[0], HOURS[-1] + dt.timedelta(hours=1), 8_000, seed=42)
     raw_event_log.write(sa_events.CONTRACT, staged)
     raw_event_log.write(sa_events.CONTRACT, staged.slice(0, 500))  # an at-least-once replay
     assets = list(lakehouse_defs.assets)  # type: ignore[arg-type]
 
+    engines = {"one_by_one": clickhouse_database(), "as_ranges": clickhouse_database()}
+
     def build(root: Path, one_by_one: bool) -> Fingerprint:
+        if not (root / "lake").exists():
+            # A fresh engine: the models' `lakehouse` database is one per server; its
+            # database's migrations create it again on first open.
+            server_statement(clickhouse_server_url, "DROP DATABASE IF EXISTS lakehouse SYNC")
         lake = PaimonLake(warehouse=str(root / "lake"))
-        engine = EmbeddedClickHouse(path=str(root / "clickhouse"))
+        engine = ClickHouseResource(url=engines[root.name])
         resources = {
             "paimon": lake,
             "raw_event_log": raw_event_log,
@@ -255,7 +271,7 @@ def test_lakehouse_assets_rerun_identically_one_by_one_and_as_ranges(
     tables = {table for table, _ in states["again"]}
     outcome = report.record(
         report.Outcome(
-            scenario="re-run idempotency: lakehouse (Paimon, chDB warehouse)",
+            scenario="re-run idempotency: lakehouse (Paimon, ClickHouse warehouse)",
             faults="every partition materialized 4 times: one by one twice, as ranges twice",
             sent=len(landed),
             acknowledged=len(set(landed.to_pylist())),

@@ -21,7 +21,7 @@ from dagster import DagsterInstance
 from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import ServerClickHouse
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -170,7 +170,7 @@ def test_taskmanager_killed_while_files_land_loses_and_doubles_nothing(
 
     everything = pl.from_arrow(pa.concat_tables([first, *files]))
     client = redis.Redis.from_url(redis_url)
-    clickhouse = ServerClickHouse(url=clickhouse_url)
+    clickhouse = ClickHouseResource(url=clickhouse_url)
     redis_problem = _settled(lambda: redis_mismatch(client, everything), "Redis", 120)
     with clickhouse.opened():
         sink_problem = _settled(

@@ -186,8 +186,8 @@ class DagsterDev:
 @contextlib.contextmanager
 def dagster_dev(directory: Path, env: dict[str, str]) -> Iterator[DagsterDev]:
     """`dagster dev -w workspace.yaml` (webserver, daemon and code server) with `env` on top
-    of this environment and its own DAGSTER_HOME (the project's dagster.yaml, for the
-    chDB pool limit) under `directory`. Ready when every code location has loaded; a
+    of this environment and its own DAGSTER_HOME (the project's dagster.yaml, for its
+    pool limits) under `directory`. Ready when every code location has loaded; a
     location that failed to load fails here with its error. Stopped by terminating its
     whole process group, run workers included."""
     home = directory / "dagster_home"
