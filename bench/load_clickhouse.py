@@ -151,9 +151,9 @@ def grow(
 
     def insert() -> None:
         for copy in range(1, copies + 1):
-            clickhouse.query_sql(_COPY_DAY, {"shift": copy, "day": day.date()})
+            clickhouse.execute_sql(_COPY_DAY, {"shift": copy, "day": day.date()})
         if remainder:
-            clickhouse.query_sql(
+            clickhouse.execute_sql(
                 _COPY_DAY + " LIMIT {rows:UInt64}",
                 {"shift": copies + 1, "day": day.date(), "rows": remainder},
             )
