@@ -238,6 +238,11 @@ def test_tenant_comes_from_the_token_and_bad_input_is_a_422(
             answer = client.get(path, params=params, headers=headers)
             assert answer.status_code == 200, (path, answer.text)
             assert answer.json()["status"] == "empty" and answer.json()["data"] is None, path
+    # `+08:00` sent unencoded arrives as " 08:00": read as the offset it was meant to be
+    day = f"{ANCHOR:%Y-%m-%d}"
+    plus = client.get("/api/v1/dashboard", params={"start": f"{day}T08:00:00 08:00"}, headers=acme)
+    assert plus.status_code == 200, plus.text
+    assert plus.json()["range"]["start"] == f"{day}T00:00:00+00:00"
     refusals = {
         "more than 400 days": ({"start": "2020-01-01T00:00:00Z"}, "at most 400 days apart"),
         "end before start": (

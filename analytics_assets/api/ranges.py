@@ -12,6 +12,7 @@ future (a typo like 2062 for 2026), text that is not ISO 8601.
 """
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,9 +53,13 @@ class TimeRange:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "unit": self.unit}
 
 
+# An unencoded `+08:00` in a query string arrives as ` 08:00` (a `+` is a space there).
+_DECODED_PLUS = re.compile(r"(?<=\d) (\d\d(:?\d\d)?)$")
+
+
 def _parse(field: str, text: str) -> dt.datetime:
     try:
-        moment = dt.datetime.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(_DECODED_PLUS.sub(r"+\1", text.strip()))
     except ValueError:
         raise RangeError(
             field, f"{field} must be an ISO 8601 time with a zone, e.g. {EXAMPLE}"
