@@ -63,7 +63,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """48 hours of generated traffic (3 tenants, 3 scenarios, 3 experiments) loaded into a
     real ClickHouse server through user_behaviors and every rollup, checks passing, and the
     demo configuration."""
-    with served_analytics(tmp_path_factory.mktemp("dashboard"), ANCHOR, HOURS, 60_000) as data:
+    root = tmp_path_factory.mktemp("dashboard")
+    with served_analytics(root, ANCHOR, HOURS, 60_000, open_hour_events=300) as data:
         yield data
 
 
@@ -252,6 +253,7 @@ def test_tenant_comes_from_the_token_and_bad_input_is_a_422(
         "naive": ({"start": "2026-01-01T00:00:00"}, "has no zone"),
         "far future": ({"end": "2099-01-01T00:00:00Z"}, "end is in the future"),
         "not a time": ({"start": "yesterday"}, "ISO 8601"),
+        "before 1970": ({"end": "0001-01-01T00:00:00Z"}, "before 1970"),  # found by schemathesis
     }
     for name, (params, message) in refusals.items():
         for path in ENDPOINTS:
@@ -413,18 +415,28 @@ def test_page_range_picker_drives_every_panel_and_lives_in_the_url(
         assert page.locator("#zone").inner_text() == f"times in {zone}"
         assert page.evaluate("document.body.dataset.range") == "7d"  # the API's default too
 
-        # The data ends a day ago: the last 24 hours are the empty state in every range panel.
+        # The last 24 hours hold only the open hour's events so far: drawn as partial.
         page.select_option("#range", "24h")
         wait_ready(page, "24h")
         assert "range=24h" in page.url and "token" not in page.url
-        for name in ("overview", "trend_hourly", "funnel", "items", "experiments"):
-            assert page.locator(f"[data-panel={name}]").get_attribute("data-state") == "empty"
+        hourly = answer(page, "/api/v1/metrics/trend", granularity="hour")["data"]["points"]
+        last = dt.datetime.fromisoformat(hourly[-1]["hour_start"])
+        assert last + dt.timedelta(hours=2) > dt.datetime.now(dt.UTC), "the fixture's open hour"
+        if last + dt.timedelta(hours=1) > dt.datetime.now(dt.UTC):  # not rolled over since
+            trend = page.locator("[data-panel=trend_hourly]")
+            assert dt.datetime.fromisoformat(trend.get_attribute("data-open-hour")) == last
+            assert "is partial" in trend.locator(".partial-note").inner_text()
+            shaded = page.evaluate(
+                """() => echarts.getInstanceByDom(document.querySelector(
+                '[data-panel="trend_hourly"] .chart')).getOption().series[0].markArea.data"""
+            )
+            assert len(shaded) == 1
 
         page.select_option("#range", "30d")
         wait_ready(page, "30d")
         hourly = answer(page, "/api/v1/metrics/trend", granularity="hour")["data"]["points"]
         assert [p["clicks"] for p in hourly] == chart_series(page, "trend_hourly")[1]
-        assert len(hourly) == HOURS
+        assert len(hourly) == HOURS + 1  # two days and the open hour
 
         # A custom range typed in the viewer's wall time: [ANCHOR + 6 h, ANCHOR + 30 h) UTC.
         local = ZoneInfo(zone)

@@ -22,6 +22,9 @@ MAX_RANGE = dt.timedelta(days=400)
 # The open hour and a viewer's "end of today" in any zone lie ahead of the server's clock.
 FUTURE_SLACK = dt.timedelta(days=1)
 EXAMPLE = "2026-12-01T00:00:00Z"
+# ClickHouse's DateTime starts here; earlier times cannot hold events (schemathesis sent
+# end=0001-01-01T00:00:00Z, and "end minus 7 days" overflowed into a 500).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class RangeError(ValueError):
@@ -70,7 +73,15 @@ def _parse(field: str, text: str) -> dt.datetime:
             f"{field} has no zone: send it with one, e.g. {EXAMPLE} or "
             "2026-12-01T08:00:00+08:00 (a naive time would be a guess)",
         )
-    return moment.astimezone(dt.UTC)
+    try:
+        moment = moment.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 has no UTC datetime
+        raise RangeError(
+            field, f"{field} is out of range: send a time after {EARLIEST:%Y-%m-%d}"
+        ) from None
+    if moment < EARLIEST:
+        raise RangeError(field, f"{field} is before {EARLIEST.isoformat()}: no data can exist")
+    return moment
 
 
 def _floor(moment: dt.datetime, unit: Unit) -> dt.datetime:
@@ -94,7 +105,7 @@ def requested_range(
 ) -> TimeRange:
     """The range a request asks for: `end` defaults to now, `start` to `end - default`."""
     end_time = _parse("end", end) if end else now
-    start_time = _parse("start", start) if start else end_time - default
+    start_time = _parse("start", start) if start else max(end_time - default, EARLIEST)
     if end_time <= start_time:
         raise RangeError(
             "end",

@@ -81,17 +81,30 @@ def load_hours(
 
 @contextlib.contextmanager
 def served_analytics(
-    root: Path, first_hour: dt.datetime, hours: int, events: int, seed: int = 21
+    root: Path,
+    first_hour: dt.datetime,
+    hours: int,
+    events: int,
+    seed: int = 21,
+    open_hour_events: int = 0,
 ) -> Iterator[Served]:
+    """`events` over `hours` from `first_hour`, plus `open_hour_events` in the open (current)
+    hour so far, loaded up to it (the hours between stay empty)."""
     raw_event_log = RawEventLog(root=str(root / "staging"))
     end = first_hour + dt.timedelta(hours=hours)
     raw_event_log.write(behaviors.CONTRACT, generate_behaviors(first_hour, end, events, seed=seed))
+    last_hour = end - dt.timedelta(hours=1)
+    if open_hour_events:
+        now = dt.datetime.now(dt.UTC)
+        last_hour = now.replace(minute=0, second=0, microsecond=0)
+        events_now = generate_behaviors(last_hour, now, open_hour_events, seed=seed + 1)
+        raw_event_log.write(behaviors.CONTRACT, events_now)
     store = ConfigStore(path=str(root / "config"))
     assert materialize(configuration_defs.assets, resources={"config_store": store}).success
     with clickhouse_server(root / "clickhouse") as url:
         clickhouse = server_clickhouse(f"{url}/default")
         with clickhouse.opened():
-            load_hours(clickhouse, raw_event_log, first_hour, end - dt.timedelta(hours=1))
+            load_hours(clickhouse, raw_event_log, first_hour, last_hour)
             yield Served(
                 f"{url}/default",
                 clickhouse,
