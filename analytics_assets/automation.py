@@ -2,7 +2,8 @@
 
 `raw_landing_sensor` reports each hour of the raw log that received files as an event on
 `raw_behaviors` / `raw_sa_events`; every asset below carries `on_upstream_update`, so a
-landing loads its hour, the load rebuilds its rollups, the rollups refresh the dashboard.
+landing loads its hour and the load rebuilds its rollups, which the analytics API reads
+per request.
 Runs start when their inputs changed (the UI shows the condition that fired on each run),
 never because a minute came round. Maintenance keeps its schedules: there time is the
 trigger.
@@ -67,7 +68,7 @@ data_driven_automation = AutomationConditionSensorDefinition(
     minimum_interval_seconds=30,
     description=(
         "Evaluates every asset's automation condition: loads follow landings reported by "
-        "raw_landing_sensor, rollups, models and snapshots follow their inputs."
+        "raw_landing_sensor, rollups and models follow their inputs."
     ),
 )
 

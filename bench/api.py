@@ -1,31 +1,28 @@
-"""Benchmark: the analytics API's latency per endpoint over 100 M raw events.
+"""Benchmark: the analytics API's latency per endpoint and range, computed per request from
+the ClickHouse rollups, beside the same queries sent straight to the server (the floor).
 
-    .venv/bin/python bench/api.py [--events 10000000] [--scale-to 100000000]
-                                  [--requests 500] [--warmup 20]
+    .venv/bin/python bench/api.py [--events 1000000] [--days 88] [--requests 160]
 
-Why: issue 6 asks for p95 < 50 ms per endpoint. Every request is a Redis read of a snapshot
-that `dashboard_snapshots` precomputes, so the API should not slow down as raw data grows;
-what does grow is the step that builds the snapshots. This measures both, at full size.
+Why: issue 21 serves any time range at request time (no precomputed snapshots) and asks
+for p95 < 50 ms per endpoint and range at concurrency 1 and 16, over 100 M raw events.
 
-1. Stages `--events` demo behaviors over one UTC day and loads them as the `user_behaviors`
-   asset does, grows user_behaviors inside ClickHouse to exactly `--scale-to` rows (copies
-   of that day on the days before it) and rebuilds the rollups (bench/load_clickhouse.py).
-2. Loads the demo configuration and materializes `dashboard_snapshots` (Dagster, as in
-   tests/test_dashboard.py) as of the end of the loaded day into a local redis-server,
-   once over the loaded day and once after the growth: wall time and step time. Feeds the
-   day's last staged hour through the stream jobs' own Redis writers (flink/stream_jobs:
-   realtime metrics, hot items) so /realtime has what the Flink jobs would leave there.
-3. Serves the API as production does (`python -m analytics_assets.api`: uvicorn, its own
-   process, access log on) on a free loopback port. One keep-alive httpx client requests
-   every GET route under /api/v1 (read from `app.routes`) plus query variants, sequentially,
-   round robin over the endpoints and the demo tenants: `--warmup` requests per endpoint,
-   then `--requests` timed ones (request sent to body read). Every answer should be 200
-   with status "ok".
-4. Prints p50/p95/p99/max per endpoint with PASS/FAIL against the 50 ms target (it does
-   not fail the run) and writes bench/results/api.json.
+1. Stages `--events` demo behaviors over one UTC day, loads them as the `user_behaviors`
+   asset does into a ClickHouse server (stack.clickhouse, as the tests start it), copies
+   that day to the `--days - 1` days before it inside ClickHouse (fresh event ids;
+   bench/load_clickhouse.py) and rebuilds every rollup per day, the user funnel's
+   included. `--days` stays under the 90-day raw retention.
+2. Loads the demo configuration and serves the API as production does
+   (`python -m analytics_assets.api`: uvicorn, its own process, access log on).
+3. For every data endpoint and the ranges 24 h, 7 d, 30 d and 90 d ending at the end of
+   the loaded day: `--requests` requests at concurrency 1 and 16 (threads, one keep-alive
+   httpx client each, round robin over the demo tenants), then the endpoint's SQL with the
+   same bound parameters straight to the server through clickhouse-connect (the floor: no
+   HTTP API, no JSON). Prints p50/p95/p99 per cell with PASS/FAIL against the 50 ms target
+   (it does not fail the run) and writes bench/results/api.json.
 
-Takes about 5 minutes at the defaults on 2 cores; `--events 200000 --scale-to 0` for a
-quick check.
+The lakehouse endpoint answers the empty state here (no lake pipeline in this benchmark:
+its DWS is a StarRocks or local-server table per day and project; bench/lake.py covers the
+lake). `--events 20000 --days 10 --requests 40` is a quick check.
 """
 
 import argparse
@@ -34,333 +31,212 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pyarrow as pa
-import redis
 from dagster import materialize
-from fastapi.routing import APIRoute
-from load_clickhouse import bench_day, grow, load, rebuild_rollups, server_url, stage
+from load_clickhouse import bench_day, grow, load, rebuild_rollups, stage
 from timing import timed
 
-from analytics_assets.api.app import create_app
-from analytics_assets.behavior.user_behaviors import read_hour
+from analytics_assets.api.ranges import TimeRange, requested_range
 from analytics_assets.configuration import defs as configuration_defs
-from analytics_assets.dashboard import defs as dashboard_defs
-from analytics_assets.dashboard.assets import dashboard_snapshots
 from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
-from analytics_assets.project import PROJECT_ROOT
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
-from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
-from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.resources.warehouse import EmbeddedWarehouse
-from tests.support.servers import api_server, redis_server
+from tests.support.servers import api_server, clickhouse_server, redis_server
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_P95_MS = 50.0
-API_PREFIX = "/api/v1/"
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # Dagster's run log
+RANGES = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30),
+          "90d": dt.timedelta(days=90)}  # fmt: skip
+CONCURRENCY = (1, 16)
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An API call and the SQL file it runs (the floor), with its parameters for a range."""
+
+    label: str
+    path: str
+    params: dict[str, Any]
+    unit: str
+    sql: str
+    sql_params: Callable[[str, TimeRange], dict[str, Any]]
+
+
+def _scope(tenant: str) -> dict[str, str]:
+    return {"tenant_id": tenant, "scenario_id": ""}
+
+
+def _hours(tenant: str, span: TimeRange) -> dict[str, Any]:
+    return {**_scope(tenant), "start": span.start, "end": span.end}
+
+
+def _days(tenant: str, span: TimeRange) -> dict[str, Any]:
+    return {**_scope(tenant), "start_day": span.first_day, "end_day": span.last_day}
+
+
+ENDPOINTS = (
+    Endpoint("dashboard", "/api/v1/dashboard", {}, "hour", "dashboard/overview", _hours),
+    Endpoint("trend by hour", "/api/v1/metrics/trend", {"granularity": "hour"}, "hour",
+             "dashboard/hourly_trend", _hours),
+    Endpoint("trend by day", "/api/v1/metrics/trend", {"granularity": "day"}, "day",
+             "dashboard/daily_trend", _days),
+    Endpoint("items", "/api/v1/items/distribution", {"limit": 10}, "day", "dashboard/top_items",
+             lambda tenant, span: {**_days(tenant, span), "limit": 10}),
+    Endpoint("funnel", "/api/v1/users/behavior", {}, "hour", "dashboard/user_funnel", _hours),
+    Endpoint("experiments", "/api/v1/experiments", {}, "day", "dashboard/experiments",
+             lambda tenant, span: {"tenant_id": tenant, "start_day": span.first_day,
+                                   "end_day": span.last_day}),
+)  # fmt: skip
 
 
 @dataclass
-class Endpoint:
-    label: str
-    path: str
-    params: dict[str, str]
+class Cell:
     samples_ms: list[float] = field(default_factory=list)
-    statuses: Counter[str] = field(default_factory=Counter)
-    response_bytes: int = 0
+    statuses: Counter = field(default_factory=Counter)
+
+    def report(self) -> dict[str, Any]:
+        ordered = sorted(self.samples_ms)
+
+        def rank(q: float) -> float:
+            return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 1)
+
+        return {"p50_ms": rank(0.5), "p95_ms": rank(0.95), "p99_ms": rank(0.99),
+                "answers": dict(self.statuses)}  # fmt: skip
 
 
-def _snapshot_resources(
-    clickhouse: ClickHouseResource, store: ConfigStore, redis_url: str, work: Path
-) -> dict[str, Any]:
-    """What `dashboard_snapshots` asks for, built as tests/test_dashboard.py builds it."""
-    required = set(dashboard_snapshots.required_resource_keys)
-    resources: dict[str, Any] = {
-        "clickhouse": clickhouse,
-        "config_store": store,
-        "realtime_redis": RealtimeRedis(url=redis_url),
-        # No lake pipeline here: the lakehouse overview is the empty state.
-        "warehouse": EmbeddedWarehouse(
-            clickhouse=clickhouse, paimon=PaimonLake(warehouse=str(work / "lake"))
-        ),
-    }
-    missing = required - resources.keys() - {"io_manager"}  # Dagster's default
-    if missing:
-        raise SystemExit(f"dashboard_snapshots needs resources this benchmark lacks: {missing}")
-    return {key: value for key, value in resources.items() if key in required}
+def _run(concurrency: int, requests: int, call: Callable[[int], str]) -> Cell:
+    """`requests` calls spread over `concurrency` threads; each call returns its status."""
+    cell = Cell()
 
+    def worker(offset: int) -> None:
+        for n in range(offset, requests, concurrency):
+            started = time.perf_counter()
+            status = call(n)
+            cell.samples_ms.append((time.perf_counter() - started) * 1000)
+            cell.statuses[status] += 1
 
-def _publish_snapshots(resources: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
-    """Materialize `dashboard_snapshots`; its wall time, step time and what it published."""
-    started = time.perf_counter()
-    result = materialize(
-        dashboard_defs.assets,
-        resources=resources,
-        run_config={
-            "ops": {"dashboard_snapshots": {"config": {"as_of": as_of.isoformat()}}},
-            **QUIET,
-        },
-    )
-    wall = time.perf_counter() - started
-    if not result.success:
-        raise SystemExit("dashboard_snapshots failed")
-    (step,) = [
-        event.event_specific_data
-        for event in result.get_step_success_events()
-        if event.step_key == "dashboard_snapshots"
-    ]
-    (materialization,) = result.asset_materializations_for_node("dashboard_snapshots")
-    metadata = materialization.metadata
-    report = {
-        "materialize_wall_s": round(wall, 2),
-        "step_s": round(step.duration_ms / 1000, 2),
-        "redis_keys": metadata["redis_keys"].value,
-        "payload_bytes": metadata["payload_bytes"].value,
-    }
-    print(f"dashboard_snapshots: {report}", flush=True)
-    return report
-
-
-def _feed_stream_jobs(redis_url: str, events: pa.Table) -> int:
-    """Write what the realtime_metrics and hot_items jobs write for these events, with the
-    jobs' own functions (their pure logic runs outside Flink, as in tests); keys written."""
-    sys.path.insert(0, str(PROJECT_ROOT / "flink"))
-    from stream_jobs import hot_items, realtime_metrics
-    from stream_jobs.batches import Batch
-    from stream_jobs.settings import JobSettings
-
-    client = redis.Redis.from_url(redis_url)
-    batch = Batch("bench", events)
-    metrics = JobSettings(job="realtime_metrics", redis_url=redis_url)
-    hot = JobSettings(job="hot_items", redis_url=redis_url)
-    keys = 0
-    for part in realtime_metrics.partials(batch, metrics):
-        realtime_metrics.write(
-            client, part.tenant, part.scenario, part.windows, part.max_event_ms, metrics
-        )
-        keys += 1
-    for part in hot_items.partials(batch, hot):
-        scores = hot_items.merge_scores([None] * len(part.items), part)
-        touched = dict(zip(part.items, scores.tolist(), strict=True))
-        top = hot_items.top_n([], touched, hot.top_n)
-        hot_items.write(client, part.tenant, part.scenario, top, part.max_event_ms, hot)
-        keys += 1
-    return keys
-
-
-def _endpoints(redis_url: str, tokens: dict[str, str], as_of: dt.datetime) -> list[Endpoint]:
-    """Every GET route under /api/v1 with its defaults, plus the query variants below."""
-    variants: dict[str, list[dict[str, str]]] = {
-        "/api/v1/dashboard": [{"scenario_id": "home_feed"}],
-        "/api/v1/metrics/trend": [
-            {"granularity": "day"},
-            # the one request that filters rows in Python (168 hourly points)
-            {
-                "granularity": "hour",
-                "start": f"{as_of - dt.timedelta(hours=24):%Y-%m-%dT%H:%MZ}",
-                "end": f"{as_of:%Y-%m-%dT%H:%MZ}",
-            },
-        ],
-        "/api/v1/items/distribution": [{"limit": "20"}],
-    }
-    app = create_app(redis_url, tokens)
-    endpoints = []
-    for route in app.routes:
-        if not (
-            isinstance(route, APIRoute)
-            and route.path.startswith(API_PREFIX)
-            and "GET" in route.methods
-        ):
-            continue
-        if route.dependant.path_params:
-            print(f"skipped {route.path}: path parameters", flush=True)
-            continue
-        for params in [{}, *variants.get(route.path, [])]:
-            query = "&".join(f"{k}={v}" for k, v in params.items())
-            label = route.path.removeprefix("/api/v1") + (f"?{query}" if query else "")
-            endpoints.append(Endpoint(label, route.path, params))
-    return endpoints
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    """Nearest rank."""
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    return cell
 
 
 def _measure(
-    url: str, endpoints: list[Endpoint], tokens: list[str], warmup: int, requests: int
-) -> None:
-    headers = [{"Authorization": f"Bearer {token}"} for token in tokens]
-    with httpx.Client(base_url=url, timeout=10) as client:
-        for endpoint in endpoints:
-            for n in range(warmup):
-                client.get(endpoint.path, params=endpoint.params, headers=headers[n % len(headers)])
-        for n in range(requests):
-            for endpoint in endpoints:
-                started = time.perf_counter()
-                response = client.get(
-                    endpoint.path, params=endpoint.params, headers=headers[n % len(headers)]
-                )
-                endpoint.samples_ms.append((time.perf_counter() - started) * 1000)
-                status = (
-                    response.json().get("status", "?") if response.status_code == 200 else "error"
-                )
-                endpoint.statuses[f"{response.status_code} {status}"] += 1
-                endpoint.response_bytes = max(endpoint.response_bytes, len(response.content))
-            if (n + 1) % 100 == 0:
-                print(f"  {n + 1}/{requests} rounds of {len(endpoints)} endpoints", flush=True)
-
-
-def _report(endpoints: list[Endpoint]) -> dict[str, dict[str, Any]]:
-    report = {}
-    width = max(len(endpoint.label) for endpoint in endpoints)
-    print(
-        f"\n{'endpoint':<{width}} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'bytes':>7}  "
-        f"answers           p95 < {TARGET_P95_MS:.0f} ms"
-    )
-    for endpoint in endpoints:
-        ordered = sorted(endpoint.samples_ms)
-        row = {
-            "p50_ms": round(_percentile(ordered, 0.50), 1),
-            "p95_ms": round(_percentile(ordered, 0.95), 1),
-            "p99_ms": round(_percentile(ordered, 0.99), 1),
-            "max_ms": round(ordered[-1], 1),
-            "response_bytes": endpoint.response_bytes,
-            "answers": dict(endpoint.statuses),
-            "all_200_ok": set(endpoint.statuses) == {"200 ok"},
-        }
-        row["target"] = "PASS" if row["p95_ms"] < TARGET_P95_MS else "FAIL"
-        report[endpoint.label] = row
-        answers = ", ".join(f"{k}: {v}" for k, v in endpoint.statuses.items())
-        print(
-            f"{endpoint.label:<{width}} {row['p50_ms']:>7} {row['p95_ms']:>7} {row['p99_ms']:>7} "
-            f"{row['max_ms']:>7} {row['response_bytes']:>7}  {answers:<17} {row['target']}",
-            flush=True,
-        )
-    for label, row in report.items():
-        if not row["all_200_ok"]:
-            print(f"not every answer is 200 ok: {label} {row['answers']}", flush=True)
-    return report
-
-
-def _build(
-    args: argparse.Namespace,
+    url: str,
     clickhouse: ClickHouseResource,
-    log: RawEventLog,
-    hours: list[dt.datetime],
-    redis_url: str,
-    work: Path,
-    as_of: dt.datetime,
-) -> dict[str, Any]:
-    """Steps 1 and 2: the raw data, the rollups, the snapshots and the stream keys."""
-    rows, _, _, _ = load(clickhouse, log, hours)
-    print(f"load: {rows:,} rows", flush=True)
-    timed("rebuild rollups", lambda: rebuild_rollups(clickhouse))
-
-    store = ConfigStore(path=str(work / "config"))
-    timed(
-        "demo configuration",
-        lambda: materialize(
-            configuration_defs.assets, resources={"config_store": store}, run_config=QUIET
-        ),
-    )
-    resources = _snapshot_resources(clickhouse, store, redis_url, work)
-    snapshots = {f"{rows / 1e6:.1f}M rows": _publish_snapshots(resources, as_of)}
-
-    if args.scale_to > rows:
-        grow(clickhouse, hours[0], rows, args.scale_to, exact=True)
-        timed("rebuild rollups", lambda: rebuild_rollups(clickhouse))
-    total = int(clickhouse.query_sql("SELECT count() AS n FROM user_behaviors")["n"][0])
-    days = int(clickhouse.query_sql("SELECT uniqExact(date) AS n FROM user_behaviors")["n"][0])
-    print(f"user_behaviors: {total:,} rows over {days} days", flush=True)
-    if total > rows:
-        snapshots[f"{total / 1e6:.1f}M rows"] = _publish_snapshots(resources, as_of)
-
-    last_hour = read_hour(log, hours[-1]).events
-    keys, _ = timed(
-        f"stream jobs' writers over the last hour ({last_hour.num_rows:,} events)",
-        lambda: _feed_stream_jobs(redis_url, last_hour),
-    )
-    print(f"  {keys} tenant/scenario keys", flush=True)
-    return {
-        "rows_loaded": rows,
-        "rows_user_behaviors": total,
-        "days": days,
-        "dashboard_snapshots": {"as_of": as_of.isoformat(), **snapshots},
-    }
-
-
-def _serve_and_measure(
-    args: argparse.Namespace,
-    redis_url: str,
     tokens: dict[str, str],
-    as_of: dt.datetime,
-    work: Path,
+    end: dt.datetime,
+    requests: int,
 ) -> dict[str, Any]:
-    """Steps 3 and 4: the API in its own process (as the tests start it), measured from
-    this one."""
-    with api_server(work, redis_url, tokens) as url:
-        endpoints = _endpoints(redis_url, tokens, as_of)
-        print(
-            f"API on {url}: {len(endpoints)} endpoints, {args.warmup} warm-up + "
-            f"{args.requests} requests each, round robin",
-            flush=True,
-        )
-        load_before = os.getloadavg()[0]
-        _, seconds = timed(
-            "requests",
-            lambda: _measure(url, endpoints, list(tokens), args.warmup, args.requests),
-        )
-        load_after = os.getloadavg()[0]
-    return {
-        "server": "python -m analytics_assets.api (uvicorn, one process, access log on)",
-        "client": "httpx, one keep-alive connection, sequential, round robin over endpoints "
-        "and tenants; request sent to body read",
-        "warmup_per_endpoint": args.warmup,
-        "requests_per_endpoint": args.requests,
-        "requests_per_s": round(len(endpoints) * args.requests / seconds),
-        "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
-        "target_p95_ms": TARGET_P95_MS,
-        "endpoints": _report(endpoints),
-    }
+    tenants = list(tokens.items())
+    clients = [httpx.Client(base_url=url, timeout=30) for _ in range(max(CONCURRENCY))]
+    report: dict[str, Any] = {}
+    print(f"\n{'endpoint':<15} {'range':>5} {'c':>3} {'p50':>7} {'p95':>7} {'p99':>7}   "
+          f"{'floor p50':>9} {'p95':>7} {'p99':>7}  answers", flush=True)  # fmt: skip
+    for endpoint in ENDPOINTS:
+        for label, length in RANGES.items():
+            sent = {"start": (end - length).isoformat(), "end": end.isoformat()}
+            span = requested_range(
+                sent["start"], sent["end"], default=length, unit=endpoint.unit,  # type: ignore[arg-type]
+                now=end,
+            )  # fmt: skip
+
+            def api_call(n: int, sent: dict = sent, endpoint: Endpoint = endpoint) -> str:
+                token, _ = tenants[n % len(tenants)]
+                response = clients[n % len(clients)].get(
+                    endpoint.path,
+                    params={**endpoint.params, **sent},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if response.status_code != 200:
+                    return str(response.status_code)
+                return f"200 {response.json()['status']}"
+
+            def floor_call(n: int, span: TimeRange = span, endpoint: Endpoint = endpoint) -> str:
+                _, tenant = tenants[n % len(tenants)]
+                rows = clickhouse.query(endpoint.sql, endpoint.sql_params(tenant, span))
+                return "rows" if rows.height else "no rows"
+
+            for concurrency in CONCURRENCY:
+                _run(concurrency, min(requests, 2 * concurrency), api_call)  # warm-up
+                api = _run(concurrency, requests, api_call).report()
+                floor = _run(concurrency, requests, floor_call).report()
+                key = f"{endpoint.label} {label} c={concurrency}"
+                report[key] = {
+                    "api": api,
+                    "floor": floor,
+                    "target": "PASS" if api["p95_ms"] < TARGET_P95_MS else "FAIL",
+                }
+                answers = ", ".join(f"{k}: {v}" for k, v in api["answers"].items())
+                print(
+                    f"{endpoint.label:<15} {label:>5} {concurrency:>3} {api['p50_ms']:>7} "
+                    f"{api['p95_ms']:>7} {api['p99_ms']:>7}   {floor['p50_ms']:>9} "
+                    f"{floor['p95_ms']:>7} {floor['p99_ms']:>7}  {answers} "
+                    f"{report[key]['target']}",
+                    flush=True,
+                )
+    for client in clients:
+        client.close()
+    return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--scale-to", type=int, default=100_000_000)
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--events", type=int, default=1_000_000, help="raw events per day")
+    parser.add_argument("--days", type=int, default=88, help="days of raw events (≤ 89)")
+    parser.add_argument("--requests", type=int, default=160, help="per endpoint, range, c")
     args = parser.parse_args()
+    if not 1 <= args.days <= 89:
+        raise SystemExit("--days must be 1..89: older raw rows fall out of the 90-day TTL")
 
     run_started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     log = RawEventLog(root=str(work / "staging"))
     day = bench_day()
-    as_of = day + dt.timedelta(days=1)
+    end = day + dt.timedelta(days=1)
     hours = stage(log, day, args.events)
     tokens = {f"bench-{tenant}": tenant for tenant in DEFAULT_PROFILE.tenants}
-    result: dict[str, Any] = {"machine": "2 cores, 24 GB", "events_requested": args.events}
-    with redis_server(work) as redis_url, server_url(work) as clickhouse_url:
-        with ClickHouseResource(url=clickhouse_url).opened() as clickhouse:
-            result |= _build(args, clickhouse, log, hours, redis_url, work, as_of)
-        # ClickHouse is closed: the API and the client have the cores (with whatever else runs)
-        result["api"] = _serve_and_measure(args, redis_url, tokens, as_of, work)
+    result: dict[str, Any] = {"machine": "2 cores, shared", "events_per_day": args.events}
+    store = ConfigStore(path=str(work / "config"))
+    materialize(configuration_defs.assets, resources={"config_store": store}, run_config=QUIET)
+    with clickhouse_server(work / "clickhouse") as url, redis_server(work) as redis_url:
+        clickhouse = ClickHouseResource(url=f"{url}/default")
+        with clickhouse.opened():
+            rows, _, _ = load(clickhouse, log, hours)
+            if args.days > 1:
+                grow(clickhouse, day, rows, rows * args.days)
+            _, seconds = timed("rebuild every rollup", lambda: rebuild_rollups(clickhouse))
+            total = int(clickhouse.query_sql("SELECT count() AS n FROM user_behaviors")["n"][0])
+            sizes = clickhouse.query_sql(
+                "SELECT table, sum(rows) AS rows FROM system.parts WHERE active "
+                "AND database = currentDatabase() GROUP BY table ORDER BY table"
+            )
+            result |= {
+                "raw_events": total,
+                "days": args.days,
+                "rollup_rebuild_s": round(seconds, 1),
+                "table_rows": dict(sizes.iter_rows()),
+            }
+            print(f"user_behaviors: {total:,} rows over {args.days} days", flush=True)
+            environment = {"CLICKHOUSE_URL": f"{url}/default", "CONFIG_STORE_PATH": store.path}
+            with api_server(work, redis_url, tokens, environment) as api_url:
+                load_before = os.getloadavg()[0]
+                result["cells"] = _measure(api_url, clickhouse, tokens, end, args.requests)
+                result["load_average_1min"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     result["run_s"] = round(time.perf_counter() - run_started)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "api.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "cells"}, indent=2))
     shutil.rmtree(work)  # kept when a step fails, for its logs (api.log)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from timing import timed
 
+from analytics_assets.behavior.rollups import ROLLUPS
 from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, read_hour
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
@@ -47,7 +48,7 @@ def _latencies(
     queries = {
         "overview (rollup)": (
             "dashboard/overview",
-            {"tenant_id": "acme", "scenario_id": "", "now": end - dt.timedelta(minutes=1)},
+            {"tenant_id": "acme", "scenario_id": "", "start": day, "end": end},
         ),
         "hourly_trend (rollup)": (
             "dashboard/hourly_trend",
@@ -63,15 +64,9 @@ def _latencies(
                 "limit": 10,
             },
         ),
-        "user_funnel (raw, 1 day)": (
+        "user_funnel (rollup)": (
             "dashboard/user_funnel",
-            {
-                "tenant_id": "acme",
-                "scenario_id": "home_feed",
-                "window_ms": 3_600_000,
-                "start": day,
-                "end": end,
-            },
+            {"tenant_id": "acme", "scenario_id": "home_feed", "start": day, "end": end},
         ),
     }
     report = {}
@@ -99,7 +94,7 @@ def rebuild_rollups(clickhouse: ClickHouseResource) -> None:
         "date"
     ].to_list()
     for day in days:
-        for name in ("metrics_hourly", "item_stats_daily", "experiment_metrics"):
+        for name in ROLLUPS:
             clickhouse.run_script(f"rollups/{name}", {"day": day})
 
 

@@ -102,7 +102,7 @@ start api env ANALYTICS_API_TOKENS="${ANALYTICS_API_TOKENS:-$DEMO_TOKENS}" \
   ANALYTICS_API_PORT="$API_PORT" $PY -m analytics_assets.api
 
 wait_for "the Dagster UI" 300 curl -sf "$UI/server_info"
-echo "==> Dagster UI $UI ($((SECONDS - STARTED)) s; loads, rollups, models and snapshots run when data lands: Automation tab)"
+echo "==> Dagster UI $UI ($((SECONDS - STARTED)) s; loads, rollups and models run when data lands: Automation tab)"
 if [[ -n "$FLINK_STARTED" ]]; then
   wait_for "the Flink cluster" 180 curl -sf "http://127.0.0.1:${FLINK_PORT}/overview"
   echo "==> Flink http://127.0.0.1:${FLINK_PORT}: the flink_job_supervisor sensor submits the stream jobs"

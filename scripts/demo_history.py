@@ -1,7 +1,7 @@
 """The demo's history load, launched through the running Dagster so a person watches it in
 the UI: the demo configuration as one run and one partition backfill per architecture
-(behaviors → ClickHouse and rollups; Sensors events → Paimon ODS). Downstream models and
-the dashboard snapshots follow by declarative automation. Prints one line per phase and
+(behaviors → ClickHouse and rollups; Sensors events → Paimon ODS). Downstream models
+follow by declarative automation; the analytics API reads the rollups per request. Prints one line per phase and
 a progress line whenever a backfill's count of loaded hours changes.
 
 Usage: python scripts/demo_history.py --url http://127.0.0.1:3000 --hours 24
@@ -19,7 +19,13 @@ CONFIGURATION = ["mongodb/scenarios", "mongodb/items", "mongodb/models", "mongod
 CONFIGURATION += ["mongodb/user_profiles"]
 # One backfill per architecture: its raw stream's loads (their rollups share the run).
 BACKFILLS = {
-    "behaviors": ["user_behaviors", "metrics_hourly", "item_stats_daily", "experiment_metrics"],
+    "behaviors": [
+        "user_behaviors",
+        "metrics_hourly",
+        "item_stats_daily",
+        "experiment_metrics",
+        "user_funnel_hourly",
+    ],
     "lakehouse": ["ods_events_core", "ods_events_debug"],
 }
 
@@ -104,7 +110,7 @@ def wait_for_code_location(client: httpx.Client, url: str) -> None:
 
 def launch_configuration(client: httpx.Client, url: str) -> str:
     """The demo configuration as one run, launched beside the backfills (nothing in them
-    reads it; the dashboard snapshots wait for it by automation)."""
+    reads it; the analytics API reads it per request)."""
     params = {
         "selector": {**REPOSITORY, "jobName": "__ASSET_JOB", "assetSelection": keys(CONFIGURATION)},
         "runConfigData": {},

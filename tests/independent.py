@@ -13,25 +13,6 @@ def staged_events(staging_root: str) -> pl.DataFrame:
     return frame.unique(subset="event_id", keep="first")
 
 
-def overview(events: pl.DataFrame, tenant: str, now: dt.datetime) -> dict[str, float]:
-    current_hour = now.replace(minute=0, second=0, microsecond=0)
-    window = events.filter(
-        (pl.col("tenant_id") == tenant)
-        & (pl.col("timestamp") >= current_hour - dt.timedelta(hours=23))
-        & (pl.col("timestamp") < current_hour + dt.timedelta(hours=1))
-    )
-    impressions = window.filter(pl.col("action_type") == "impression").height
-    clicks = window.filter(pl.col("action_type") == "click").height
-    orders = window.filter(pl.col("action_type") == "order").height
-    return {
-        "recommendations": impressions,
-        "clicks": clicks,
-        "conversions": orders,
-        "ctr": clicks / impressions if impressions else 0.0,
-        "active_users": window["user_id"].n_unique(),
-    }
-
-
 def hourly_trend(events: pl.DataFrame, tenant: str) -> pl.DataFrame:
     return (
         events.filter(pl.col("tenant_id") == tenant)
@@ -59,17 +40,58 @@ def top_items(events: pl.DataFrame, tenant: str, limit: int = 10) -> pl.DataFram
     )
 
 
-def funnel_users(events: pl.DataFrame, tenant: str, window_ms: int) -> list[int]:
-    """Users reaching each step: from every impression, greedily take the earliest strictly
-    later event of the next step within the window; a user counts at their best start."""
-    timed = events.filter(pl.col("tenant_id") == tenant).select(
-        "user_id", "action_type", ts=pl.col("timestamp").dt.epoch("ms")
+def in_range(events: pl.DataFrame, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
+    return events.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
+
+
+def scoped(events: pl.DataFrame, tenant: str, scenario: str | None) -> pl.DataFrame:
+    """One tenant's events, of one scenario (None: all)."""
+    frame = events.filter(pl.col("tenant_id") == tenant)
+    return frame if scenario is None else frame.filter(pl.col("scenario_id") == scenario)
+
+
+def totals(events: pl.DataFrame) -> dict[str, int]:
+    return {
+        "recommendations": events.filter(pl.col("action_type") == "impression").height,
+        "clicks": events.filter(pl.col("action_type") == "click").height,
+        "conversions": events.filter(pl.col("action_type") == "order").height,
+        "active_users": events["user_id"].n_unique(),
+    }
+
+
+def daily_trend(events: pl.DataFrame) -> pl.DataFrame:
+    return (
+        events.group_by(pl.col("timestamp").dt.date().alias("day"))
+        .agg(
+            impressions=(pl.col("action_type") == "impression").sum(),
+            clicks=(pl.col("action_type") == "click").sum(),
+            orders=(pl.col("action_type") == "order").sum(),
+            active_users=pl.col("user_id").n_unique(),
+        )
+        .sort("day")
     )
-    chains = timed.filter(pl.col("action_type") == FUNNEL[0]).select("user_id", t0="ts", prev="ts")
+
+
+def funnel_users(
+    events: pl.DataFrame, start: dt.datetime, end: dt.datetime, window_ms: int
+) -> list[int]:
+    """Users reaching each step of a funnel that starts with an impression in [start, end):
+    from every such impression, greedily take the earliest strictly later event of the next
+    step in the same scenario within the window (later events may lie past `end`); a user
+    counts once per step, at their best start in any scenario."""
+    timed = events.select(
+        "scenario_id", "user_id", "action_type", ts=pl.col("timestamp").dt.epoch("ms")
+    )
+    first, last = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    chains = timed.filter(
+        (pl.col("action_type") == FUNNEL[0]) & (pl.col("ts") >= first) & (pl.col("ts") < last)
+    ).select("scenario_id", "user_id", t0="ts", prev="ts")
     reached = [chains["user_id"].n_unique()]
     for action in FUNNEL[1:]:
         candidates = (
-            timed.filter(pl.col("action_type") == action).select("user_id", t="ts").sort("t")
+            timed.filter(pl.col("action_type") == action)
+            .select("scenario_id", "user_id", t="ts")
+            .sort("t")
         )
         chains = (
             chains.sort("prev")
@@ -77,15 +99,28 @@ def funnel_users(events: pl.DataFrame, tenant: str, window_ms: int) -> list[int]
                 candidates,
                 left_on="prev",
                 right_on="t",
-                by="user_id",
+                by=["scenario_id", "user_id"],
                 strategy="forward",
                 allow_exact_matches=False,
+                check_sortedness=False,  # sorted by "prev" above; polars cannot tell per group
             )
             .filter(pl.col("t").is_not_null() & (pl.col("t") <= pl.col("t0") + window_ms))
-            .select("user_id", "t0", prev="t")
+            .select("scenario_id", "user_id", "t0", prev="t")
         )
         reached.append(chains["user_id"].n_unique())
     return reached
+
+
+def experiment_groups(events: pl.DataFrame, experiment: str) -> dict[str, tuple[int, int]]:
+    """Per group of an experiment: (exposed users, clicking users)."""
+    rows = events.filter(pl.col("experiment_id") == experiment)
+    return {
+        group: (
+            frame.filter(pl.col("action_type") == "impression")["user_id"].n_unique(),
+            frame.filter(pl.col("action_type") == "click")["user_id"].n_unique(),
+        )
+        for (group,), frame in rows.group_by("experiment_group")
+    }
 
 
 # -- stream layer oracles (Redis keys written by the Flink jobs) -----------------------

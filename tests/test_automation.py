@@ -24,7 +24,13 @@ from definitions import defs
 
 NOW = dt.datetime.now(dt.UTC).replace(minute=20, second=0, microsecond=0)
 OPEN_HOUR = NOW.replace(minute=0)
-LOADS = ("user_behaviors", "metrics_hourly", "item_stats_daily", "experiment_metrics")
+LOADS = (
+    "user_behaviors",
+    "metrics_hourly",
+    "item_stats_daily",
+    "experiment_metrics",
+    "user_funnel_hourly",
+)
 
 
 def key(hour: dt.datetime) -> str:
@@ -79,7 +85,7 @@ class Tick:
             )
 
 
-def test_landings_drive_loads_rollups_and_snapshots(tmp_path: Path) -> None:
+def test_landings_drive_loads_and_rollups(tmp_path: Path) -> None:
     log = RawEventLog(root=str(tmp_path / "staging"))
     land(log, OPEN_HOUR - dt.timedelta(hours=5))  # history, before the sensor first ran
     tick = Tick(log)
@@ -95,11 +101,10 @@ def test_landings_drive_loads_rollups_and_snapshots(tmp_path: Path) -> None:
     (event,) = tick.landings()
     assert (event.asset_key, event.partition) == (AssetKey("raw_behaviors"), key(OPEN_HOUR))
     assert tick.automation() == {name: {key(OPEN_HOUR)} for name in LOADS}
-    # Requested, not yet finished: nothing is requested twice, the snapshot waits.
+    # Requested, not yet finished: nothing is requested twice; finished, nothing follows
+    # (the API reads the rollups per request).
     assert tick.automation() == {}
     tick.finish(LOADS, key(OPEN_HOUR))
-    assert tick.automation() == {"dashboard_snapshots": {None}}
-    tick.finish(("dashboard_snapshots",), None)
     assert tick.automation() == {}
 
     # A late file in an hour that closed three hours ago reloads that hour only.

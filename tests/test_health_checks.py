@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -28,8 +27,6 @@ from analytics_assets.behavior.checks import behavior_health_checks
 from analytics_assets.behavior.partitions import hourly_partitions
 from analytics_assets.configuration.checks import config_health_checks, experiment_problems
 from analytics_assets.configuration.demo import demo_documents
-from analytics_assets.dashboard.checks import dashboard_health_checks
-from analytics_assets.dashboard.snapshot import ALL_SCENARIOS, snapshot_key
 from analytics_assets.flink.cluster import JobSummary
 from analytics_assets.health.freshness import PartitionFreshness, expected_partition
 from analytics_assets.health.rates import windowed_ratio
@@ -477,24 +474,3 @@ def test_experiment_problems_name_each_rule() -> None:
     problems = experiment_problems([skewed, elsewhere], scenarios)["problems"].to_list()
     assert "traffic shares add up to 0.700" in problems[0]
     assert "unknown scenario 'search'" in problems[1]
-
-
-def test_dashboard_snapshots_freshness(
-    config_store: ConfigStore, redis_url: str, instance: DagsterInstance
-) -> None:
-    client = redis.Redis.from_url(redis_url)
-    resources = {"config_store": config_store, "realtime_redis": RealtimeRedis(url=redis_url)}
-    keys = [snapshot_key(tenant, ALL_SCENARIOS) for tenant in ("acme", "globex")]
-    client.delete(*keys)
-    missing = evaluate(dashboard_health_checks, resources, instance)["dashboard_snapshots_fresh"]
-    assert not missing.passed and missing.metadata["stale_tenants"].value == 2
-
-    now = dt.datetime.now(dt.UTC)
-    client.set(keys[0], orjson.dumps({"as_of": now}))
-    client.set(keys[1], orjson.dumps({"as_of": now - dt.timedelta(hours=2)}))
-    one_stale = evaluate(dashboard_health_checks, resources, instance)["dashboard_snapshots_fresh"]
-    assert not one_stale.passed and one_stale.metadata["stale_tenants"].value == 1
-
-    client.set(keys[1], orjson.dumps({"as_of": now}))
-    fresh = evaluate(dashboard_health_checks, resources, instance)["dashboard_snapshots_fresh"]
-    assert fresh.passed, fresh.description

@@ -9,15 +9,13 @@ import sqlglot
 from dagster import materialize
 from sqlglot import exp
 
-from analytics_assets.dashboard.snapshot import (
-    LAKEHOUSE_TOP_EVENTS,
-    lakehouse_ready,
-    lakehouse_snapshot,
-)
+from analytics_assets.api.ranges import TimeRange
+from analytics_assets.api.service import LAKEHOUSE_TOP_EVENTS, AnalyticsService
 from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse import defs as lakehouse_defs
 from analytics_assets.lakehouse.dimensions import read_table
 from analytics_assets.raw_log import sa_events
+from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.sql_files import load_sql, split_statements
@@ -209,12 +207,16 @@ def test_embedded_models_equal_an_independent_polars_computation(
     assert_same(conversion, expected["dws_user_conversion_daily"], ["dt", "project", "distinct_id"])
     assert conversion["orders"].sum() == orders.height, "every order counted exactly once"
 
-    # The dashboard's lakehouse overview, read from the DWS, against the same oracle.
+    # The API's lakehouse overview for a range, read from the DWS, against the same oracle
+    # (the service's other inputs are not read by this endpoint).
     warehouse = resources["warehouse"]
-    assert lakehouse_ready(warehouse)
-    as_of = start + dt.timedelta(hours=12)
+    service = AnalyticsService(warehouse.clickhouse, ConfigStore(), warehouse)
     project = expected["dws_user_conversion_daily"]["project"].mode()[0]
-    overview = lakehouse_snapshot(warehouse, project, as_of)["lakehouse"]
+    around = TimeRange(start - dt.timedelta(days=3), start + dt.timedelta(days=2), "day")
+    overview = service.lakehouse(project, around)
+    assert overview is not None
+    before = TimeRange(start - dt.timedelta(days=3), start, "day")
+    assert service.lakehouse(project, before) is None, "a range without events is empty"
     oracle = expected["dws_user_conversion_daily"].filter(pl.col("project") == project)
     (day,) = overview["daily"]
     assert day["dt"] == f"{DAY:%Y-%m-%d}"

@@ -45,13 +45,6 @@ from stream_jobs.settings import JobSettings
 from analytics_assets.alerts.notifier import AlertNotifier
 from analytics_assets.alerts.sensor import alert_sensor
 from analytics_assets.api.app import create_app as create_api
-from analytics_assets.dashboard.snapshot import (
-    ALL_SCENARIOS,
-    EXPERIMENTS,
-    LAKEHOUSE,
-    snapshot_key,
-    view_key,
-)
 from analytics_assets.ingest.collector.app import MAX_DEAD_LETTER_PAYLOAD
 from analytics_assets.ingest.collector.app import create_app as create_collector
 from analytics_assets.ingest.collector.sensors_protocol import DecodeLimits, encode_records
@@ -66,6 +59,7 @@ from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS, job_settings
 from stack.seaweedfs import seaweedfs_s3
 from tests.conftest import partition_key
+from tests.support.analytics import Served, served_analytics
 from tests.support.servers import api_server, collector_process, redis_server
 from tests.support.staging import read_stream
 
@@ -175,29 +169,37 @@ def test_collector_tokens_write_only_their_own_projects(
 # -- 2. API tenant isolation ------------------------------------------------------------------
 
 
-def publish_snapshots(client: redis.Redis, tenant: str) -> None:
-    """Snapshots shaped as `dashboard_snapshots` publishes them, every value naming its
-    tenant, so any byte of another tenant in an answer is visible."""
-    as_of = "2026-01-01T12:00:00+00:00"
-    item = {"item_id": f"{tenant}-item", "category": f"{tenant}-category", "clicks": 3}
-    document = {
-        "tenant_id": tenant,
-        "scenario_id": ALL_SCENARIOS,
-        "as_of": as_of,
-        "overview": {"clicks": len(tenant), "owner": tenant},
-        "trend_hourly": [{"hour_start": "2026-01-01T11:00:00", "clicks": 1, "owner": tenant}],
-        "trend_daily": [{"day": "2026-01-01", "clicks": 1, "owner": tenant}],
-        "top_items": {"days": 7, "items": [item]},
-        "funnel": {"hours": 24, "users": [{"step": 1, "owner": tenant}]},
-    }
-    for scenario in (ALL_SCENARIOS, "home_feed"):
-        client.set(snapshot_key(tenant, scenario), orjson.dumps(document))
-    client.set(
-        view_key(tenant, EXPERIMENTS), orjson.dumps({"as_of": as_of, "experiments": [tenant]})
+# The lakehouse overview's DWS tables as the embedded warehouse names them, with one row
+# per tenant's project: the lake pipeline itself is tests/test_lake_warehouse.py's subject.
+DWS_TABLES = (
+    "CREATE TABLE IF NOT EXISTS lakehouse.dws_user_conversion_daily (dt String, project String, "
+    "distinct_id String, events UInt64, converted UInt8, orders UInt64, "
+    "order_amount Decimal(18, 2)) ENGINE = MergeTree ORDER BY tuple()",
+    "CREATE TABLE IF NOT EXISTS lakehouse.dws_event_daily (dt String, project String, "
+    "event_group String, event String, events UInt64) ENGINE = MergeTree ORDER BY tuple()",
+)
+
+
+def publish_tenant_rows(served: Served, client: redis.Redis, tenant: str) -> None:
+    """What the API reads besides the rollups, with values naming the tenant, so any byte of
+    another tenant in an answer is visible: DWS rows and the stream jobs' Redis keys."""
+    today = f"{dt.datetime.now(dt.UTC):%Y-%m-%d}"
+    served.clickhouse.execute_sql(
+        "INSERT INTO lakehouse.dws_user_conversion_daily VALUES "
+        "({dt:String}, {project:String}, {user:String}, 3, 1, 1, 9.5)",
+        {"dt": today, "project": tenant, "user": f"{tenant}-user"},
     )
-    client.set(view_key(tenant, LAKEHOUSE), orjson.dumps({"as_of": as_of, "lakehouse": [tenant]}))
+    served.clickhouse.execute_sql(
+        "INSERT INTO lakehouse.dws_event_daily VALUES "
+        "({dt:String}, {project:String}, 'core', {event:String}, 3)",
+        {"dt": today, "project": tenant, "event": f"{tenant}-event"},
+    )
     client.hset(f"metrics:realtime:{tenant}:home_feed", mapping={"window_end_ms": now_ms()})
     client.zadd(f"hot:items:{tenant}:home_feed", {f"{tenant}-hot-item": 1.0})
+
+
+def without_as_of(answer: dict) -> dict:
+    return {name: value for name, value in answer.items() if name != "as_of"}
 
 
 @dataclass(frozen=True)
@@ -205,21 +207,32 @@ class Api:
     url: str
     redis_url: str
     log_path: Path
+    served: Served
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """The API as production runs it (uvicorn, `ANALYTICS_API_TOKENS`) on a real Redis
-    holding two tenants' snapshots. Unbuffered, so its log file is complete at any time."""
+    """The API as production runs it (uvicorn, `ANALYTICS_API_TOKENS`) on a real ClickHouse
+    server holding a day of generated traffic through the rollups, DWS rows and a real Redis.
+    Unbuffered, so its log file is complete at any time."""
     root = tmp_path_factory.mktemp("api")
-    with redis_server(root) as redis_url, pytest.MonkeyPatch.context() as patch:
+    first_hour = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    with (
+        served_analytics(root, first_hour, 24, 6_000) as served,
+        redis_server(root) as redis_url,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         client = redis.Redis.from_url(redis_url)
+        for statement in DWS_TABLES:
+            served.clickhouse.execute_sql(statement)
         for tenant in ("acme", "globex"):
-            publish_snapshots(client, tenant)
+            publish_tenant_rows(served, client, tenant)
         patch.setenv("PYTHONUNBUFFERED", "1")
-        with api_server(root, redis_url, API_TOKENS) as url:
+        with api_server(root, redis_url, API_TOKENS, served.environment()) as url:
             (log_path,) = root.glob("api-*.log")
-            yield Api(url, redis_url, log_path)
+            yield Api(url, redis_url, log_path, served)
 
 
 def test_api_tenant_comes_only_from_the_bearer_token(api: Api) -> None:
@@ -261,7 +274,8 @@ def test_api_tenant_comes_only_from_the_bearer_token(api: Api) -> None:
             for override in tenant_overrides:
                 headers = {"Authorization": ACME, **override.get("headers", {})}
                 sneaky = http.get(path, params=override.get("params"), headers=headers)
-                assert sneaky.json() == own.json(), (path, override)
+                # as_of is the answer's own time; everything else is the same answer
+                assert without_as_of(sneaky.json()) == without_as_of(own.json()), (path, override)
             for credentials in fake_credentials:
                 refused = http.get(path, headers=credentials)
                 assert refused.status_code == 401, (path, credentials, refused.text)
@@ -270,7 +284,9 @@ def test_api_tenant_comes_only_from_the_bearer_token(api: Api) -> None:
 
     # A token in the URL is refused too. In process on purpose: a server would write it to
     # its access log, which is why tokens travel only in the Authorization header.
-    with ApiTestClient(create_api(api.redis_url, tokens=API_TOKENS)) as client:
+    with ApiTestClient(
+        create_api(api.served.service(), api.redis_url, tokens=API_TOKENS)
+    ) as client:
         for name in ("token", "access_token", "api_key"):
             answer = client.get("/api/v1/dashboard", params={name: "tok-acme-6c2f1e"})
             assert answer.status_code == 401, name

@@ -1,19 +1,22 @@
-"""The analytics API (FastAPI): the seed's dashboard endpoints, served from the dashboard
-snapshots and the stream jobs' Redis keys.
+"""The analytics API (FastAPI): the seed's dashboard endpoints, answered per request for
+any time range from the ClickHouse rollups (and the DWS for the lakehouse overview), and
+the stream jobs' Redis keys for the realtime view.
 
-Every request is one or two Redis reads: `dashboard_snapshots` precomputes the fixed
-windows from the ClickHouse rollups (see analytics_assets/dashboard/snapshot.py), so no
-request runs SQL and no parameter can reach a query. The tenant comes from the bearer
-token only (`ANALYTICS_API_TOKENS`, JSON `{"token": "tenant"}`): no endpoint takes a tenant
+Every data endpoint takes `start` and `end` (ISO 8601 with a zone, half-open) and a
+scenario; see `analytics_assets.api.ranges` for defaults, alignment and the 422s, and
+`analytics_assets.api.service` for the queries. The tenant comes from the bearer token
+only (`ANALYTICS_API_TOKENS`, JSON `{"token": "tenant"}`): no endpoint takes a tenant
 parameter, so a token cannot name another tenant's data.
 
-No snapshot yet (a fresh install, an unknown scenario, a stopped schedule past the TTL)
-is an empty state, not an error: `{"status": "empty", "data": null, …}` with 200.
+A range without data (a fresh install, an unknown scenario, a range before the first
+event) is an empty state, not an error: `{"status": "empty", "data": null, …}` with 200.
+ClickHouse (or Redis, for realtime) unreachable is a 503 that says which.
 """
 
 import datetime as dt
 import os
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 import redis
@@ -22,17 +25,28 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from analytics_assets.api.page import mount_dashboard_page
-from analytics_assets.dashboard.snapshot import (
-    ALL_SCENARIOS,
-    EXPERIMENTS,
-    LAKEHOUSE,
-    snapshot_key,
-    view_key,
-)
+from analytics_assets.api.ranges import EXAMPLE, RangeError, TimeRange, Unit, requested_range
+from analytics_assets.api.service import ALL_SCENARIOS, AnalyticsService
+from analytics_assets.resources.clickhouse import ClickHouseError, ClickHouseResource
 
 SCENARIO = Annotated[
     str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="a scenario id, or `all`")
 ]
+START = Annotated[
+    str | None,
+    Query(
+        description=f"range start, inclusive: ISO 8601 with a zone, e.g. {EXAMPLE}",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+END = Annotated[
+    str | None,
+    Query(
+        description="range end, exclusive: ISO 8601 with a zone (default: now)",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+T = TypeVar("T")
 
 
 class Problem(BaseModel):
@@ -44,17 +58,26 @@ class Problem(BaseModel):
 # Documented on every data endpoint, so clients and the contract test know them.
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
-    503: {"model": Problem, "description": "The snapshot store (Redis) is unavailable"},
+    503: {"model": Problem, "description": "The analytics store is unavailable"},
 }
 
 
+class Range(BaseModel):
+    """The range the answer covers: the request's, widened to whole hours or UTC days."""
+
+    start: str
+    end: str
+    unit: Literal["hour", "day"]
+
+
 class Envelope(BaseModel):
-    """Every answer: the data (null when there is none yet) and how fresh it is."""
+    """Every answer: the data (null when the range has none) and the range it covers."""
 
     status: Literal["ok", "empty"]
     tenant_id: str
     scenario_id: str | None = None
     as_of: str | None = None
+    range: Range | None = None
     data: Any = None
 
 
@@ -70,20 +93,31 @@ def _tokens_from_environment() -> dict[str, str]:
     return tokens
 
 
-def _utc(value: dt.datetime | str) -> dt.datetime:
-    """A bound or a snapshot time (ISO text; days have no zone) as an aware UTC datetime."""
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+def _unavailable(error: ClickHouseError) -> bool:
+    """Connection failures (server down, refused, timed out), not query bugs: those stay
+    500s so tests and logs see them."""
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    cause = error.__cause__
+    return isinstance(cause, OperationalError | OSError)
 
 
-def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = None) -> FastAPI:
-    """`redis_url` defaults to `REDIS_URL`; `tokens` to `ANALYTICS_API_TOKENS`."""
+def create_app(
+    service: AnalyticsService | None = None,
+    redis_url: str | None = None,
+    tokens: dict[str, str] | None = None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> FastAPI:
+    """`service` defaults to one over `CLICKHOUSE_URL`, the configuration store and the
+    warehouse of the environment; `redis_url` to `REDIS_URL`; `tokens` to
+    `ANALYTICS_API_TOKENS`; `clock` (tests pin it) decides "now" for default ranges."""
+    analytics = service or service_from_environment()
     url = redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     token_tenants = dict(tokens if tokens is not None else _tokens_from_environment())
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     app = FastAPI(
         title="Recommendation analytics API",
-        version="1.0.0",
+        version="2.0.0",
         description=__doc__,
     )
 
@@ -103,35 +137,58 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
 
     Tenant = Annotated[str, Depends(tenant)]
 
-    def snapshot(key: str) -> dict[str, Any] | None:
+    def span(start: str | None, end: str | None, default: dt.timedelta, unit: Unit) -> TimeRange:
         try:
-            payload = client.get(key)
-        except redis.RedisError:
-            raise HTTPException(status_code=503, detail="snapshot store unavailable") from None
-        return orjson.loads(payload) if payload else None
+            return requested_range(start, end, default=default, unit=unit, now=clock())
+        except RangeError as error:
+            # FastAPI's validation shape, so every 422 reads the same to a client.
+            raise HTTPException(
+                status_code=422,
+                detail=[{"loc": ["query", error.field], "msg": str(error), "type": "value_error"}],
+            ) from None
 
-    def answer(tenant_id: str, scope: str | None, document: dict | None, data: Any) -> Envelope:
-        if document is None:
-            return Envelope(status="empty", tenant_id=tenant_id, scenario_id=scope)
+    def answer(
+        tenant_id: str, scope: str | None, covered: TimeRange, compute: Callable[[], T | None]
+    ) -> Envelope:
+        try:
+            data = compute()
+        except ClickHouseError as error:
+            if not _unavailable(error):
+                raise
+            raise HTTPException(
+                status_code=503, detail="analytics store (ClickHouse) unavailable"
+            ) from None
         return Envelope(
-            status="ok", tenant_id=tenant_id, scenario_id=scope, as_of=document["as_of"], data=data
+            status="empty" if data is None else "ok",
+            tenant_id=tenant_id,
+            scenario_id=scope,
+            as_of=clock().isoformat(),
+            range=Range(**covered.as_json()),
+            data=data,
         )
-
-    def section(tenant_id: str, scope: str | None, key: str, name: str) -> Envelope:
-        """One section of a snapshot, served as stored."""
-        document = snapshot(key)
-        return answer(tenant_id, scope, document, document and document[name])
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
-        """Liveness for load balancers and the test fixtures (no Redis round trip)."""
+        """Liveness for load balancers and the test fixtures (no store round trip)."""
         return {"status": "ok"}
 
     @app.get("/api/v1/dashboard", response_model=Envelope, summary="getDashboard", responses=ERRORS)
-    def get_dashboard(tenant_id: Tenant, scenario_id: SCENARIO = ALL_SCENARIOS) -> Envelope:
-        """Overview of the last 24 hours: recommendations, clicks, CTR, conversions,
-        conversion rate, active users, items and active scenarios."""
-        return section(tenant_id, scenario_id, snapshot_key(tenant_id, scenario_id), "overview")
+    def get_dashboard(
+        tenant_id: Tenant,
+        scenario_id: SCENARIO = ALL_SCENARIOS,
+        start: START = None,
+        end: END = None,
+    ) -> Envelope:
+        """Overview of the range (default: the last 7 days, as the seed's
+        get_dashboard_data): recommendations, clicks, CTR, conversions, conversion rate,
+        exact active users, and the tenant's item and scenario counts."""
+        covered = span(start, end, dt.timedelta(days=7), "hour")
+        return answer(
+            tenant_id,
+            scenario_id,
+            covered,
+            lambda: analytics.overview(tenant_id, scenario_id, covered),
+        )
 
     @app.get(
         "/api/v1/metrics/trend",
@@ -143,23 +200,19 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         tenant_id: Tenant,
         scenario_id: SCENARIO = ALL_SCENARIOS,
         granularity: Literal["hour", "day"] = "hour",
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
+        start: START = None,
+        end: END = None,
     ) -> Envelope:
-        """Hourly (last 7 days) or daily (last 30 days) counts, CTR and active users,
-        optionally cut to [start, end)."""
-        document = snapshot(snapshot_key(tenant_id, scenario_id))
-        if document is None:
-            return answer(tenant_id, scenario_id, None, None)
-        rows = document["trend_hourly" if granularity == "hour" else "trend_daily"]
-        column = "hour_start" if granularity == "hour" else "day"
-
-        if start is not None:
-            rows = [r for r in rows if _utc(r[column]) >= _utc(start)]
-        if end is not None:
-            rows = [r for r in rows if _utc(r[column]) < _utc(end)]
+        """Counts, CTR and exact active users per hour or UTC day of the range (default:
+        the last 7 days by hour, the last 30 days by day); hours or days without events
+        are absent."""
+        default = dt.timedelta(days=7 if granularity == "hour" else 30)
+        covered = span(start, end, default, granularity)
         return answer(
-            tenant_id, scenario_id, document, {"granularity": granularity, "points": rows}
+            tenant_id,
+            scenario_id,
+            covered,
+            lambda: analytics.trend(tenant_id, scenario_id, covered),
         )
 
     @app.get(
@@ -172,24 +225,17 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         tenant_id: Tenant,
         scenario_id: SCENARIO = ALL_SCENARIOS,
         limit: Annotated[int, Query(ge=1, le=20)] = 10,
+        start: START = None,
+        end: END = None,
     ) -> Envelope:
-        """Top items of the last 7 days by clicks, and their clicks per category."""
-        document = snapshot(snapshot_key(tenant_id, scenario_id))
-        if document is None:
-            return answer(tenant_id, scenario_id, None, None)
-        items = document["top_items"]["items"][:limit]
-        categories: dict[str, int] = {}
-        for item in items:
-            categories[item["category"]] = categories.get(item["category"], 0) + item["clicks"]
+        """Top items of the UTC days of the range by clicks (default: the last 7 days),
+        with their categories and the clicks per category."""
+        covered = span(start, end, dt.timedelta(days=7), "day")
         return answer(
             tenant_id,
             scenario_id,
-            document,
-            {
-                "days": document["top_items"]["days"],
-                "items": items,
-                "clicks_by_category": categories,
-            },
+            covered,
+            lambda: analytics.items(tenant_id, scenario_id, covered, limit),
         )
 
     @app.get(
@@ -198,17 +244,31 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         summary="getUserBehaviorAnalysis",
         responses=ERRORS,
     )
-    def get_user_behavior(tenant_id: Tenant, scenario_id: SCENARIO = ALL_SCENARIOS) -> Envelope:
-        """The user funnel of the last 24 hours: users reaching each step in order within
-        one hour of an impression."""
-        return section(tenant_id, scenario_id, snapshot_key(tenant_id, scenario_id), "funnel")
+    def get_user_behavior(
+        tenant_id: Tenant,
+        scenario_id: SCENARIO = ALL_SCENARIOS,
+        start: START = None,
+        end: END = None,
+    ) -> Envelope:
+        """The user funnel of the range (default: the last 7 days): users whose funnel
+        starting with an impression in the range reaches each step in order within one
+        hour, in one scenario (from the `user_funnel_hourly` rollup)."""
+        covered = span(start, end, dt.timedelta(days=7), "hour")
+        return answer(
+            tenant_id,
+            scenario_id,
+            covered,
+            lambda: analytics.funnel(tenant_id, scenario_id, covered),
+        )
 
     @app.get(
         "/api/v1/experiments", response_model=Envelope, summary="getExperiments", responses=ERRORS
     )
-    def get_experiments(tenant_id: Tenant) -> Envelope:
-        """Each experiment's groups over 14 days with a two-proportion z-test vs control."""
-        return section(tenant_id, None, view_key(tenant_id, EXPERIMENTS), "experiments")
+    def get_experiments(tenant_id: Tenant, start: START = None, end: END = None) -> Envelope:
+        """Each experiment's groups over the UTC days of the range (default: the last 14
+        days) with a two-proportion z-test vs control."""
+        covered = span(start, end, dt.timedelta(days=14), "day")
+        return answer(tenant_id, None, covered, lambda: analytics.experiments(tenant_id, covered))
 
     @app.get(
         "/api/v1/lakehouse",
@@ -216,10 +276,12 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
         summary="getLakehouseOverview",
         responses=ERRORS,
     )
-    def get_lakehouse(tenant_id: Tenant) -> Envelope:
-        """The tracking lakehouse (DWS) of the tenant's project: users, events and order
-        conversion per day of the last 7 days, and the most frequent events."""
-        return section(tenant_id, None, view_key(tenant_id, LAKEHOUSE), "lakehouse")
+    def get_lakehouse(tenant_id: Tenant, start: START = None, end: END = None) -> Envelope:
+        """The tracking lakehouse (DWS) of the tenant's project over the UTC days of the
+        range (default: the last 7 days): users, events and order conversion per day, and
+        the most frequent events."""
+        covered = span(start, end, dt.timedelta(days=7), "day")
+        return answer(tenant_id, None, covered, lambda: analytics.lakehouse(tenant_id, covered))
 
     @app.get("/api/v1/realtime", response_model=Envelope, summary="getRealtime", responses=ERRORS)
     def get_realtime(tenant_id: Tenant, scenario_id: SCENARIO = "home_feed") -> Envelope:
@@ -246,3 +308,26 @@ def create_app(redis_url: str | None = None, tokens: dict[str, str] | None = Non
 
     mount_dashboard_page(app)
     return app
+
+
+def service_from_environment() -> AnalyticsService:
+    """The API process's service: the ClickHouse server at `CLICKHOUSE_URL` (required),
+    and the configuration store and warehouse as the Dagster code location builds them."""
+    from analytics_assets.resources import (
+        config_store_from_environment,
+        paimon_from_environment,
+        warehouse_from_environment,
+    )
+
+    url = os.environ.get("CLICKHOUSE_URL", "")
+    if not url:
+        raise SystemExit(
+            "CLICKHOUSE_URL is not set: the analytics API queries a ClickHouse server "
+            "(make demo starts one; e.g. CLICKHOUSE_URL=http://127.0.0.1:8123/default)"
+        )
+    clickhouse = ClickHouseResource(url=url)
+    return AnalyticsService(
+        clickhouse,
+        config_store_from_environment(),
+        warehouse_from_environment(clickhouse, paimon_from_environment()),
+    )

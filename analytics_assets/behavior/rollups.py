@@ -7,12 +7,15 @@ events can never double-count, and readers never see a half-built day. (Material
 would double-count here: they see inserts, not the hour-replacing deletes.)
 """
 
+import datetime as dt
+
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    TimeWindow,
     asset,
 )
 
@@ -20,6 +23,7 @@ from analytics_assets.automation import on_upstream_update
 from analytics_assets.behavior.partitions import (
     days_in,
     hourly_partitions,
+    oldest_retained_day,
     require_within_retention,
 )
 from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
@@ -41,7 +45,30 @@ ROLLUPS: dict[str, str] = {
         "UTC day with impressions, clicks, orders and exact exposed/clicking/ordering users "
         "(the inputs of a two-proportion test per group)."
     ),
+    "user_funnel_hourly": (
+        "ClickHouse `user_funnel_hourly`: one row per tenant, scenario, UTC hour and funnel "
+        "step (impression, click, view, add_cart, order) with the uniqExact state of the users "
+        "whose best funnel starting with an impression in that hour reaches the step within "
+        "1 h (windowFunnel, strictly increasing times): the API's funnel for any hour range is "
+        "uniqExactMerge over its hours, without scanning raw events."
+    ),
 }
+# A funnel starting in a day's last hour ends in the next day's first hour: loading that
+# hour must rebuild the day before too.
+ROLLUP_LOOKBACK: dict[str, dt.timedelta] = {"user_funnel_hourly": dt.timedelta(hours=1)}
+
+
+def rebuild_days(name: str, window: TimeWindow) -> list[dt.date]:
+    """The UTC days a materialization of `window` rebuilds: the days it touches, plus the
+    day before when the rollup looks back across midnight and that day is still retained."""
+    days = days_in(window)
+    lookback = ROLLUP_LOOKBACK.get(name)
+    if lookback is None:
+        return days
+    before = (window.start.astimezone(dt.UTC) - lookback).date()
+    if before < days[0] and before >= oldest_retained_day():
+        return [before, *days]
+    return days
 
 
 def build_rollup(name: str, description: str) -> AssetsDefinition:
@@ -60,7 +87,7 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
     def _rollup(
         context: AssetExecutionContext, clickhouse: ClickHouseResource
     ) -> MaterializeResult:
-        days = days_in(context.partition_time_window)
+        days = rebuild_days(name, context.partition_time_window)
         require_within_retention(days, name)
         for day in days:
             clickhouse.run_script(f"rollups/{name}", {"day": day})

@@ -15,7 +15,6 @@ from dagster import (
 
 from analytics_assets.behavior.checks import behavior_health_checks
 from analytics_assets.configuration.checks import config_health_checks
-from analytics_assets.dashboard.checks import dashboard_health_checks
 from analytics_assets.ingest.checks import ingest_health_checks
 from analytics_assets.lakehouse.checks import lake_health_checks
 from analytics_assets.stream.checks import stream_health_checks
@@ -26,7 +25,6 @@ HEALTH_CHECKS = [
     *lake_health_checks,
     *stream_health_checks,
     *config_health_checks,
-    *dashboard_health_checks,
 ]
 
 platform_health_job = define_asset_job(
@@ -34,7 +32,7 @@ platform_health_job = define_asset_job(
     selection=AssetSelection.checks(*HEALTH_CHECKS),
     description=(
         "Every health check: freshness, collector buffer and error rates, Flink jobs, lake "
-        "table health, warehouse views, configuration, dashboard snapshots."
+        "table health, warehouse views, configuration."
     ),
 )
 

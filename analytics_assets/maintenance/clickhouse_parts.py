@@ -46,7 +46,13 @@ if TYPE_CHECKING:
 
 # The allow-list: the day-partitioned tables of sql/clickhouse/migrations, each the asset of
 # the same name. Every statement of this job names one of these and nothing else.
-MAINTAINED_TABLES = ("user_behaviors", "metrics_hourly", "item_stats_daily", "experiment_metrics")
+MAINTAINED_TABLES = (
+    "user_behaviors",
+    "metrics_hourly",
+    "item_stats_daily",
+    "experiment_metrics",
+    "user_funnel_hourly",
+)
 
 # Repeat OPTIMIZE on a partition while it keeps shrinking and is still above the threshold:
 # ClickHouse may merge only a range of the parts per call.

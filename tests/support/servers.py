@@ -131,13 +131,17 @@ def collector_process(
 
 
 @contextlib.contextmanager
-def api_server(directory: Path, redis_url: str, tokens: dict[str, str]) -> Iterator[str]:
-    """`python -m analytics_assets.api` (uvicorn) as production runs it; yields its URL."""
+def api_server(
+    directory: Path, redis_url: str, tokens: dict[str, str], env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`python -m analytics_assets.api` (uvicorn) as production runs it, with `env` (its
+    CLICKHOUSE_URL, CONFIG_STORE_PATH, …) on top; yields its URL."""
     port = free_port()
     environment = {
         "ANALYTICS_API_PORT": str(port),
         "REDIS_URL": redis_url,
         "ANALYTICS_API_TOKENS": json.dumps(tokens),
+        **(env or {}),
     }
     with module_server(
         "analytics_assets.api", environment, directory / f"api-{port}.log", port, "analytics API"

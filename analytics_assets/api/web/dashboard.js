@@ -1,11 +1,24 @@
 // The dashboard page: every number comes from the analytics API (same origin, bearer
-// token). Each panel shows loading, then its chart, an empty state (no snapshot yet), or
-// the error the API returned. <body data-state> becomes "ready" when every panel settled.
+// token). Each panel shows loading, then its chart, an empty state (no data in the range),
+// or the error the API returned. <body data-state> becomes "ready" when every panel settled.
+// The range lives in the URL's query (?range=7d, or ?range=custom&start=…&end=… in UTC),
+// so a link or a reload shows the same range; the token stays in sessionStorage only.
 "use strict";
 
 const TOKEN_KEY = "analytics-api-token";
 const REFRESH_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const PRESETS = { "24h": 24 * HOUR_MS, "7d": 7 * 24 * HOUR_MS, "30d": 30 * 24 * HOUR_MS, "90d": 90 * 24 * HOUR_MS };
+const PRESET_LABELS = { "24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "90d": "last 90 days" };
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+// Times in the viewer's zone, and the zone named next to the picker.
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const hourLabel = new Intl.DateTimeFormat("en-CA", {
+  month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+});
+const momentLabel = new Intl.DateTimeFormat("en-CA", {
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+});
 const charts = {};
 
 class ApiError extends Error {
@@ -50,6 +63,57 @@ async function api(path, params = {}) {
   return response.json();
 }
 
+// The range the URL asks for: a preset (relative to now, so a refresh moves with the
+// clock) or a custom [start, end) in UTC. Anything unreadable falls back to 7 days.
+function rangeFromUrl() {
+  const query = new URLSearchParams(location.search);
+  const name = query.get("range") ?? "7d";
+  if (name === "custom") {
+    const start = new Date(query.get("start") ?? "");
+    const end = new Date(query.get("end") ?? "");
+    if (!Number.isNaN(start.getTime()) && !Number.isNaN(end.getTime()) && start < end) {
+      return { name, start, end };
+    }
+  }
+  const preset = PRESETS[name] ? name : "7d";
+  const end = new Date();
+  return { name: preset, start: new Date(end.getTime() - PRESETS[preset]), end };
+}
+
+function rangeToUrl(name, start, end) {
+  const query = new URLSearchParams(location.search);
+  query.set("range", name);
+  if (name === "custom") {
+    query.set("start", start.toISOString());
+    query.set("end", end.toISOString());
+  } else {
+    query.delete("start");
+    query.delete("end");
+  }
+  // The fragment (a token not yet read) is never carried along.
+  history.pushState(null, "", `${location.pathname}?${query}`);
+}
+
+// <input type=datetime-local> holds the viewer's wall time without a zone.
+function localInput(date) {
+  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return shifted.toISOString().slice(0, 16);
+}
+
+function showRange(range) {
+  document.getElementById("range").value = range.name;
+  document.getElementById("custom-range").hidden = range.name !== "custom";
+  document.getElementById("range-start").value = localInput(range.start);
+  document.getElementById("range-end").value = localInput(range.end);
+  const label = range.name === "custom"
+    ? `${momentLabel.format(range.start)} – ${momentLabel.format(range.end)}`
+    : PRESET_LABELS[range.name];
+  for (const element of document.querySelectorAll(".range-label")) element.textContent = label;
+  document.body.dataset.range = range.name;
+  document.body.dataset.start = range.start.toISOString();
+  document.body.dataset.end = range.end.toISOString();
+}
+
 function panel(name) {
   return document.querySelector(`[data-panel="${name}"]`);
 }
@@ -74,7 +138,7 @@ function chart(name, option) {
   charts[name].resize();
 }
 
-const EMPTY = "No data yet: the dashboard_snapshots asset has not published this view (see the Dagster UI).";
+const EMPTY = "No data in this range: the rollups have no events for it (see the Dagster UI for loads).";
 const percent = (value) => `${(value * 100).toFixed(2)}%`;
 
 // One panel: fetch, then draw or show the empty/error state. Never throws.
@@ -103,7 +167,7 @@ function showOverview(data, answer) {
       ? percent(value)
       : integer.format(value);
   }
-  document.getElementById("as-of").textContent = `as of ${answer.as_of}`;
+  document.getElementById("as-of").textContent = `as of ${momentLabel.format(new Date(answer.as_of))}`;
   const select = document.getElementById("scenario");
   if (select.options.length === 1 && data.scenario_ids) {
     for (const id of data.scenario_ids) select.add(new Option(id, id));
@@ -123,9 +187,37 @@ function lines(points, x, series) {
   };
 }
 
+// The open (current) hour is still filling: it is shaded and labelled "partial so far"
+// instead of reading as a cliff towards zero.
 function showHourly(data) {
-  const points = data.points.map((p) => ({ ...p, hour: p.hour_start.slice(5, 16).replace("T", " ") }));
-  chart("trend_hourly", lines(points, "hour", [["impressions", "impressions"], ["clicks", "clicks"], ["orders", "orders"], ["CTR", "ctr", 1]]));
+  const now = Date.now();
+  const points = data.points.map((p) => {
+    const start = new Date(p.hour_start);
+    return { ...p, hour: hourLabel.format(start).replace(",", ""), open: start.getTime() + HOUR_MS > now };
+  });
+  const option = lines(points, "hour", [["impressions", "impressions"], ["clicks", "clicks"], ["orders", "orders"], ["CTR", "ctr", 1]]);
+  const openIndex = points.findIndex((p) => p.open);
+  const open = points[openIndex];
+  if (open) {
+    // Shade the segment into the open hour, and ring its points: a value still growing.
+    option.series[0].markArea = {
+      silent: true,
+      itemStyle: { color: "rgba(107, 119, 133, 0.15)" },
+      label: { show: true, position: "insideTop", formatter: "open hour: partial" },
+      data: [[{ xAxis: points[Math.max(0, openIndex - 1)].hour }, { xAxis: open.hour }]],
+    };
+    for (const series of option.series) {
+      series.markPoint = {
+        symbol: "emptyCircle", symbolSize: 10, label: { show: false },
+        data: [{ coord: [open.hour, series.data[openIndex]] }],
+      };
+    }
+  }
+  panel("trend_hourly").querySelector(".partial-note").textContent = open
+    ? `(hours in ${ZONE}; the open hour ${open.hour} is partial)`
+    : `(hours in ${ZONE})`;
+  panel("trend_hourly").dataset.openHour = open ? open.hour_start : "";
+  chart("trend_hourly", option);
 }
 
 function showDaily(data) {
@@ -193,7 +285,7 @@ function showExperiments(data) {
 
 function showLakehouse(data) {
   if (data.daily.length === 0) {
-    setState("lakehouse", "empty", "The lakehouse has no events for this tenant in the last 7 days.");
+    setState("lakehouse", "empty", "The lakehouse has no events for this tenant in this range.");
     return;
   }
   chart("lakehouse", lines(data.daily, "dt", [["users", "users"], ["converted users", "converted_users"], ["conversion rate", "conversion_rate", 1]]));
@@ -210,8 +302,11 @@ function showRealtime(data, answer) {
 async function refresh() {
   document.body.dataset.state = "loading";
   setState("categories", "loading");
+  const range = rangeFromUrl();
+  showRange(range);
+  const bounds = { start: range.start.toISOString(), end: range.end.toISOString() };
   const scenario = document.getElementById("scenario").value;
-  const scoped = { scenario_id: scenario };
+  const scoped = { scenario_id: scenario, ...bounds };
   const realtimeScenario = scenario === "all" ? "home_feed" : scenario;
   await Promise.all([
     load("overview", "/api/v1/dashboard", scoped, showOverview),
@@ -222,8 +317,8 @@ async function refresh() {
       const items = panel("items");  // the categories come with the items: mirror a failure
       if (items.dataset.state !== "ready") setState("categories", items.dataset.state, items.querySelector(":scope > .state")?.textContent ?? "");
     }),
-    load("experiments", "/api/v1/experiments", {}, showExperiments),
-    load("lakehouse", "/api/v1/lakehouse", {}, showLakehouse),
+    load("experiments", "/api/v1/experiments", bounds, showExperiments),
+    load("lakehouse", "/api/v1/lakehouse", bounds, showLakehouse),
     load("realtime", "/api/v1/realtime", { scenario_id: realtimeScenario }, showRealtime),
   ]);
   if (document.body.dataset.state !== "login") document.body.dataset.state = "ready";
@@ -253,6 +348,28 @@ document.getElementById("login").addEventListener("submit", (event) => {
   start();
 });
 document.getElementById("scenario").addEventListener("change", refresh);
+document.getElementById("range").addEventListener("change", (event) => {
+  const name = event.target.value;
+  if (name === "custom") {  // keep the current bounds until the viewer applies new ones
+    document.getElementById("custom-range").hidden = false;
+    return;
+  }
+  rangeToUrl(name);
+  refresh();
+});
+document.getElementById("range-picker").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const start = new Date(document.getElementById("range-start").value);
+  const end = new Date(document.getElementById("range-end").value);
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || !(start < end)) {
+    setState("overview", "error", "The range needs a start before its end.");
+    return;
+  }
+  rangeToUrl("custom", start, end);
+  refresh();
+});
+window.addEventListener("popstate", refresh);
+document.getElementById("zone").textContent = `times in ${ZONE}`;
 document.getElementById("refresh").addEventListener("click", refresh);
 window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
 setInterval(() => { if (document.body.dataset.state === "ready") refresh(); }, REFRESH_MS);

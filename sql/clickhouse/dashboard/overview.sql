@@ -1,5 +1,5 @@
--- Dashboard overview for the 24 hours ending at `now`: counts, rates and exact active users
--- merged from hourly states (the seed's `hour >= toHour(now()) - 24` was always true).
+-- Dashboard overview for the hours in [start, end): counts, rates and exact active users
+-- merged from hourly states (a range's users are not the sum of its hours').
 -- An empty scenario_id means all scenarios of the tenant.
 SELECT
     sum(impressions)                                AS recommendations,
@@ -11,5 +11,4 @@ SELECT
 FROM metrics_hourly
 WHERE tenant_id = {tenant_id:String}
   AND ({scenario_id:String} = '' OR scenario_id = {scenario_id:String})
-  AND hour >= toStartOfHour({now:DateTime64(3, 'UTC')}) - INTERVAL 23 HOUR
-  AND hour <= {now:DateTime64(3, 'UTC')}
+  AND hour >= {start:DateTime64(3, 'UTC')} AND hour < {end:DateTime64(3, 'UTC')}

@@ -18,6 +18,9 @@ FROM user_behaviors FINAL
 WHERE date = {day:Date} AND experiment_id != ''
 GROUP BY tenant_id, scenario_id, experiment_id, experiment_group, date;
 
-ALTER TABLE experiment_metrics REPLACE PARTITION {day:Date} FROM experiment_metrics__rebuild;
+-- A day without events (every hour of it reloaded empty) is an empty day: a ClickHouse
+-- server refuses to replace from an empty source unless told that this is meant.
+ALTER TABLE experiment_metrics REPLACE PARTITION {day:Date} FROM experiment_metrics__rebuild
+SETTINGS allow_replace_partition_from_empty_source = 1;
 
 TRUNCATE TABLE experiment_metrics__rebuild;

@@ -18,6 +18,9 @@ FROM user_behaviors FINAL
 WHERE date = {day:Date}
 GROUP BY tenant_id, scenario_id, date, item_id;
 
-ALTER TABLE item_stats_daily REPLACE PARTITION {day:Date} FROM item_stats_daily__rebuild;
+-- A day without events (every hour of it reloaded empty) is an empty day: a ClickHouse
+-- server refuses to replace from an empty source unless told that this is meant.
+ALTER TABLE item_stats_daily REPLACE PARTITION {day:Date} FROM item_stats_daily__rebuild
+SETTINGS allow_replace_partition_from_empty_source = 1;
 
 TRUNCATE TABLE item_stats_daily__rebuild;

@@ -17,6 +17,9 @@ FROM user_behaviors FINAL
 WHERE date = {day:Date}
 GROUP BY tenant_id, scenario_id, hour;
 
-ALTER TABLE metrics_hourly REPLACE PARTITION {day:Date} FROM metrics_hourly__rebuild;
+-- A day without events (every hour of it reloaded empty) is an empty day: a ClickHouse
+-- server refuses to replace from an empty source unless told that this is meant.
+ALTER TABLE metrics_hourly REPLACE PARTITION {day:Date} FROM metrics_hourly__rebuild
+SETTINGS allow_replace_partition_from_empty_source = 1;
 
 TRUNCATE TABLE metrics_hourly__rebuild;
