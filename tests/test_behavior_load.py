@@ -279,7 +279,7 @@ def test_checks_fail_on_tampered_state(
     assert outcome["item_stats_daily_totals_match_raw"] is True
     assert outcome["user_funnel_hourly_totals_match_raw"] is True  # duplicates merge away
     # A user's funnel step that raw events do not support: the funnel check sees it.
-    clickhouse.query_sql(
+    clickhouse.execute_sql(
         "INSERT INTO user_funnel_hourly SELECT 'acme', 'home_feed', "
         "toDateTime({h:DateTime64(3, 'UTC')}), 5, uniqExactState('tampered_user')",
         {"h": ANCHOR},

@@ -24,7 +24,7 @@ import polars as pl
 from analytics_assets.api.ranges import TimeRange
 from analytics_assets.api.significance import two_proportion_z_test
 from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import ClickHouseError, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.warehouse import LakeWarehouse
 from analytics_assets.resources.warehouse_models import DWS_EVENT_DAILY, DWS_USER_CONVERSION_DAILY
@@ -89,10 +89,9 @@ class AnalyticsService:
     def _query(self, name: str, params: dict[str, Any]) -> pl.DataFrame:
         if not self.clickhouse.is_open():
             with self._lock:
-                try:  # the server may come up after the API: connect on the first request
-                    self.clickhouse.open()
-                except Exception as error:
-                    raise ClickHouseError(f"cannot connect to ClickHouse: {error}") from error
+                # The server may come up after the API: connect on the first request. A
+                # failure is a ClickHouseError caused by the client's connection error.
+                self.clickhouse.open()
         return self.clickhouse.query(name, params)
 
     @staticmethod
