@@ -23,6 +23,7 @@ from analytics_assets.flink.connectors import KAFKA_CONNECTOR, S3_FILESYSTEM
 from analytics_assets.ingest.collector.event_log import json_rows
 from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.raw_log import behaviors
+from analytics_assets.resources import clickhouse_sink_from_environment
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -218,6 +219,18 @@ def test_the_clickhouse_sink_runs_only_against_a_server() -> None:
     embedded = [j.name for j in declared_jobs(ClickHouseSinkTarget())]
     assert embedded == ["hot_items", "realtime_metrics", "user_recent"]
     assert [j.name for j in declared_jobs(sink)] == [*embedded, "clickhouse_sink"]
+
+
+def test_clickhouse_sink_off_leaves_the_server_to_the_hourly_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLICKHOUSE_URL", "http://127.0.0.1:8123/default")
+    monkeypatch.delenv("CLICKHOUSE_SINK", raising=False)
+    assert "clickhouse_sink" in [j.name for j in declared_jobs(clickhouse_sink_from_environment())]
+    monkeypatch.setenv("CLICKHOUSE_SINK", "off")  # what make demo sets
+    assert "clickhouse_sink" not in [
+        j.name for j in declared_jobs(clickhouse_sink_from_environment())
+    ]
 
 
 def test_the_sink_dead_letters_a_file_clickhouse_would_reject(
