@@ -19,23 +19,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from analytics_assets.paimon.commit import commit_entries
-from analytics_assets.paimon.datafiles import write_rows
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND
 from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
 from stack.postgres import PostgresServer
 from tests.support.java_paimon import summary_java
-from tests.support.lake import read_pypaimon, summary, summary_chdb
+from tests.support.lake import EVENTS_SCHEMA, append_events, read_pypaimon, summary, summary_chdb
 from tests.support.servers import free_port
 
-SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])
 SPEC = TableSpec(
     "events",
-    SCHEMA,
+    EVENTS_SCHEMA,
     ["dt"],
     # Keep every snapshot: the test inspects all of them (Java's commit auto-expires).
     {
@@ -87,20 +82,6 @@ def postgres() -> Iterator[PostgresServer]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _append(lake: PaimonLake, day: str, batch: int) -> None:
-    rows = pa.table(
-        {
-            "user_id": [f"u{i % 7}" for i in range(ROWS)],
-            "amount": [batch * 1000 + i for i in range(ROWS)],
-            "dt": [day] * ROWS,
-        },
-        schema=SCHEMA,
-    )
-    table = lake.table("events")
-    entries = write_rows(table, rows, FILE_SOURCE_APPEND)
-    commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
-
-
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # type: ignore[no-untyped-def]
     database: str,
@@ -136,7 +117,7 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
     for _ in range(3):
         for day in DAYS:
             with lake.committing("events"):
-                _append(lake, day, batch)
+                append_events(lake, day, batch, rows=ROWS)
             batch += 1
 
     # A loader that dies -9 while holding the table: its row blocks until its lease ends.
@@ -169,7 +150,7 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
             while not stop.is_set():
                 with lake.committing("events"):
                     start = time.time()
-                    _append(lake, DAYS[batch % 2], batch)
+                    append_events(lake, DAYS[batch % 2], batch, rows=ROWS)
                     batch += 1
                     time.sleep(2.0)
                     holds.append((start, time.time()))

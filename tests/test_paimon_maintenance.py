@@ -12,7 +12,7 @@ from analytics_assets.paimon.commit import CommitConflict, commit_entries
 from analytics_assets.paimon.compaction import compact, plan_bucket
 from analytics_assets.paimon.datafiles import deletes_for, write_rows
 from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND, TableMetadata, partition_values
+from analytics_assets.paimon.files import TableMetadata, partition_values
 from analytics_assets.paimon.manifests import merge_manifests
 from analytics_assets.paimon.options import MaintenanceOptions
 from analytics_assets.paimon.orphans import clean_orphan_files
@@ -21,6 +21,8 @@ from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
 from tests.support.java_paimon import summary_java
 from tests.support.lake import (
+    EVENTS_SCHEMA,
+    append_events,
     read_pypaimon,
     referenced_files,
     stored_files,
@@ -28,38 +30,23 @@ from tests.support.lake import (
     summary_chdb,
 )
 
-SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])
 LATER = dt.timedelta(days=2)  # "now" for expiry: every snapshot is older than time-retained
 
 
 def spec(**options: str) -> TableSpec:
     return TableSpec(
         "events",
-        SCHEMA,
+        EVENTS_SCHEMA,
         ["dt"],
         {"bucket": "2", "bucket-key": "user_id", "snapshot.num-retained.min": "3", **options},
     )
-
-
-def append(lake: PaimonLake, day: str, batch: int, rows: int = 20) -> None:
-    data = pa.table(
-        {
-            "user_id": [f"u{i % 7}" for i in range(rows)],
-            "amount": [batch * 1000 + i for i in range(rows)],
-            "dt": [day] * rows,
-        },
-        schema=SCHEMA,
-    )
-    table = lake.table("events")
-    entries = write_rows(table, data, FILE_SOURCE_APPEND)
-    commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
 
 
 def fill(lake: PaimonLake, days: list[str], batches: int, **options: str) -> None:
     lake.ensure_table(spec(**options))
     for batch in range(batches):
         for day in days:
-            append(lake, day, batch)
+            append_events(lake, day, batch)
 
 
 def both_readers(lake: PaimonLake, clickhouse) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -191,7 +178,7 @@ def test_expiry_keeps_retained_snapshots_and_tags_readable_and_leaves_no_garbage
     compact(lake.metadata("events"), lake.create_if_absent())
     merge_manifests(lake.metadata("events"), lake.create_if_absent(), force=True)
     for batch in range(6, 9):
-        append(lake, "2025-03-02", batch)
+        append_events(lake, "2025-03-02", batch)
     current = both_readers(lake, clickhouse)
     ids = lake.metadata("events").snapshot_ids()
     retained = ids[-3:]
@@ -248,7 +235,7 @@ def test_expiry_interrupted_at_any_step_converges_on_rerun(
     fill(lake, ["2025-03-01"], batches=6)
     compact(lake.metadata("events"), lake.create_if_absent())
     for batch in range(6, 9):
-        append(lake, "2025-03-01", batch)
+        append_events(lake, "2025-03-01", batch)
     current = both_readers(lake, clickhouse)
 
     class Crash(Exception):
@@ -281,7 +268,9 @@ def test_orphan_cleanup_removes_only_old_unreferenced_files(lake: PaimonLake, cl
     table = lake.table("events")
     # A writer that crashed after writing its files but before committing.
     stray = write_rows(
-        table, pa.table({"user_id": ["x"], "amount": [1], "dt": ["2025-03-01"]}, schema=SCHEMA), 0
+        table,
+        pa.table({"user_id": ["x"], "amount": [1], "dt": ["2025-03-01"]}, schema=EVENTS_SCHEMA),
+        0,
     )
     metadata = lake.metadata("events")
     stray_path = metadata.data_file_path(stray[0])
@@ -370,7 +359,7 @@ def test_compaction_racing_an_append_keeps_both(lake: PaimonLake, clickhouse) ->
     fill(lake, ["2025-03-01"], batches=6)
     metadata = lake.metadata("events")
     stale = metadata.latest_snapshot()
-    append(lake, "2025-03-01", 99)  # lands between planning and commit
+    append_events(lake, "2025-03-01", 99)  # lands between planning and commit
     expected = both_readers(lake, clickhouse)
 
     report = compact(planned_against(stale, lake), lake.create_if_absent())
@@ -384,7 +373,7 @@ def test_concurrent_committers_never_lose_a_commit(lake: PaimonLake, clickhouse)
 
     lake.ensure_table(spec())
     with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(lambda batch: append(lake, "2025-03-01", batch), range(18)))
+        list(pool.map(lambda batch: append_events(lake, "2025-03-01", batch), range(18)))
     result = both_readers(lake, clickhouse)
     assert result["rows"] == 18 * 20
     assert lake.metadata("events").snapshot_ids() == list(range(1, 19))

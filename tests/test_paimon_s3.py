@@ -6,14 +6,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from analytics_assets.paimon.commit import commit_entries
 from analytics_assets.paimon.compaction import compact
-from analytics_assets.paimon.datafiles import write_rows
 from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND
 from analytics_assets.paimon.manifests import merge_manifests
 from analytics_assets.paimon.orphans import clean_orphan_files
 from analytics_assets.paimon.table_spec import TableSpec
@@ -21,6 +17,8 @@ from analytics_assets.resources.paimon import PaimonLake
 from stack.seaweedfs import S3Endpoint, seaweedfs_s3
 from tests.support.java_paimon import summary_java
 from tests.support.lake import (
+    EVENTS_SCHEMA,
+    append_events,
     read_pypaimon,
     referenced_files,
     stored_files,
@@ -30,10 +28,9 @@ from tests.support.lake import (
 
 pytestmark = pytest.mark.slow
 
-SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])
 SPEC = TableSpec(
     "events",
-    SCHEMA,
+    EVENTS_SCHEMA,
     ["dt"],
     {"bucket": "2", "bucket-key": "user_id", "snapshot.num-retained.min": "2"},
 )
@@ -60,20 +57,6 @@ def lake(
     )
 
 
-def append(lake: PaimonLake, day: str, batch: int) -> None:
-    rows = pa.table(
-        {
-            "user_id": [f"u{i % 5}" for i in range(10)],
-            "amount": [batch * 100 + i for i in range(10)],
-            "dt": [day] * 10,
-        },
-        schema=SCHEMA,
-    )
-    table = lake.table("events")
-    entries = write_rows(table, rows, FILE_SOURCE_APPEND)
-    commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
-
-
 def chdb_summary(clickhouse, lake: PaimonLake, s3: S3Endpoint) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return summary_chdb(
         clickhouse,
@@ -91,7 +74,7 @@ def test_maintenance_on_s3_keeps_every_reader_equal(
     lake.ensure_table(SPEC)
     for batch in range(7):
         for day in ("2025-03-01", "2025-03-02"):
-            append(lake, day, batch)
+            append_events(lake, day, batch, rows=10, users=5, stride=100)
     before = summary(read_pypaimon(lake.table("events")), "amount")
     assert chdb_summary(clickhouse, lake, s3) == before
     assert summary_java(lake.catalog_options(), "ods.events", "amount") == before
@@ -121,7 +104,14 @@ def test_concurrent_committers_on_s3_never_lose_a_commit(lake: PaimonLake) -> No
     """S3 has no atomic rename: pypaimon's own commit lost 3 of 18 such commits."""
     lake.ensure_table(SPEC)
     with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(lambda batch: append(lake, "2025-03-01", batch), range(12)))
+        list(
+            pool.map(
+                lambda batch: append_events(
+                    lake, "2025-03-01", batch, rows=10, users=5, stride=100
+                ),
+                range(12),
+            )
+        )
     assert read_pypaimon(lake.table("events")).num_rows == 120
     assert summary_java(lake.catalog_options(), "ods.events", "amount")["rows"] == 120
     assert lake.metadata("events").snapshot_ids() == list(range(1, 13))

@@ -5,8 +5,32 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics_assets.paimon.files import TableMetadata
+from analytics_assets.paimon.commit import commit_entries
+from analytics_assets.paimon.datafiles import write_rows
+from analytics_assets.paimon.files import FILE_SOURCE_APPEND, TableMetadata
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_assets.resources.paimon import PaimonLake
+
+# The small `events` table of the Paimon tests: a bucket key, a value to sum, a partition.
+EVENTS_SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])
+
+
+def append_events(
+    lake: PaimonLake, day: str, batch: int, rows: int = 20, users: int = 7, stride: int = 1000
+) -> None:
+    """One APPEND commit of `rows` rows to `events` (amounts `batch * stride + i`, so every
+    batch's rows are distinct), as a load writes them."""
+    data = pa.table(
+        {
+            "user_id": [f"u{i % users}" for i in range(rows)],
+            "amount": [batch * stride + i for i in range(rows)],
+            "dt": [day] * rows,
+        },
+        schema=EVENTS_SCHEMA,
+    )
+    table = lake.table("events")
+    entries = write_rows(table, data, FILE_SOURCE_APPEND)
+    commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
 
 
 def read_pypaimon(table, **options: str) -> pa.Table:  # type: ignore[no-untyped-def]
