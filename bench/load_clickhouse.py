@@ -167,18 +167,7 @@ def server_url(work: Path) -> Iterator[str]:
 
 def bare_client(url: str) -> Any:
     """A clickhouse-connect client with nothing of ours around it (the floor)."""
-    import clickhouse_connect
-
-    endpoint = ClickHouseEndpoint.parse(url)
-    return clickhouse_connect.get_client(
-        host=endpoint.host,
-        port=endpoint.port,
-        username=endpoint.user,
-        password=endpoint.password,
-        database=endpoint.database,
-        secure=endpoint.scheme == "https",
-        autogenerate_session_id=False,
-    )
+    return ClickHouseEndpoint.parse(url).client()
 
 
 _COPY_DAY = (

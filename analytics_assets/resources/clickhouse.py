@@ -66,6 +66,22 @@ class ClickHouseEndpoint:
         """Scheme, host and port only: safe to show (no credentials)."""
         return f"{self.scheme}://{self.host}:{self.port}"
 
+    def client(self) -> Any:
+        """A clickhouse-connect client for this endpoint, without a server session: every
+        statement stands alone (none relies on session state), so threads sharing the
+        client never meet "session is locked"."""
+        import clickhouse_connect
+
+        return clickhouse_connect.get_client(
+            host=self.host,
+            port=self.port,
+            username=self.user,
+            password=self.password,
+            database=self.database,
+            secure=self.scheme == "https",
+            autogenerate_session_id=False,
+        )
+
 
 class ClickHouseError(RuntimeError):
     """A ClickHouse statement failed; the message names the SQL file or the table."""
@@ -125,21 +141,9 @@ class ClickHouseResource(ConfigurableResource):
         fails here, with the URL without credentials and what to do)."""
         if self._client is not None:
             return
-        import clickhouse_connect
-
         endpoint = ClickHouseEndpoint.parse(self.url)
         try:
-            self._client = clickhouse_connect.get_client(
-                host=endpoint.host,
-                port=endpoint.port,
-                username=endpoint.user,
-                password=endpoint.password,
-                database=endpoint.database,
-                secure=endpoint.scheme == "https",
-                # No server session: every statement stands alone (none relies on session
-                # state), so threads sharing this client never meet "session is locked".
-                autogenerate_session_id=False,
-            )
+            self._client = endpoint.client()
         except Exception as exc:  # the client's connection errors vary by transport
             raise ClickHouseError(
                 f"ClickHouse server {endpoint.base_url} unreachable ({exc}). Start the local "
