@@ -1,8 +1,8 @@
 """The demo's history load, launched through the running Dagster so a person watches it in
 the UI: the demo configuration as one run and one partition backfill per architecture
 (behaviors → ClickHouse and rollups; Sensors events → Paimon ODS). Downstream models
-follow by declarative automation; the analytics API reads the rollups per request. Prints one line per phase and
-a progress line whenever a backfill's count of loaded hours changes.
+follow by declarative automation; the analytics API reads the rollups per request. Prints
+one line per phase and a progress line whenever a backfill's count of loaded hours changes.
 
 Usage: python scripts/demo_history.py --url http://127.0.0.1:3000 --hours 24
 """
