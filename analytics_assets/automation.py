@@ -16,7 +16,6 @@ from dagster import (
     AutomationCondition,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
-    Definitions,
 )
 
 # Late files: the collector files events by their own time, so an hour keeps receiving
@@ -71,5 +70,3 @@ data_driven_automation = AutomationConditionSensorDefinition(
         "raw_landing_sensor, rollups and models follow their inputs."
     ),
 )
-
-defs = Definitions(sensors=[data_driven_automation])

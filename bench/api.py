@@ -12,7 +12,7 @@ for p95 < 50 ms per endpoint and range at concurrency 1 and 16, over 100 M raw e
    bench/load_clickhouse.py) and rebuilds every rollup per day, the user funnel's
    included. `--days` stays under the 90-day raw retention.
 2. Loads the demo configuration and serves the API as production does
-   (`python -m analytics_assets.api`: uvicorn, its own process, access log on).
+   (`python -m analytics_api`: uvicorn, its own process, access log on).
 3. For every data endpoint and the ranges 24 h, 7 d, 30 d and 90 d ending at the end of
    the loaded day: `--requests` requests at concurrency 1 and 16 (threads, one keep-alive
    httpx client each, round robin over the demo tenants), then the endpoint's SQL with the
@@ -45,12 +45,12 @@ from dagster import materialize
 from load_clickhouse import bench_day, grow, load, rebuild_rollups, stage
 from timing import timed
 
-from analytics_assets.api.ranges import TimeRange, requested_range
-from analytics_assets.configuration import defs as configuration_defs
-from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
+from analytics_api.ranges import TimeRange, requested_range
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.traffic import DEFAULT_PROFILE
+from tests.support.domains import CONFIGURATION_ASSETS
 from tests.support.servers import api_server, clickhouse_server, redis_server
 
 RESULTS = Path(__file__).parent / "results"
@@ -208,7 +208,7 @@ def main() -> None:
     tokens = {f"bench-{tenant}": tenant for tenant in DEFAULT_PROFILE.tenants}
     result: dict[str, Any] = {"machine": "2 cores, shared", "events_per_day": args.events}
     store = ConfigStore(path=str(work / "config"))
-    materialize(configuration_defs.assets, resources={"config_store": store}, run_config=QUIET)
+    materialize(CONFIGURATION_ASSETS, resources={"config_store": store}, run_config=QUIET)
     with clickhouse_server(work / "clickhouse") as url, redis_server(work) as redis_url:
         clickhouse = ClickHouseResource(url=f"{url}/default")
         with clickhouse.opened():

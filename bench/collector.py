@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 import redis
 
-from analytics_assets.ingest.collector.sensors_protocol import encode_records
+from analytics_collector.sensors_protocol import encode_records
 from tests.support.geoip import write_city_database
 from tests.support.servers import collector_process, redis_server
 

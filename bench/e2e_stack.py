@@ -54,10 +54,11 @@ import numpy as np
 from dagster import materialize
 from timing import timed
 
-from analytics_assets.ingest.demo_traffic import generate_behaviors, send_to_collector
-from analytics_assets.raw_log import behaviors
-from analytics_assets.resources import raw_event_log_from_environment, resources_from_environment
-from analytics_assets.resources.raw_event_log import hour_floor
+from analytics_assets.resources import resources_from_environment
+from analytics_demo.traffic import generate_behaviors, send_to_collector
+from analytics_lib.environment import raw_log_settings, resolved
+from analytics_lib.raw_log import behaviors
+from analytics_lib.raw_log.storage import RawLogStorage, hour_floor
 from stack.local import RAW_LOG_BUCKET, LocalStack, free_port_base
 from tests.conftest import partition_range_tags
 from tests.support.servers import collector_process, wait_until
@@ -144,7 +145,7 @@ def send_at_rate(url: str, rate: int, seconds: int, seed: int = 0) -> Sent:
 
 
 def staged_events(hours: list[dt.datetime]) -> int:
-    raw_event_log = raw_event_log_from_environment(resolved=True)
+    raw_event_log = RawLogStorage(**raw_log_settings(resolved))
     return sum(raw_event_log.distinct_event_count(behaviors.STREAM, hour) for hour in hours)
 
 
@@ -218,7 +219,7 @@ class RowsRead:
     subtasks; the cluster refreshes metrics every 2 s) every `interval` s in a thread."""
 
     def __init__(self, rest_url: str, interval: float = 2.0) -> None:
-        from analytics_assets.flink.cluster import FlinkRest
+        from analytics_lib.flink_cluster.cluster import FlinkRest
 
         self.rest = FlinkRest(rest_url)
         self.interval = interval
@@ -531,15 +532,15 @@ def stream_phase(
                 rest.cancel(job.job_id)
         wait_until(lambda: not any(j.active for j in rest.jobs()), 60, "jobs cancelled")
 
-    from analytics_assets.behavior import defs as behavior_defs
     from analytics_assets.lakehouse.ods import ods_events
+    from tests.support.domains import BEHAVIOR_ASSETS
 
     resources = resources_from_environment()
     tags = partition_range_tags(hours[0], hours[-1])
     loaded, results["clickhouse_load_seconds"] = timed(
         "user_behaviors range load into the ClickHouse server",
         lambda: materialize(
-            [*behavior_defs.assets], selection=["user_behaviors"], tags=tags,
+            [*BEHAVIOR_ASSETS], selection=["user_behaviors"], tags=tags,
             resources=resources,
         ),
     )  # fmt: skip

@@ -30,20 +30,20 @@ import pyarrow as pa
 import timing
 from load_clickhouse import server_url
 
-from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import to_ods_rows
-from analytics_assets.lakehouse.tables import ODS_EVENTS_CORE
-from analytics_assets.paimon.commit import commit_entries
-from analytics_assets.paimon.compaction import compact
-from analytics_assets.paimon.datafiles import write_rows
-from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND
-from analytics_assets.paimon.manifests import merge_manifests
-from analytics_assets.paimon.orphans import clean_orphan_files
-from analytics_assets.paimon.slices import replace_slice
-from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_lib.lake_tables import ODS_EVENTS_CORE
+from analytics_lib.paimon.commit import commit_entries
+from analytics_lib.paimon.compaction import compact
+from analytics_lib.paimon.datafiles import write_rows
+from analytics_lib.paimon.expire import expire_snapshots
+from analytics_lib.paimon.files import FILE_SOURCE_APPEND
+from analytics_lib.paimon.manifests import merge_manifests
+from analytics_lib.paimon.orphans import clean_orphan_files
+from analytics_lib.paimon.slices import replace_slice
+from analytics_lib.paimon.table_spec import TableSpec
 
 RESULTS = Path(__file__).parent / "results"
 SMALL = TableSpec(
@@ -101,8 +101,8 @@ def _process_cpu(pids: list[int]) -> float:
 
 def java_path(lake: PaimonLake, work: Path, clickhouse: ClickHouseResource) -> dict[str, object]:
     """Java Paimon's maintenance of the copied table through a local Flink cluster."""
-    from analytics_assets.flink.cluster import LocalFlinkCluster
-    from analytics_assets.flink.paimon_maintenance import run_maintenance
+    from analytics_lib.flink_cluster.cluster import LocalFlinkCluster
+    from analytics_lib.flink_cluster.paimon_maintenance import run_maintenance
     from stack.processes import free_port
 
     cluster = LocalFlinkCluster(work / "flink", free_port(), free_port(), slots=2)

@@ -32,10 +32,11 @@ from timing import timed
 
 from analytics_assets.behavior.rollups import ROLLUPS
 from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, read_hour
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse import ClickHouseEndpoint, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.clickhouse import ClickHouseEndpoint
+from analytics_lib.raw_log import behaviors
 from stack.clickhouse import clickhouse_server
 
 RESULTS = Path(__file__).parent / "results"

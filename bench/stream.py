@@ -40,7 +40,12 @@ import pyarrow.compute as pc
 import redis
 from timing import timed
 
-from analytics_assets.flink.cluster import (
+from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.stream.jobs import STREAM_JOBS, status_key
+from analytics_collector.event_log import KafkaEventLog
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.flink_cluster.cluster import (
     FlinkInstallation,
     FlinkRest,
     LocalFlinkCluster,
@@ -48,12 +53,7 @@ from analytics_assets.flink.cluster import (
     descendants,
     submit,
 )
-from analytics_assets.ingest.collector.event_log import KafkaEventLog
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
-from analytics_assets.resources.raw_event_log import RawEventLog
-from analytics_assets.stream.jobs import STREAM_JOBS, status_key
+from analytics_lib.raw_log import behaviors
 from stack.kafka import KafkaBroker, collector_topics
 from stack.processes import free_port
 from tests.support.servers import clickhouse_server, local_flink, redis_server

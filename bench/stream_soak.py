@@ -24,12 +24,12 @@ from pathlib import Path
 import httpx
 import redis
 
-from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster, build_bundle, submit
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.stream.jobs import STREAM_JOBS, status_key
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.flink_cluster.cluster import FlinkRest, LocalFlinkCluster, build_bundle, submit
+from analytics_lib.raw_log import behaviors
 from tests.support.servers import clickhouse_server, local_flink, redis_server, wait_until
 
 RESULTS = Path(__file__).parent / "results"

@@ -28,7 +28,7 @@ stop_all() {
   trap - EXIT INT TERM
   echo "==> stopping everything the demo started"
   [[ -z "${HISTORY_PID:-}" ]] || kill -TERM "$HISTORY_PID" 2>/dev/null || true
-  [[ -z "$FLINK_STARTED" ]] || $PY -m analytics_assets.flink.cluster stop >/dev/null 2>&1 || true
+  [[ -z "$FLINK_STARTED" ]] || $PY -m analytics_lib.flink_cluster.cluster stop >/dev/null 2>&1 || true
   for group in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$group" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
     alive=0
@@ -60,7 +60,7 @@ wait_for() {  # wait_for WHAT SECONDS COMMAND...
 
 # History first: the landing sensor's first tick records it as already there, so the
 # backfills below load it (not a burst of automated loads).
-$PY -m analytics_assets.ingest.demo_traffic --history-hours "$HISTORY_HOURS" \
+$PY -m analytics_demo --history-hours "$HISTORY_HOURS" \
   --events-per-second "$EVENTS_PER_SECOND" >"$LOGS/history.log" 2>&1
 WRITTEN=$(grep -o 'wrote [0-9]*' "$LOGS/history.log" | awk '{n += $2} END {print n + 0}')
 echo "==> history: ${HISTORY_HOURS} h, ${WRITTEN} new behaviors (and their Sensors events) in ${RAW_LOG_ROOT:-$DATA/staging} ($((SECONDS - STARTED)) s)"
@@ -91,20 +91,20 @@ if [[ -z "${CLICKHOUSE_URL:-}" ]]; then
 fi
 if [[ -z "${FLINK_REST_URL:-}" ]]; then
   FLINK_STARTED=1
-  start flink-cluster $PY -m analytics_assets.flink.cluster start
+  start flink-cluster $PY -m analytics_lib.flink_cluster.cluster start
 fi
 
 start dagster .venv/bin/dagster dev -w workspace.yaml -p "$DAGSTER_PORT"
-start collector env COLLECTOR_PORT="$COLLECTOR_PORT" $PY -m analytics_assets.ingest.collector
+start collector env COLLECTOR_PORT="$COLLECTOR_PORT" $PY -m analytics_collector
 wait_for "the collector" 120 curl -sf "http://127.0.0.1:${COLLECTOR_PORT}/healthz"
-start traffic $PY -m analytics_assets.ingest.demo_traffic --history-hours 0 \
+start traffic $PY -m analytics_demo --history-hours 0 \
   --events-per-second "$EVENTS_PER_SECOND" --follow --collector-url "http://127.0.0.1:${COLLECTOR_PORT}"
 echo "==> collector http://127.0.0.1:${COLLECTOR_PORT} (Sensors /sa, /api/v1/behaviors, /metrics) with ${EVENTS_PER_SECOND} live events/s; realtime Redis ${REDIS_URL%%@*}; ClickHouse ${CLICKHOUSE_URL%%@*}"
 
 # Demo tokens, one per tenant; a real deployment sets its own ANALYTICS_API_TOKENS.
 DEMO_TOKENS='{"demo-acme": "acme", "demo-globex": "globex", "demo-initech": "initech"}'
 start api env ANALYTICS_API_TOKENS="${ANALYTICS_API_TOKENS:-$DEMO_TOKENS}" \
-  ANALYTICS_API_PORT="$API_PORT" $PY -m analytics_assets.api
+  ANALYTICS_API_PORT="$API_PORT" $PY -m analytics_api
 
 wait_for "the Dagster UI" 300 curl -sf "$UI/server_info"
 echo "==> Dagster UI $UI ($((SECONDS - STARTED)) s; loads, rollups and models run when data lands: Automation tab)"

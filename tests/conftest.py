@@ -117,11 +117,11 @@ def materialize_behavior(
     """Materialize the behavior assets (and their checks) for one hour or an hour range."""
     from dagster import materialize
 
-    from analytics_assets.behavior import defs
+    from tests.support.domains import BEHAVIOR_ASSETS, BEHAVIOR_CHECKS
 
     single = last_hour is None
     return materialize(
-        [*defs.assets, *defs.asset_checks],
+        [*BEHAVIOR_ASSETS, *BEHAVIOR_CHECKS],
         selection=list(selection),
         partition_key=partition_key(first_hour) if single else None,
         tags={} if single else partition_range_tags(first_hour, last_hour),

@@ -18,14 +18,14 @@ from dagster import (
     materialize,
 )
 
-from analytics_assets.alerts.incidents import (
+from analytics_assets.alerts.notifier import AlertNotifier
+from analytics_assets.alerts.sensor import alert_sensor
+from analytics_lib.incidents import (
     AlertState,
     Incident,
     check_notifications,
     delivered,
 )
-from analytics_assets.alerts.notifier import AlertNotifier
-from analytics_assets.alerts.sensor import alert_sensor
 
 
 def test_each_incident_fires_once_and_resolves_once() -> None:

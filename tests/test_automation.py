@@ -15,11 +15,11 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
-from analytics_assets.ingest.demo_sensors import generate_sa_events
-from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.ingest.landings import landing_events, raw_landing_sensor
-from analytics_assets.raw_log import behaviors, sa_events
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors, sa_events
 from definitions import defs
 
 NOW = dt.datetime.now(dt.UTC).replace(minute=20, second=0, microsecond=0)

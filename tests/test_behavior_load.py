@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics_assets.behavior.rollups import ROLLUPS
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
-from analytics_assets.resources.sql_files import migrations
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors
+from analytics_lib.sql_files import migrations
 from tests import independent
 from tests.conftest import ANCHOR, materialize_behavior
 
@@ -242,7 +242,7 @@ def test_checks_fail_on_tampered_state(
     clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:
 
-    from analytics_assets.behavior import defs
+    from tests.support.domains import BEHAVIOR_CHECKS
 
     # Dagster cannot build a checks-only job over partitioned assets, so the checks' own
     # functions are called with the partition window they read, against the real engine.
@@ -250,7 +250,7 @@ def test_checks_fail_on_tampered_state(
 
     def run_checks() -> dict[str, bool]:
         outcome = {}
-        for check in defs.asset_checks:
+        for check in BEHAVIOR_CHECKS:
             function = check.op.compute_fn.decorated_fn
             wanted = {"clickhouse": clickhouse, "raw_event_log": raw_event_log}
             names = function.__code__.co_varnames[: function.__code__.co_argcount]

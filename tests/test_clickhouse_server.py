@@ -12,13 +12,13 @@ from dagster import materialize
 from stream_jobs import batches, clickhouse_sink
 from stream_jobs.settings import JobSettings
 
-from analytics_assets.behavior import defs as behavior_defs
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors
 from tests.conftest import ANCHOR, partition_key
+from tests.support.domains import BEHAVIOR_ASSETS
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def _count(clickhouse: ClickHouseResource, final: bool = False) -> int:
 
 def _load_hour(clickhouse: ClickHouseResource, raw_log: RawEventLog) -> None:
     result = materialize(
-        behavior_defs.assets,
+        BEHAVIOR_ASSETS,
         selection=["user_behaviors"],
         partition_key=partition_key(HOUR),
         resources={"clickhouse": clickhouse, "raw_event_log": raw_log},

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors
 from tests.conftest import ANCHOR, partition_key
 
 PROJECT = Path(__file__).resolve().parent.parent

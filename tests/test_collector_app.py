@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from analytics_assets.ingest.collector.app import PIXEL_GIF, create_app
-from analytics_assets.ingest.collector.sensors_protocol import encode_records, java_string_hash
-from analytics_assets.ingest.collector.settings import CollectorSettings
-from analytics_assets.raw_log import behaviors, dead_letters, sa_events
+from analytics_collector.app import PIXEL_GIF, create_app
+from analytics_collector.sensors_protocol import encode_records, java_string_hash
+from analytics_collector.settings import CollectorSettings
+from analytics_lib.raw_log import behaviors, dead_letters, sa_events
 from tests.support.geoip import write_city_database
 from tests.support.servers import redis_server
 from tests.support.staging import read_stream
@@ -396,9 +396,9 @@ def test_collector_behaviors_load_into_clickhouse(
 ) -> None:
     """The behaviors stream the collector writes is what `user_behaviors` loads: both
     front doors, one hour, row for row."""
-    from analytics_assets.ingest.demo_traffic import generate_behaviors, send_to_collector
     from analytics_assets.resources.clickhouse import ClickHouseResource
     from analytics_assets.resources.raw_event_log import RawEventLog
+    from analytics_demo.traffic import generate_behaviors, send_to_collector
     from tests.conftest import materialize_behavior
 
     hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.raw_log import behaviors
+from analytics_lib.raw_log import behaviors
 from tests.support.load import LoadGenerator
 from tests.support.servers import collector_process
 from tests.support.staging import read_stream

@@ -8,16 +8,16 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from analytics_assets.ingest.collector.app import build_event_log, create_app
-from analytics_assets.ingest.collector.event_log import (
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_collector.app import build_event_log, create_app
+from analytics_collector.event_log import (
     BothEventLogs,
     KafkaEventLog,
     StagingEventLog,
 )
-from analytics_assets.ingest.collector.sensors_protocol import encode_records
-from analytics_assets.ingest.collector.settings import CollectorSettings
-from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_collector.sensors_protocol import encode_records
+from analytics_collector.settings import CollectorSettings
+from analytics_lib.raw_log import behaviors
 from stack.kafka import kafka_broker
 from tests.support.kafka import read_topic
 from tests.support.staging import read_stream

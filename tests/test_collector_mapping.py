@@ -15,8 +15,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics_assets.ingest.collector.behavior_mapping import EVENT_ID_NAMESPACE, BehaviorMapping
-from analytics_assets.raw_log import behaviors
+from analytics_collector.behavior_mapping import EVENT_ID_NAMESPACE, BehaviorMapping
+from analytics_lib.raw_log import behaviors
 
 MAPPING = BehaviorMapping.load()
 NOW = dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics_assets.ingest.collector import sensors_protocol, sensors_records
-from analytics_assets.ingest.collector.sensors_protocol import (
+from analytics_collector import sensors_protocol, sensors_records
+from analytics_collector.sensors_protocol import (
     DecodeLimits,
     ProtocolError,
     decode_records,
@@ -19,7 +19,7 @@ from analytics_assets.ingest.collector.sensors_protocol import (
     java_string_hash,
     parse_request,
 )
-from analytics_assets.raw_log import sa_events
+from analytics_lib.raw_log import sa_events
 
 LIMITS = DecodeLimits(max_body_bytes=1024 * 1024, max_decoded_bytes=4 * 1024 * 1024)
 NOW_MS = int(time.time() * 1000)

@@ -10,7 +10,7 @@ import pytest
 import sensorsanalytics
 from sensorsanalytics import SensorsAnalyticsIdentity as Identity
 
-from analytics_assets.raw_log import behaviors, sa_events
+from analytics_lib.raw_log import behaviors, sa_events
 from tests.support.servers import collector_process
 from tests.support.staging import read_stream
 

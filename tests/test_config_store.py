@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
 
-from analytics_assets.configuration import defs as configuration_defs
 from analytics_assets.configuration.sensors import config_collections_observer
-from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
-from analytics_assets.resources.config_store import ConfigStore, ConfigStoreError
+from analytics_assets.resources.config_store import ConfigStore
+from analytics_demo.traffic import DEFAULT_PROFILE
+from analytics_lib.config_store import ConfigStoreError
+from tests.support.domains import CONFIGURATION_ASSETS
 
 EXPECTED = {
     "scenarios": len(DEFAULT_PROFILE.tenants) * len(DEFAULT_PROFILE.scenarios),
@@ -30,7 +31,7 @@ def _counts(store: ConfigStore) -> dict[str, int]:
 def test_demo_load_is_idempotent_and_observed_once(tmp_path: Path) -> None:
     store = ConfigStore(path=str(tmp_path / "config"))
     for _ in range(2):
-        result = materialize(configuration_defs.assets, resources={"config_store": store})
+        result = materialize(CONFIGURATION_ASSETS, resources={"config_store": store})
         assert result.success
         assert _counts(store) == EXPECTED
     rows = {

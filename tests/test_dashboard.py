@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from analytics_assets.api.app import create_app
-from analytics_assets.api.service import AnalyticsService
-from analytics_assets.api.significance import two_proportion_z_test
-from analytics_assets.project import PROJECT_ROOT
+from analytics_api.app import create_app
+from analytics_api.service import AnalyticsService
+from analytics_api.significance import two_proportion_z_test
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
+from analytics_lib.project import PROJECT_ROOT
 from tests import independent
 from tests.conftest import ANCHOR
 from tests.support.analytics import Served, served_analytics

@@ -57,7 +57,7 @@ def test_demo_configuration_and_history_pass_every_check_that_runs(
             [
                 sys.executable,
                 "-m",
-                "analytics_assets.ingest.demo_traffic",
+                "analytics_demo",
                 "--history-hours",
                 "2",
                 "--events-per-second",

@@ -4,7 +4,7 @@ import datetime as dt
 
 import polars as pl
 
-from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE, generate_behaviors
+from analytics_demo.traffic import DEFAULT_PROFILE, generate_behaviors
 from tests.conftest import ANCHOR
 
 

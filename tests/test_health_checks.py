@@ -24,35 +24,36 @@ from dagster import (
 )
 
 from analytics_assets.behavior.checks import behavior_health_checks
-from analytics_assets.behavior.partitions import hourly_partitions
 from analytics_assets.configuration.checks import config_health_checks, experiment_problems
-from analytics_assets.configuration.demo import demo_documents
-from analytics_assets.flink.cluster import JobSummary
 from analytics_assets.health.freshness import PartitionFreshness, expected_partition
-from analytics_assets.health.rates import windowed_ratio
-from analytics_assets.health.schedule import HEALTH_CHECKS
 from analytics_assets.ingest.checks import ingest_health_checks
-from analytics_assets.ingest.demo_sensors import generate_sa_events
-from analytics_assets.ingest.demo_traffic import generate_behaviors, send_to_collector
 from analytics_assets.lakehouse.checks import lake_health_checks, mv_problems
 from analytics_assets.lakehouse.maintenance import table_health
 from analytics_assets.lakehouse.ods import load_hour
-from analytics_assets.lakehouse.tables import ODS_EVENTS_CORE
-from analytics_assets.raw_log import behaviors, sa_events
+from analytics_assets.partitions import hourly_partitions
+from analytics_assets.platform_health import HEALTH_CHECKS
 from analytics_assets.resources.collector_monitor import CollectorMonitor
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
-from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
+from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
-from analytics_assets.resources.warehouse_models import DWS_EVENT_DAILY
 from analytics_assets.stream.checks import (
     CHECKPOINT_MAX_AGE,
     flink_job_problems,
     stream_health_checks,
 )
 from analytics_assets.stream.jobs import status_key
+from analytics_demo.configuration import demo_documents
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_demo.traffic import generate_behaviors, send_to_collector
+from analytics_lib.flink_cluster.cluster import JobSummary
+from analytics_lib.lake_tables import ODS_EVENTS_CORE
+from analytics_lib.rates import windowed_ratio
+from analytics_lib.raw_log import behaviors, sa_events
+from analytics_lib.raw_log.storage import hour_floor
+from analytics_lib.warehouse_models import DWS_EVENT_DAILY
 from stack.kafka import kafka_broker
 from tests.support.checks import evaluate, named
 from tests.support.servers import collector_process, redis_server

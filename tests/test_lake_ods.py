@@ -9,14 +9,14 @@ import polars as pl
 import pyarrow as pa
 from dagster import materialize
 
-from analytics_assets.behavior.partitions import hourly_partitions
-from analytics_assets.ingest.demo_sensors import generate_sa_events
 from analytics_assets.lakehouse.ods import ods_events
-from analytics_assets.paimon.compaction import compact
-from analytics_assets.raw_log import sa_events
+from analytics_assets.partitions import hourly_partitions
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_lib.paimon.compaction import compact
+from analytics_lib.raw_log import sa_events
 from tests.conftest import ANCHOR, partition_key, partition_range_tags
 from tests.support.checks import evaluate
 from tests.support.java_paimon import summary_java

@@ -9,19 +9,19 @@ import sqlglot
 from dagster import materialize
 from sqlglot import exp
 
-from analytics_assets.api.ranges import TimeRange
-from analytics_assets.api.service import LAKEHOUSE_TOP_EVENTS, AnalyticsService
-from analytics_assets.ingest.demo_sensors import generate_sa_events
-from analytics_assets.lakehouse import defs as lakehouse_defs
+from analytics_api.ranges import TimeRange
+from analytics_api.service import LAKEHOUSE_TOP_EVENTS, AnalyticsService
 from analytics_assets.lakehouse.dimensions import read_table
-from analytics_assets.raw_log import sa_events
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
-from analytics_assets.resources.sql_files import load_sql, split_statements
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
-from analytics_assets.resources.warehouse_models import MODELS, clickhouse_select
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_lib.raw_log import sa_events
+from analytics_lib.sql_files import load_sql, split_statements
+from analytics_lib.warehouse_models import MODELS, clickhouse_select
 from tests.conftest import ANCHOR, partition_range_tags
+from tests.support.domains import LAKEHOUSE_ASSETS
 
 DAY = ANCHOR.date()
 
@@ -141,7 +141,7 @@ def test_embedded_models_equal_an_independent_polars_computation(
         "raw_event_log": raw_event_log,
         "warehouse": EmbeddedWarehouse(clickhouse=clickhouse, paimon=lake),
     }
-    assets = list(lakehouse_defs.assets)  # type: ignore[arg-type]
+    assets = list(LAKEHOUSE_ASSETS)  # type: ignore[arg-type]
     hourly = materialize(
         assets,
         selection=["ods_events_core", "ods_events_debug"],

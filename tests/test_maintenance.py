@@ -18,8 +18,6 @@ from dagster import ExecuteInProcessResult
 from stream_jobs import hot_items, realtime_metrics, user_recent
 from stream_jobs.settings import JobSettings
 
-from analytics_assets.ingest.demo_sensors import generate_sa_events
-from analytics_assets.ingest.demo_traffic import generate_behaviors
 from analytics_assets.maintenance import clickhouse_parts, redis_trim, staging_retention
 from analytics_assets.maintenance.clickhouse_parts import (
     MAINTAINED_TABLES,
@@ -29,10 +27,12 @@ from analytics_assets.maintenance.clickhouse_parts import (
 )
 from analytics_assets.maintenance.redis_trim import stream_job_limits
 from analytics_assets.maintenance.staging_retention import days_past_retention
-from analytics_assets.raw_log import behaviors, dead_letters, sa_events
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors, dead_letters, sa_events
 from stack.seaweedfs import S3Endpoint, seaweedfs_s3
 from tests.support.servers import redis_server
 

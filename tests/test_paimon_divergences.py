@@ -10,18 +10,18 @@ import uuid
 import pyarrow as pa
 import pytest
 
-from analytics_assets.paimon.commit import commit_entries
-from analytics_assets.paimon.compaction import compact
-from analytics_assets.paimon.datafiles import write_rows
-from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND, TableMetadata
-from analytics_assets.paimon.manifests import merge_manifests
-from analytics_assets.paimon.orphans import clean_orphan_files
-from analytics_assets.paimon.partition_expire import expire_partitions
-from analytics_assets.paimon.slices import replace_slice
-from analytics_assets.paimon.supported import UnsupportedTable
-from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_lib.paimon.commit import commit_entries
+from analytics_lib.paimon.compaction import compact
+from analytics_lib.paimon.datafiles import write_rows
+from analytics_lib.paimon.expire import expire_snapshots
+from analytics_lib.paimon.files import FILE_SOURCE_APPEND, TableMetadata
+from analytics_lib.paimon.manifests import merge_manifests
+from analytics_lib.paimon.orphans import clean_orphan_files
+from analytics_lib.paimon.partition_expire import expire_partitions
+from analytics_lib.paimon.slices import replace_slice
+from analytics_lib.paimon.supported import UnsupportedTable
+from analytics_lib.paimon.table_spec import TableSpec
 from tests.support.lake import read_pypaimon
 
 DAY = "2025-03-01"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_lib.paimon.table_spec import TableSpec
 from stack.postgres import PostgresServer
 from tests.support.java_paimon import summary_java
 from tests.support.lake import EVENTS_SCHEMA, append_events, read_pypaimon, summary, summary_chdb
@@ -46,7 +46,7 @@ DEAD_LEASE = 8  # seconds the killed holder's row blocks the table
 
 HOLD_UNTIL_KILLED = """
 import json, sys, time
-from analytics_assets.paimon.locks import JdbcTableLock
+from analytics_lib.paimon.locks import JdbcTableLock
 options = json.loads(sys.argv[1])
 lease = int(sys.argv[2])
 with JdbcTableLock(options, options["catalog-key"], 30, lease_seconds=lease).hold("ods.events"):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from analytics_assets.paimon.locks import FileTableLock, JdbcTableLock, LockTimeout
-from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_lib.paimon.locks import FileTableLock, JdbcTableLock, LockTimeout
+from analytics_lib.paimon.table_spec import TableSpec
 from tests.support.java_paimon import summary_java
 from tests.support.lake import read_pypaimon
 

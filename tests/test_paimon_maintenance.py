@@ -8,17 +8,17 @@ import time
 import pyarrow as pa
 import pytest
 
-from analytics_assets.paimon.commit import CommitConflict, commit_entries
-from analytics_assets.paimon.compaction import compact, plan_bucket
-from analytics_assets.paimon.datafiles import deletes_for, write_rows
-from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import TableMetadata, partition_values
-from analytics_assets.paimon.manifests import merge_manifests
-from analytics_assets.paimon.options import MaintenanceOptions
-from analytics_assets.paimon.orphans import clean_orphan_files
-from analytics_assets.paimon.partition_expire import expire_partitions, partition_time
-from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_lib.paimon.commit import CommitConflict, commit_entries
+from analytics_lib.paimon.compaction import compact, plan_bucket
+from analytics_lib.paimon.datafiles import deletes_for, write_rows
+from analytics_lib.paimon.expire import expire_snapshots
+from analytics_lib.paimon.files import TableMetadata, partition_values
+from analytics_lib.paimon.manifests import merge_manifests
+from analytics_lib.paimon.options import MaintenanceOptions
+from analytics_lib.paimon.orphans import clean_orphan_files
+from analytics_lib.paimon.partition_expire import expire_partitions, partition_time
+from analytics_lib.paimon.table_spec import TableSpec
 from tests.support.java_paimon import summary_java
 from tests.support.lake import (
     EVENTS_SCHEMA,
@@ -473,8 +473,8 @@ def test_flink_procedure_arguments_are_shape_checked_literals() -> None:
     import json
     import subprocess
 
-    from analytics_assets.flink.cluster import FlinkInstallation
-    from analytics_assets.project import PROJECT_ROOT
+    from analytics_lib.flink_cluster.cluster import FlinkInstallation
+    from analytics_lib.project import PROJECT_ROOT
 
     def calls(settings: dict, options: dict) -> object:
         result = subprocess.run(

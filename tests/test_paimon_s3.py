@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.paimon.compaction import compact
-from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.manifests import merge_manifests
-from analytics_assets.paimon.orphans import clean_orphan_files
-from analytics_assets.paimon.table_spec import TableSpec
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_lib.paimon.compaction import compact
+from analytics_lib.paimon.expire import expire_snapshots
+from analytics_lib.paimon.manifests import merge_manifests
+from analytics_lib.paimon.orphans import clean_orphan_files
+from analytics_lib.paimon.table_spec import TableSpec
 from stack.seaweedfs import S3Endpoint, seaweedfs_s3
 from tests.support.java_paimon import summary_java
 from tests.support.lake import (

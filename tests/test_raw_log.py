@@ -8,9 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
-from analytics_assets.resources.raw_event_log import RawEventLog, StagingFileError
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors
+from analytics_lib.raw_log.storage import StagingFileError
 from tests.conftest import ANCHOR
 
 

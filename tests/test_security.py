@@ -42,21 +42,21 @@ from starlette.testclient import TestClient
 from stream_jobs import redis_io
 from stream_jobs.settings import JobSettings
 
+from analytics_api.app import create_app as create_api
 from analytics_assets.alerts.notifier import AlertNotifier
 from analytics_assets.alerts.sensor import alert_sensor
-from analytics_assets.api.app import create_app as create_api
-from analytics_assets.ingest.collector.app import MAX_DEAD_LETTER_PAYLOAD
-from analytics_assets.ingest.collector.app import create_app as create_collector
-from analytics_assets.ingest.collector.sensors_protocol import DecodeLimits, encode_records
-from analytics_assets.ingest.collector.settings import CollectorSettings
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.project import PROJECT_ROOT, SQL_DIR
-from analytics_assets.raw_log import behaviors, dead_letters, sa_events
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS, job_settings
+from analytics_collector.app import MAX_DEAD_LETTER_PAYLOAD
+from analytics_collector.app import create_app as create_collector
+from analytics_collector.sensors_protocol import DecodeLimits, encode_records
+from analytics_collector.settings import CollectorSettings
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.project import PROJECT_ROOT, SQL_DIR
+from analytics_lib.raw_log import behaviors, dead_letters, sa_events
 from stack.seaweedfs import seaweedfs_s3
 from tests.conftest import partition_key
 from tests.support.analytics import Served, served_analytics

@@ -1,9 +1,9 @@
 """The SQL files: migrations well formed, retention consistent. That they bind every
 parameter is a security rule: tests/test_security.py."""
 
-from analytics_assets.behavior.partitions import RAW_RETENTION_DAYS
-from analytics_assets.paimon.locks import LOCK_SQL
-from analytics_assets.resources.sql_files import load_sql, migrations, split_statements
+from analytics_assets.partitions import RAW_RETENTION_DAYS
+from analytics_lib.paimon.locks import LOCK_SQL
+from analytics_lib.sql_files import load_sql, migrations, split_statements
 
 
 def test_migrations_are_ordered_and_split_into_statements() -> None:

@@ -21,8 +21,8 @@ import redis
 from confluent_kafka import Producer
 from dagster import DagsterInstance, asset, materialize
 
-from analytics_assets.paimon.locks import JdbcTableLock, LockTimeout
-from analytics_assets.project import PROJECT_ROOT
+from analytics_lib.paimon.locks import JdbcTableLock, LockTimeout
+from analytics_lib.project import PROJECT_ROOT
 from stack.local import LocalStack, Ports, free_port_base
 from stack.processes import port_open, start_time
 from tests.support.kafka import read_topic

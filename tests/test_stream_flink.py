@@ -21,18 +21,19 @@ import pytest
 import redis
 from dagster import DagsterInstance, DagsterRunStatus, SensorResult, build_sensor_context
 
-from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
-from analytics_assets.resources.raw_event_log import NOTICES, RawEventLog
+from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.checks import stream_health_checks
 from analytics_assets.stream.jobs import STREAM_JOBS
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 from analytics_assets.stream.sensors import stream_keys_observer
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.flink_cluster.cluster import FlinkRest, LocalFlinkCluster
+from analytics_lib.raw_log import behaviors
+from analytics_lib.raw_log.storage import NOTICES
 from tests.support.checks import evaluate
 from tests.support.servers import clickhouse_server, local_flink, redis_server, wait_until
 from tests.support.stream import (

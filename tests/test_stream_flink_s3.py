@@ -18,14 +18,14 @@ import pytest
 import redis
 from dagster import DagsterInstance
 
-from analytics_assets.flink.cluster import FlinkRest, FlinkS3, LocalFlinkCluster
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.flink_cluster.cluster import FlinkRest, FlinkS3, LocalFlinkCluster
+from analytics_lib.raw_log import behaviors
 from stack.seaweedfs import S3Endpoint, seaweedfs_s3
 from tests.support.servers import local_flink, redis_server, wait_until
 from tests.support.stream import dead_letters, hot_items_mismatch, wait_for, wait_restored

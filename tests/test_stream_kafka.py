@@ -23,17 +23,17 @@ import redis
 from confluent_kafka import Producer
 from dagster import DagsterInstance
 
-from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster
-from analytics_assets.ingest.collector.event_log import KAFKA_TOPICS, KafkaEventLog, json_rows
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.stream.consumer_lag import consumer_group_lag, flink_group_id
 from analytics_assets.stream.jobs import STREAM_JOBS
+from analytics_collector.event_log import KAFKA_TOPICS, KafkaEventLog, json_rows
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.flink_cluster.cluster import FlinkRest, LocalFlinkCluster
+from analytics_lib.raw_log import behaviors
+from analytics_lib.stream.consumer_lag import consumer_group_lag, flink_group_id
 from stack.kafka import KafkaBroker, collector_topics
 from stack.processes import free_port
 from tests.support.servers import clickhouse_server, local_flink, redis_server, wait_until

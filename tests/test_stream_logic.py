@@ -18,18 +18,18 @@ from stream_jobs import batches, clickhouse_sink, dedup, hot_items, realtime_met
 from stream_jobs.redis_io import status_key as job_status_key
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS, JobSettings
 
-from analytics_assets.flink.cluster import FlinkInstallation, FlinkS3, LocalFlinkCluster
-from analytics_assets.flink.connectors import KAFKA_CONNECTOR, S3_FILESYSTEM
-from analytics_assets.ingest.collector.event_log import json_rows
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources import clickhouse_sink_from_environment
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.stream.consumer_lag import flink_group_id
 from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, job_settings, status_key
+from analytics_collector.event_log import json_rows
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.flink_cluster.cluster import FlinkInstallation, FlinkS3, LocalFlinkCluster
+from analytics_lib.flink_cluster.connectors import KAFKA_CONNECTOR, S3_FILESYSTEM
+from analytics_lib.raw_log import behaviors
+from analytics_lib.stream.consumer_lag import flink_group_id
 from tests import independent
 
 START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)

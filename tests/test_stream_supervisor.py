@@ -14,13 +14,13 @@ from dagster import (
     build_sensor_context,
 )
 
-from analytics_assets.flink.cluster import JobSummary
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.stream import sensors
-from analytics_assets.stream.backoff import BackoffPolicy, LaunchHistory, decide
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 from analytics_assets.stream.sensors import flink_job_supervisor
+from analytics_lib.flink_cluster.cluster import JobSummary
+from analytics_lib.stream.backoff import BackoffPolicy, LaunchHistory, decide
 
 MINUTE = 60_000
 T0 = 1_800_000_000_000  # an arbitrary "now" in epoch ms

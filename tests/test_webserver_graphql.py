@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors
 from tests import independent
 from tests.conftest import ANCHOR, own_databases, partition_key
 from tests.support.servers import DagsterDev, dagster_dev, free_port, redis_server, wait_until

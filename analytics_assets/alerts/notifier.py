@@ -8,7 +8,7 @@ The clients are imported when a notification is sent, not at code-location load.
 
 from dagster import ConfigurableResource
 
-from analytics_assets.alerts.incidents import Notification
+from analytics_lib.incidents import Notification
 
 
 class AlertDeliveryError(RuntimeError):

@@ -22,14 +22,14 @@ from dagster import (
 )
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecord
 
-from analytics_assets.alerts.incidents import (
+from analytics_assets.alerts.notifier import AlertDeliveryError, AlertNotifier
+from analytics_lib.incidents import (
     AlertState,
     Incident,
     Notification,
     check_notifications,
     delivered,
 )
-from analytics_assets.alerts.notifier import AlertDeliveryError, AlertNotifier
 
 FIRST_TICK_LOOKBACK_SECONDS = 3600  # a new sensor announces failed runs of the last hour
 MAX_RUNS_PER_TICK = 50

@@ -12,15 +12,15 @@ from dagster import (
     asset_check,
 )
 
-from analytics_assets.behavior.partitions import days_in, hourly_partitions, hours_in
 from analytics_assets.behavior.rollups import ROLLUPS
 from analytics_assets.behavior.user_behaviors import user_behaviors
+from analytics_assets.check_history import latest_staged_before
 from analytics_assets.health.freshness import partition_freshness_checks
-from analytics_assets.health.history import latest_staged_before
-from analytics_assets.metadata import markdown_table
-from analytics_assets.raw_log import behaviors
+from analytics_assets.partitions import days_in, hourly_partitions, hours_in
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.metadata import markdown_table
+from analytics_lib.raw_log import behaviors
 
 
 def _hour_counts(

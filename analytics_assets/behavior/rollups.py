@@ -20,15 +20,15 @@ from dagster import (
 )
 
 from analytics_assets.automation import on_upstream_update
-from analytics_assets.behavior.partitions import (
+from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
+from analytics_assets.partitions import (
     days_in,
     hourly_partitions,
     oldest_retained_day,
     require_within_retention,
 )
-from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
-from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_lib.metadata import markdown_table
 
 ROLLUPS: dict[str, str] = {
     "metrics_hourly": (

@@ -15,17 +15,18 @@ from dagster import (
 )
 
 from analytics_assets.automation import on_upstream_update
-from analytics_assets.behavior.partitions import (
+from analytics_assets.check_history import STAGED_BEFORE
+from analytics_assets.partitions import (
     days_in,
     hourly_partitions,
     hours_in,
     require_within_retention,
 )
-from analytics_assets.health.history import STAGED_BEFORE
-from analytics_assets.metadata import markdown_table
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
-from analytics_assets.resources.raw_event_log import RawEventLog, StagedFile
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.metadata import markdown_table
+from analytics_lib.raw_log import behaviors
+from analytics_lib.raw_log.storage import StagedFile
 
 GROUP = "behavior_analytics"
 

@@ -12,9 +12,10 @@ from dagster import (
     multi_asset,
 )
 
-from analytics_assets.configuration.demo import demo_documents
-from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
-from analytics_assets.resources.config_store import CONFIG_COLLECTIONS, ConfigStore, now_text
+from analytics_assets.resources.config_store import ConfigStore
+from analytics_demo.configuration import demo_documents
+from analytics_demo.traffic import DEFAULT_PROFILE
+from analytics_lib.config_store import CONFIG_COLLECTIONS, now_text
 
 GROUP = "configuration"
 

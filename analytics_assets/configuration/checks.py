@@ -16,8 +16,9 @@ from dagster import (
 )
 
 from analytics_assets.configuration.assets import collection_key
-from analytics_assets.metadata import markdown_table
-from analytics_assets.resources.config_store import CONFIG_COLLECTIONS, ConfigStore
+from analytics_assets.resources.config_store import ConfigStore
+from analytics_lib.config_store import CONFIG_COLLECTIONS
+from analytics_lib.metadata import markdown_table
 
 TRAFFIC_TOLERANCE = 0.01
 

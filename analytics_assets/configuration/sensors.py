@@ -13,7 +13,8 @@ from dagster import (
 )
 
 from analytics_assets.configuration.assets import collection_key, summary_metadata
-from analytics_assets.resources.config_store import CONFIG_COLLECTIONS, ConfigStore
+from analytics_assets.resources.config_store import ConfigStore
+from analytics_lib.config_store import CONFIG_COLLECTIONS
 
 
 @sensor(

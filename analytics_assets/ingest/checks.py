@@ -18,14 +18,15 @@ from dagster import (
     asset_check,
 )
 
-from analytics_assets.health.history import previous_numbers
-from analytics_assets.health.rates import windowed_ratio
+from analytics_assets.check_history import previous_numbers
 from analytics_assets.ingest.raw_streams import raw_dead_letters, raw_sa_events
-from analytics_assets.metadata import markdown_table
-from analytics_assets.raw_log import behaviors, sa_events
-from analytics_assets.raw_log.event_time import stray_future_days
 from analytics_assets.resources.collector_monitor import CollectorMonitor, CollectorUnreachable
-from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.metadata import markdown_table
+from analytics_lib.rates import windowed_ratio
+from analytics_lib.raw_log import behaviors, sa_events
+from analytics_lib.raw_log.event_time import stray_future_days
+from analytics_lib.raw_log.storage import hour_floor
 
 LANDING_MAX_AGE = dt.timedelta(minutes=15)
 BUFFER_BUDGET_SHARE = 0.8

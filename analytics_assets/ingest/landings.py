@@ -22,7 +22,8 @@ from dagster import (
 )
 
 from analytics_assets.automation import LATE_FILE_LOOKBACK
-from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.raw_log.storage import hour_floor
 
 # Raw log stream → the asset whose hourly partitions it fills.
 LANDING_ASSETS = {"behaviors": AssetKey("raw_behaviors"), "sa_events": AssetKey("raw_sa_events")}

@@ -6,7 +6,7 @@ the checks read them. `raw_behaviors` lives with the behavior domain that loads 
 
 from dagster import AssetSpec
 
-from analytics_assets.behavior.partitions import hourly_partitions
+from analytics_assets.partitions import hourly_partitions
 
 GROUP = "ingestion"
 

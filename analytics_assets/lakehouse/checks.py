@@ -20,24 +20,24 @@ from dagster import (
     asset_check,
 )
 
-from analytics_assets.behavior.partitions import hourly_partitions, hours_in
+from analytics_assets.check_history import latest_staged_before
 from analytics_assets.health.freshness import partition_freshness_checks
-from analytics_assets.health.history import latest_staged_before
 from analytics_assets.lakehouse.dimensions import daily_partitions, read_table
 from analytics_assets.lakehouse.maintenance import table_health
-from analytics_assets.lakehouse.tables import (
+from analytics_assets.partitions import hourly_partitions, hours_in
+from analytics_assets.resources.paimon import PaimonLake
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.resources.warehouse import LakeWarehouse
+from analytics_lib.lake_tables import (
     DIM_ORDERS,
     LAKE_TABLES,
     ODS_EVENTS_CORE,
     ODS_EVENTS_DEBUG,
 )
-from analytics_assets.metadata import markdown_table
-from analytics_assets.paimon.table_spec import TableSpec
-from analytics_assets.raw_log import sa_events
-from analytics_assets.resources.paimon import PaimonLake
-from analytics_assets.resources.raw_event_log import RawEventLog
-from analytics_assets.resources.warehouse import LakeWarehouse
-from analytics_assets.resources.warehouse_models import MODELS, WarehouseModel
+from analytics_lib.metadata import markdown_table
+from analytics_lib.paimon.table_spec import TableSpec
+from analytics_lib.raw_log import sa_events
+from analytics_lib.warehouse_models import MODELS, WarehouseModel
 
 
 class LakeTableLimits(Config):

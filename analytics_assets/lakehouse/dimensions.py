@@ -21,14 +21,14 @@ from dagster import (
 )
 
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
-from analytics_assets.behavior.partitions import days_in
-from analytics_assets.lakehouse.tables import DIM_ORDERS, DIM_USER_MAPPING
-from analytics_assets.metadata import markdown_table
-from analytics_assets.paimon.commit import commit_entries
-from analytics_assets.paimon.datafiles import write_rows
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND
-from analytics_assets.paimon.slices import replace_slice
+from analytics_assets.partitions import days_in
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
+from analytics_lib.lake_tables import DIM_ORDERS, DIM_USER_MAPPING
+from analytics_lib.metadata import markdown_table
+from analytics_lib.paimon.commit import commit_entries
+from analytics_lib.paimon.datafiles import write_rows
+from analytics_lib.paimon.files import FILE_SOURCE_APPEND
+from analytics_lib.paimon.slices import replace_slice
 
 GROUP = "lakehouse"
 daily_partitions = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)

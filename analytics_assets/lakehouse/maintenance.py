@@ -20,15 +20,15 @@ from dagster import (
 )
 from pydantic import Field
 
-from analytics_assets.lakehouse.tables import LAKE_TABLES, TableSpec
-from analytics_assets.paimon.compaction import compact
-from analytics_assets.paimon.expire import expire_snapshots
-from analytics_assets.paimon.files import TableMetadata
-from analytics_assets.paimon.manifests import merge_manifests
-from analytics_assets.paimon.orphans import clean_orphan_files
-from analytics_assets.paimon.partition_expire import expire_partitions
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
+from analytics_lib.lake_tables import LAKE_TABLES, TableSpec
+from analytics_lib.paimon.compaction import compact
+from analytics_lib.paimon.expire import expire_snapshots
+from analytics_lib.paimon.files import TableMetadata
+from analytics_lib.paimon.manifests import merge_manifests
+from analytics_lib.paimon.orphans import clean_orphan_files
+from analytics_lib.paimon.partition_expire import expire_partitions
 
 STEPS = ("compact", "merge_manifests", "expire_partitions", "expire_snapshots", "clean_orphans")
 
@@ -37,7 +37,7 @@ class MaintenanceConfig(Config):
     steps: list[str] = Field(default_factory=lambda: list(STEPS))
     orphan_older_than_hours: float = 24.0
     orphan_dry_run: bool = False
-    # "python": the port in analytics_assets/paimon/ (the path; see the README's numbers);
+    # "python": the port in analytics_lib/paimon/ (the path; see the README's numbers);
     # "flink": Java Paimon's own procedures, one Flink batch submission per table.
     engine: str = "python"
 

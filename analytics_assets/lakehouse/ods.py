@@ -23,20 +23,20 @@ from dagster import (
 )
 
 from analytics_assets.automation import on_upstream_update
-from analytics_assets.behavior.partitions import hourly_partitions, hours_in
-from analytics_assets.health.history import STAGED_BEFORE
+from analytics_assets.check_history import STAGED_BEFORE
 from analytics_assets.ingest.raw_streams import raw_sa_events
-from analytics_assets.lakehouse.tables import (
+from analytics_assets.partitions import hourly_partitions, hours_in
+from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.lake_tables import (
     ODS_EVENTS_CORE,
     ODS_EVENTS_DEBUG,
     ODS_SCHEMA,
     TableSpec,
 )
-from analytics_assets.metadata import markdown_table
-from analytics_assets.paimon.slices import SliceReport, replace_slice
-from analytics_assets.raw_log import sa_events
-from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
-from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.metadata import markdown_table
+from analytics_lib.paimon.slices import SliceReport, replace_slice
+from analytics_lib.raw_log import sa_events
 
 GROUP = "lakehouse"
 

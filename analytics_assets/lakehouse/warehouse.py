@@ -14,11 +14,11 @@ from dagster import (
 )
 
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
-from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.dimensions import daily_partitions
-from analytics_assets.metadata import markdown_table
+from analytics_assets.partitions import days_in
 from analytics_assets.resources.warehouse import LakeWarehouse
-from analytics_assets.resources.warehouse_models import MODELS, WarehouseModel
+from analytics_lib.metadata import markdown_table
+from analytics_lib.warehouse_models import MODELS, WarehouseModel
 
 GROUP = "lakehouse"
 

@@ -38,8 +38,8 @@ from dagster import (
     op,
 )
 
-from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_lib.metadata import markdown_table
 
 if TYPE_CHECKING:
     import polars as pl

@@ -40,10 +40,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from analytics_assets.project import PROJECT_ROOT
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.resources.redaction import without_password
 from analytics_assets.stream.jobs import JOBS_BY_NAME
+from analytics_lib.project import PROJECT_ROOT
+from analytics_lib.redaction import without_password
 
 if TYPE_CHECKING:
     import redis

@@ -28,9 +28,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from analytics_assets.raw_log import behaviors, dead_letters, sa_events
-from analytics_assets.raw_log.event_time import MAX_FUTURE, stray_future_days
-from analytics_assets.resources.raw_event_log import RawEventLog, StagedDay
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.raw_log import behaviors, dead_letters, sa_events
+from analytics_lib.raw_log.event_time import MAX_FUTURE, stray_future_days
+from analytics_lib.raw_log.storage import StagedDay
 
 # Each stream of the raw log and the asset that stands for it.
 STREAM_ASSETS = {

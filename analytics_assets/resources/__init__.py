@@ -24,6 +24,12 @@ from analytics_assets.resources.warehouse import (
     LakeWarehouse,
     StarRocksWarehouse,
 )
+from analytics_lib.environment import (
+    config_store_settings,
+    paimon_settings,
+    raw_log_settings,
+    starrocks_settings,
+)
 
 
 def clickhouse_from_environment() -> ClickHouseResource:
@@ -43,65 +49,23 @@ def clickhouse_sink_from_environment() -> ClickHouseSinkTarget:
     return ClickHouseSinkTarget()
 
 
-def raw_event_log_from_environment(resolved: bool = False) -> RawEventLog:
-    """`RAW_LOG_ROOT` (folder or s3://bucket/prefix) with optional S3 endpoint/credentials.
-
-    Inside Dagster, secrets stay `EnvVar`s (resolved at run time, never shown in the UI);
-    a process outside Dagster (the collector) asks for `resolved` values.
-    """
-    s3_settings: dict[str, Any] = {}
-    if os.environ.get("RAW_LOG_S3_ENDPOINT_URL"):
-        s3_settings["s3_endpoint_url"] = os.environ["RAW_LOG_S3_ENDPOINT_URL"]
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
-        for field, variable in (
-            ("s3_access_key_id", "AWS_ACCESS_KEY_ID"),
-            ("s3_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
-        ):
-            s3_settings[field] = os.environ.get(variable, "") if resolved else EnvVar(variable)
-    return RawEventLog(root=os.environ.get("RAW_LOG_ROOT", ""), **s3_settings)
+def raw_event_log_from_environment() -> RawEventLog:
+    """The raw log's variables (`analytics_lib.environment.raw_log_settings`)."""
+    return RawEventLog(**raw_log_settings(EnvVar))
 
 
 def paimon_from_environment() -> PaimonLake:
-    """`PAIMON_WAREHOUSE` (folder or s3://bucket/prefix), `PAIMON_METASTORE` (filesystem or
-    jdbc) with `PAIMON_JDBC_URI` / `PAIMON_JDBC_USER` / `PAIMON_JDBC_PASSWORD`; S3 endpoint
-    and credentials as for the raw log (`PAIMON_S3_ENDPOINT_URL`, `AWS_*`)."""
-    settings: dict[str, Any] = {
-        "warehouse": os.environ.get("PAIMON_WAREHOUSE", ""),
-        "metastore": os.environ.get("PAIMON_METASTORE", "filesystem"),
-        "jdbc_uri": os.environ.get("PAIMON_JDBC_URI", ""),
-        "jdbc_user": os.environ.get("PAIMON_JDBC_USER", ""),
-    }
-    if os.environ.get("PAIMON_JDBC_PASSWORD"):
-        settings["jdbc_password"] = EnvVar("PAIMON_JDBC_PASSWORD")
-    if os.environ.get("PAIMON_S3_ENDPOINT_URL"):
-        settings["s3_endpoint_url"] = os.environ["PAIMON_S3_ENDPOINT_URL"]
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
-        settings["s3_access_key_id"] = EnvVar("AWS_ACCESS_KEY_ID")
-        settings["s3_secret_access_key"] = EnvVar("AWS_SECRET_ACCESS_KEY")
-    return PaimonLake(**settings)
+    """The lake's variables (`analytics_lib.environment.paimon_settings`)."""
+    return PaimonLake(**paimon_settings(EnvVar))
 
 
 def warehouse_from_environment(clickhouse: ClickHouseResource, paimon: PaimonLake) -> LakeWarehouse:
     """`STARROCKS_HOST` → StarRocks over the MySQL protocol (catalog settings from the
     Paimon variables); otherwise the ClickHouse server computes the models from the lake."""
-    if not os.environ.get("STARROCKS_HOST"):
+    starrocks = starrocks_settings(EnvVar)
+    if starrocks is None:
         return EmbeddedWarehouse(clickhouse=clickhouse, paimon=paimon)
-    secrets = {
-        "password": "STARROCKS_PASSWORD",
-        "jdbc_password": "PAIMON_JDBC_PASSWORD",
-        "s3_access_key": "AWS_ACCESS_KEY_ID",
-        "s3_secret_key": "AWS_SECRET_ACCESS_KEY",
-    }
-    return StarRocksWarehouse(
-        host=os.environ["STARROCKS_HOST"],
-        port=int(os.environ.get("STARROCKS_PORT", "9030")),
-        user=os.environ.get("STARROCKS_USER", "root"),
-        lake_warehouse=os.environ.get("PAIMON_WAREHOUSE", ""),
-        jdbc_uri=os.environ.get("PAIMON_JDBC_URI", ""),
-        jdbc_user=os.environ.get("PAIMON_JDBC_USER", ""),
-        s3_endpoint=os.environ.get("PAIMON_S3_ENDPOINT_URL", ""),
-        **{field: EnvVar(name) for field, name in secrets.items() if os.environ.get(name)},
-    )
+    return StarRocksWarehouse(**starrocks)
 
 
 def flink_from_environment() -> FlinkResource:
@@ -128,13 +92,8 @@ def realtime_redis_from_environment() -> RealtimeRedis:
 
 
 def config_store_from_environment() -> ConfigStore:
-    """`MONGODB_URI` → MongoDB (EnvVar: the URI carries credentials); otherwise montydb
-    under `CONFIG_STORE_PATH` (default `$ANALYTICS_DATA_DIR/config`)."""
-    if os.environ.get("MONGODB_URI"):
-        return ConfigStore(
-            uri=EnvVar("MONGODB_URI"), database=os.environ.get("MONGODB_DATABASE", "recommendation")
-        )
-    return ConfigStore(path=os.environ.get("CONFIG_STORE_PATH", ""))
+    """The configuration store's variables (`analytics_lib.environment.config_store_settings`)."""
+    return ConfigStore(**config_store_settings(EnvVar))
 
 
 def alert_notifier_from_environment() -> AlertNotifier:

@@ -8,7 +8,8 @@ its local one) is one they can.
 
 from dagster import ConfigurableResource
 
-from analytics_assets.resources.clickhouse import ClickHouseEndpoint, ClickHouseResource
+from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_lib.clickhouse import ClickHouseEndpoint
 
 
 class ClickHouseSinkTarget(ConfigurableResource):

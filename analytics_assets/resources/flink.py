@@ -11,9 +11,9 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from analytics_assets.flink import cluster as flink_cluster
-from analytics_assets.flink.cluster import FlinkRest, JobSummary, LocalFlinkCluster
-from analytics_assets.project import data_dir
+from analytics_lib.flink_cluster import cluster as flink_cluster
+from analytics_lib.flink_cluster.cluster import FlinkRest, JobSummary, LocalFlinkCluster
+from analytics_lib.project import data_dir
 
 
 class FlinkResource(ConfigurableResource):
@@ -69,7 +69,7 @@ class FlinkResource(ConfigurableResource):
         if not self.kafka_bootstrap_servers:
             raise ValueError("FlinkResource.source is 'kafka' but kafka_bootstrap_servers is empty")
         if self.local_cluster() is not None:  # a remote cluster has it in its lib/
-            from analytics_assets.flink.connectors import require_kafka_connector
+            from analytics_lib.flink_cluster.connectors import require_kafka_connector
 
             require_kafka_connector()
         return {

@@ -21,15 +21,15 @@ from dagster import (
     asset_check,
 )
 
-from analytics_assets.flink.cluster import FlinkUnavailable, JobSummary
 from analytics_assets.ingest.checks import newest_landing
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.resources.redaction import without_password
-from analytics_assets.stream.consumer_lag import GroupLag, consumer_group_lag, flink_group_id
 from analytics_assets.stream.jobs import STREAM_JOBS, StreamJob, status_key
+from analytics_lib.flink_cluster.cluster import FlinkUnavailable, JobSummary
+from analytics_lib.raw_log import behaviors
+from analytics_lib.redaction import without_password
+from analytics_lib.stream.consumer_lag import GroupLag, consumer_group_lag, flink_group_id
 
 # Jobs checkpoint every 5 s; minutes without one means checkpoints are failing.
 CHECKPOINT_MAX_AGE = dt.timedelta(minutes=5)

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from dagster import AssetKey
 
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.resources.redaction import without_password
-from analytics_assets.stream.consumer_lag import flink_group_id
+from analytics_lib.raw_log import behaviors
+from analytics_lib.redaction import without_password
+from analytics_lib.stream.consumer_lag import flink_group_id
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ Submitting happens in a run, not in the sensor, so the slow part (`flink run` ta
 
 from dagster import AssetObservation, Config, Failure, OpExecutionContext, job, op
 
-from analytics_assets.flink.cluster import FlinkUnavailable
-from analytics_assets.resources.clickhouse import ClickHouseError
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import JOBS_BY_NAME, declared_jobs, job_settings
+from analytics_lib.clickhouse import ClickHouseError
+from analytics_lib.flink_cluster.cluster import FlinkUnavailable
 
 STREAM_JOB_TAG = "stream/job"
 

@@ -17,14 +17,14 @@ from dagster import (
 )
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
-from analytics_assets.flink.cluster import FlinkUnavailable
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.realtime_redis import RealtimeRedis
-from analytics_assets.resources.redaction import without_password
-from analytics_assets.stream.backoff import LaunchHistory, decide
 from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, status_key
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
+from analytics_lib.flink_cluster.cluster import FlinkUnavailable
+from analytics_lib.redaction import without_password
+from analytics_lib.stream.backoff import LaunchHistory, decide
 
 
 @sensor(

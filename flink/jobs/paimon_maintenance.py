@@ -3,7 +3,7 @@
 `sys.*` procedures in Java's order (compaction, manifest compaction, partition
 expiration, snapshot expiry, orphan removal), each reading the table's own options.
 
-The settings file (written 0600 by `analytics_assets/flink/paimon_maintenance.py`, so
+The settings file (written 0600 by `analytics_lib/flink_cluster/paimon_maintenance.py`, so
 catalog passwords never appear in a process list) names the catalog options, the table,
 the steps and the run's arguments. Each step prints one `PAIMON_MAINTENANCE {json}` line:
 the submitter parses them. Compaction submits its own Flink batch job from here (the

@@ -19,8 +19,8 @@ import pyarrow.fs as pafs
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from analytics_assets.raw_log import behaviors
-from analytics_assets.raw_log.contract import NonConformingBatch
+from analytics_lib.raw_log import behaviors
+from analytics_lib.raw_log.contract import NonConformingBatch
 
 REQUIRED = [f.name for f in behaviors.SCHEMA if not f.nullable]
 # Casts and null checks of the contract; its file-level checks (UUID ids, parsable IPs)

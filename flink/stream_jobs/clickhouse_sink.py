@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics_assets.raw_log import behaviors
+from analytics_lib.raw_log import behaviors
 from stream_jobs.batches import Batch
 from stream_jobs.settings import JobSettings
 

@@ -44,7 +44,7 @@ def collector_topics() -> dict[str, TopicLayout]:
     """The collector's topics (names from its own map) with seed 000's layout: the raw
     behaviors on 12 partitions for 7 days; the Sensors events and dead letters alike, so a
     consumer that fell behind has a week to catch up on every stream."""
-    from analytics_assets.ingest.collector.event_log import KAFKA_TOPICS
+    from analytics_collector.event_log import KAFKA_TOPICS
 
     week = timedelta(days=7)
     return {

@@ -20,10 +20,11 @@ import pyarrow.compute as pc
 import pytest
 import redis
 
-from analytics_assets.ingest.collector.event_log import KAFKA_TOPICS
-from analytics_assets.raw_log import behaviors, sa_events
-from analytics_assets.raw_log.contract import StreamContract
-from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_collector.event_log import KAFKA_TOPICS
+from analytics_lib.raw_log import behaviors, sa_events
+from analytics_lib.raw_log.contract import StreamContract
+from analytics_lib.raw_log.storage import hour_floor
 from stack.kafka import KafkaBroker, collector_topics
 from stack.processes import free_port
 from stack.redis import RedisServer

@@ -8,9 +8,10 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
-from analytics_assets.resources.raw_event_log import RawEventLog, hour_floor
+from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_lib.raw_log import behaviors
+from analytics_lib.raw_log.storage import hour_floor
 from stack.processes import free_port
 from tests.conftest import materialize_behavior
 from tests.reliability import report

@@ -21,15 +21,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from analytics_assets.ingest.demo_sensors import generate_sa_events
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.lakehouse import defs as lakehouse_defs
-from analytics_assets.raw_log import behaviors, sa_events
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
-from analytics_assets.resources.warehouse_models import MODELS
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors, sa_events
+from analytics_lib.warehouse_models import MODELS
 from tests.conftest import (
     ANCHOR,
     materialize_behavior,
@@ -38,6 +37,7 @@ from tests.conftest import (
     server_statement,
 )
 from tests.reliability import report
+from tests.support.domains import LAKEHOUSE_ASSETS
 from tests.support.lake import read_pypaimon
 from tests.support.staging import read_stream
 
@@ -216,7 +216,7 @@ def test_lakehouse_assets_rerun_identically_one_by_one_and_as_ranges(
     staged = generate_sa_events(HOURS[0], HOURS[-1] + dt.timedelta(hours=1), 8_000, seed=42)
     raw_event_log.write(sa_events.CONTRACT, staged)
     raw_event_log.write(sa_events.CONTRACT, staged.slice(0, 500))  # an at-least-once replay
-    assets = list(lakehouse_defs.assets)  # type: ignore[arg-type]
+    assets = list(LAKEHOUSE_ASSETS)  # type: ignore[arg-type]
 
     engines = {"one_by_one": clickhouse_database(), "as_ranges": clickhouse_database()}
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics_assets.ingest.demo_sensors import generate_sa_events
-from analytics_assets.lakehouse.tables import LAKE_TABLES, ODS_EVENTS_CORE, ODS_EVENTS_DEBUG
-from analytics_assets.raw_log import sa_events
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_demo.sensors_events import generate_sa_events
+from analytics_lib.lake_tables import LAKE_TABLES, ODS_EVENTS_CORE, ODS_EVENTS_DEBUG
+from analytics_lib.raw_log import sa_events
 from tests.conftest import ANCHOR, partition_key, partition_range_tags
 from tests.reliability import report
 from tests.support.java_paimon import summary_java

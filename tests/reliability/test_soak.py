@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.raw_log import behaviors
+from analytics_lib.raw_log import behaviors
 from tests.reliability import report
 from tests.support.load import LoadGenerator
 from tests.support.servers import collector_process

@@ -18,15 +18,15 @@ import pytest
 import redis
 from dagster import DagsterInstance
 
-from analytics_assets.flink.cluster import FlinkRest, LocalFlinkCluster
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.flink_cluster.cluster import FlinkRest, LocalFlinkCluster
+from analytics_lib.raw_log import behaviors
 from tests.reliability import report
 from tests.support.servers import (
     clickhouse_server,

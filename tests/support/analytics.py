@@ -11,17 +11,16 @@ from pathlib import Path
 import polars as pl
 from dagster import materialize
 
-from analytics_assets.api.service import AnalyticsService
-from analytics_assets.behavior import defs as behavior_defs
-from analytics_assets.configuration import defs as configuration_defs
-from analytics_assets.ingest.demo_traffic import generate_behaviors
-from analytics_assets.raw_log import behaviors
+from analytics_api.service import AnalyticsService
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
+from analytics_demo.traffic import generate_behaviors
+from analytics_lib.raw_log import behaviors
 from tests import independent
+from tests.support.domains import BEHAVIOR_ASSETS, BEHAVIOR_CHECKS, CONFIGURATION_ASSETS
 from tests.support.servers import clickhouse_server
 
 ROLLUPS = ("metrics_hourly", "item_stats_daily", "experiment_metrics", "user_funnel_hourly")
@@ -66,7 +65,7 @@ def load_hours(
     )
 
     result = materialize(
-        [*behavior_defs.assets, *behavior_defs.asset_checks],
+        [*BEHAVIOR_ASSETS, *BEHAVIOR_CHECKS],
         selection=["user_behaviors", *ROLLUPS],
         tags={
             ASSET_PARTITION_RANGE_START_TAG: f"{first_hour:%Y-%m-%d-%H:00}",
@@ -99,7 +98,7 @@ def served_analytics(
         events_now = generate_behaviors(last_hour, now, open_hour_events, seed=seed + 1)
         raw_event_log.write(behaviors.CONTRACT, events_now)
     store = ConfigStore(path=str(root / "config"))
-    assert materialize(configuration_defs.assets, resources={"config_store": store}).success
+    assert materialize(CONFIGURATION_ASSETS, resources={"config_store": store}).success
     with clickhouse_server(root / "clickhouse") as url:
         clickhouse = ClickHouseResource(url=f"{url}/default")
         with clickhouse.opened():

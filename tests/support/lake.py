@@ -5,11 +5,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics_assets.paimon.commit import commit_entries
-from analytics_assets.paimon.datafiles import write_rows
-from analytics_assets.paimon.files import FILE_SOURCE_APPEND, TableMetadata
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_lib.paimon.commit import commit_entries
+from analytics_lib.paimon.datafiles import write_rows
+from analytics_lib.paimon.files import FILE_SOURCE_APPEND, TableMetadata
 
 # The small `events` table of the Paimon tests: a bucket key, a value to sum, a partition.
 EVENTS_SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])

@@ -19,9 +19,9 @@ import httpx
 import numpy as np
 import polars as pl
 
-from analytics_assets.ingest.collector.behavior_mapping import EVENT_ID_NAMESPACE
-from analytics_assets.ingest.collector.sensors_protocol import encode_records
-from analytics_assets.ingest.demo_traffic import SENSORS_EVENTS, generate_behaviors
+from analytics_collector.behavior_mapping import EVENT_ID_NAMESPACE
+from analytics_collector.sensors_protocol import encode_records
+from analytics_demo.traffic import SENSORS_EVENTS, generate_behaviors
 
 
 @dataclass

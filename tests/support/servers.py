@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from analytics_assets.flink.cluster import FlinkS3, LocalFlinkCluster, descendants
-from analytics_assets.project import PROJECT_ROOT
+from analytics_lib.flink_cluster.cluster import FlinkS3, LocalFlinkCluster, descendants
+from analytics_lib.project import PROJECT_ROOT
 
 # The servers the platform talks to are launched by the local stack's modules (one way to
 # start each, shared with `python -m stack`); tests import them from here.
@@ -113,7 +113,7 @@ def module_server(
 def collector_process(
     directory: Path, env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[CollectorProcess]:
-    """`python -m analytics_assets.ingest.collector` as a real uvicorn server."""
+    """`python -m analytics_collector` as a real uvicorn server."""
     port = port or free_port()
     staging, buffer = directory / "staging", directory / "collector-buffer"
     log_path = directory / f"collector-{port}.log"
@@ -124,9 +124,7 @@ def collector_process(
         "COLLECTOR_SEGMENT_MAX_SECONDS": "0.5",
         **(env or {}),
     }
-    with module_server(
-        "analytics_assets.ingest.collector", environment, log_path, port, "collector"
-    ) as process:
+    with module_server("analytics_collector", environment, log_path, port, "collector") as process:
         yield CollectorProcess(f"http://127.0.0.1:{port}", staging, buffer, process, log_path)
 
 
@@ -134,7 +132,7 @@ def collector_process(
 def api_server(
     directory: Path, redis_url: str, tokens: dict[str, str], env: dict[str, str] | None = None
 ) -> Iterator[str]:
-    """`python -m analytics_assets.api` (uvicorn) as production runs it, with `env` (its
+    """`python -m analytics_api` (uvicorn) as production runs it, with `env` (its
     CLICKHOUSE_URL, CONFIG_STORE_PATH, …) on top; yields its URL."""
     port = free_port()
     environment = {
@@ -144,7 +142,7 @@ def api_server(
         **(env or {}),
     }
     with module_server(
-        "analytics_assets.api", environment, directory / f"api-{port}.log", port, "analytics API"
+        "analytics_api", environment, directory / f"api-{port}.log", port, "analytics API"
     ):
         yield f"http://127.0.0.1:{port}"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analytics_assets.raw_log.contract import StreamContract
+from analytics_lib.raw_log.contract import StreamContract
 
 
 def read_stream(staging_root: Path, contract: StreamContract) -> pa.Table:

@@ -15,10 +15,10 @@ import redis
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
 from stream_jobs.settings import DEFAULT_ACTION_WEIGHTS
 
-from analytics_assets.flink.cluster import FlinkRest
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
 from analytics_assets.stream.sensors import flink_job_supervisor
+from analytics_lib.flink_cluster.cluster import FlinkRest
 from tests import independent
 from tests.support.servers import wait_until
 

@@ -1,0 +1,1 @@
+"""The analytics API service (FastAPI): `python -m analytics_api`."""

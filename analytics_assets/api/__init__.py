@@ -1,1 +1,0 @@
-"""The analytics API service (FastAPI): `python -m analytics_assets.api`."""

@@ -1,0 +1,107 @@
+"""The `behaviors` stream of the raw event log: the contract between producers (collector,
+demo traffic) and every consumer (ClickHouse loads, Flink jobs, lake loads).
+
+A file conforms when it has every required column with a castable type; extra columns
+are ignored (producers may add fields before consumers read them).
+"""
+
+import ipaddress
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics_lib.raw_log.contract import NonConformingBatch, StreamContract
+
+STREAM = "behaviors"
+
+ACTION_TYPES = ("impression", "click", "view", "like", "share", "add_cart", "order")
+FUNNEL_STEPS = ("impression", "click", "view", "add_cart", "order")
+
+SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("tenant_id", pa.string(), nullable=False),
+        pa.field("scenario_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("action_type", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("device_type", pa.string()),
+        pa.field("os", pa.string()),
+        pa.field("location", pa.string()),
+        pa.field("ip", pa.string()),
+        pa.field("watch_duration", pa.uint32()),
+        pa.field("completion_rate", pa.float32()),
+        pa.field("experiment_id", pa.string()),
+        pa.field("experiment_group", pa.string()),
+        pa.field("received_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+_DEFAULTS = {
+    "device_type": "",
+    "os": "",
+    "location": "",
+    "ip": "::",
+    "watch_duration": 0,
+    "completion_rate": 0.0,
+    "experiment_id": "",
+    "experiment_group": "",
+}
+
+
+_UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Select and cast the contract's columns, in order; raise on anything missing or null."""
+    return CONTRACT.conform(table)
+
+
+def _require_uuid_event_ids(table: pa.Table) -> None:
+    valid = pc.match_substring_regex(table["event_id"], _UUID_PATTERN)
+    invalid = table.num_rows - pc.sum(valid).as_py() if table.num_rows else 0
+    if invalid:
+        example = table["event_id"].filter(pc.invert(valid))[0].as_py()
+        raise NonConformingBatch(f"{invalid} event_id value(s) are not UUIDs, e.g. {example!r}")
+
+
+def _require_ip_addresses(table: pa.Table) -> None:
+    """ClickHouse stores `ip` as IPv6: one unparsable address would fail a whole hour."""
+    for value in pc.unique(table["ip"]).to_pylist():
+        if value is None:
+            continue
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise NonConformingBatch(f"ip {value[:60]!r} is not an IPv4 or IPv6 address") from None
+
+
+CONTRACT = StreamContract(
+    name=STREAM,
+    schema=SCHEMA,
+    time_column="timestamp",
+    extra_checks=(_require_uuid_event_ids, _require_ip_addresses),
+)
+
+
+def with_defaults(table: pa.Table) -> pa.Table:
+    """Replace nulls in optional columns with the values ClickHouse stores for 'unknown'."""
+    for name, default in _DEFAULTS.items():
+        index = table.schema.get_field_index(name)
+        column = table[name]
+        if column.null_count:
+            filled = pc.fill_null(column, pa.scalar(default, column.type))
+            table = table.set_column(index, table.schema.field(index), filled)
+    return table
+
+
+def for_clickhouse(conforming: pa.Table) -> tuple[pa.Table, int]:
+    """The rows `user_behaviors` stores for a conforming batch, and how many duplicates
+    (same event_id: at-least-once deliveries) were dropped. The hourly load and the
+    stream sink both insert through here, so the two paths store identical rows."""
+    unique = pl.from_arrow(conforming).unique(subset="event_id", keep="first", maintain_order=True)
+    assert isinstance(unique, pl.DataFrame)
+    rows = with_defaults(unique.to_arrow().cast(SCHEMA))
+    return rows, conforming.num_rows - rows.num_rows
