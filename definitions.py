@@ -1,4 +1,7 @@
-"""The analytics code location: every domain's definitions, merged, plus resources."""
+"""The analytics code location: every domain's definitions, merged, plus the resource set
+of the profile `ANALYTICS_PROFILE` names (embedded | stack | production, see
+`analytics_assets.resources`). Demo-only definitions (the demo configuration load) exist in
+the profiles demo traffic runs in, never in production."""
 
 from dagster import Definitions
 
@@ -13,17 +16,22 @@ from analytics_assets import (
     stream,
 )
 from analytics_assets.health import schedule as health
-from analytics_assets.resources import resources_from_environment
+from analytics_assets.resources import DEMO_PROFILES, active_profile, resources_for
 
-defs = Definitions.merge(
-    ingest.defs,
-    behavior.defs,
-    lakehouse.defs,
-    stream.defs,
-    configuration.defs,
-    alerts.defs,
-    health.defs,
-    maintenance.defs,
-    automation.defs,
-    Definitions(resources=resources_from_environment()),
-)
+
+def build_definitions(profile: str) -> Definitions:
+    return Definitions.merge(
+        ingest.defs,
+        behavior.defs,
+        lakehouse.defs,
+        stream.defs,
+        configuration.defs if profile in DEMO_PROFILES else configuration.production_defs,
+        alerts.defs,
+        health.defs,
+        maintenance.defs,
+        automation.defs,
+        Definitions(resources=resources_for(profile)),
+    )
+
+
+defs = build_definitions(active_profile())

@@ -32,22 +32,27 @@ def summary_metadata(config_store: ConfigStore, summary: dict) -> dict[str, obje
     }
 
 
+# The collections themselves: materialized by the demo load where it exists, otherwise
+# (production) external assets that only the observation sensor reports on.
+COLLECTION_SPECS = [
+    AssetSpec(
+        collection_key(collection.name),
+        description=(
+            f"{collection.description} Natural key {', '.join(collection.key)}. "
+            "MongoDB in production (`MONGODB_URI`), montydb embedded by default."
+        ),
+        group_name=GROUP,
+        kinds={"mongodb"},
+        owners=["team:recommendation"],
+        tags={"layer": "config"},
+    )
+    for collection in CONFIG_COLLECTIONS
+]
+
+
 @multi_asset(
     name="demo_configuration",
-    specs=[
-        AssetSpec(
-            collection_key(collection.name),
-            description=(
-                f"{collection.description} Natural key {', '.join(collection.key)}. "
-                "MongoDB in production (`MONGODB_URI`), montydb embedded by default."
-            ),
-            group_name=GROUP,
-            kinds={"mongodb"},
-            owners=["team:recommendation"],
-            tags={"layer": "config"},
-        )
-        for collection in CONFIG_COLLECTIONS
-    ],
+    specs=COLLECTION_SPECS,
     can_subset=False,
     description=(
         "Loads the demo configuration (the tenants, scenarios, items, users and experiments "
