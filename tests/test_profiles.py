@@ -233,3 +233,18 @@ def test_production_load_error_is_one_readable_message(tmp_path: Path) -> None:
     loaded = _validate(production_env(), tmp_path)
     assert loaded.returncode == 0, (loaded.stdout + loaded.stderr)[-3000:]
     assert not (tmp_path / "data").exists()  # nothing touched a server or the data dir
+
+
+def test_demo_refuses_the_production_profile(tmp_path: Path) -> None:
+    """The demo loads demo configuration and writes demo traffic: never into production."""
+    completed = subprocess.run(
+        ["bash", "scripts/demo.sh"],
+        cwd=PROJECT,
+        env={**os.environ, "ANALYTICS_PROFILE": "production", "ANALYTICS_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    assert "ANALYTICS_PROFILE=embedded or stack, not production" in completed.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before writing or starting anything
