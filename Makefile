@@ -67,8 +67,9 @@ lint: setup
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
 
-validate: setup
+validate: setup ## The code location loads in the embedded profile and, with deploy/production.env, in production.
 	@$(VENV)/bin/dagster definitions validate -w workspace.yaml
+	@set -a; . deploy/production.env; set +a; $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 test: setup browser postgres lint validate ## Everything CI runs.
 	@$(VENV)/bin/pytest -p no:cacheprovider

@@ -5,7 +5,13 @@
 # script started (each in its own process group, killed as a group).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Embedded defaults unless the environment names servers (e.g. `set -a; . .stack/stack.env; set +a`).
+# The embedded profile unless the environment says otherwise: `set -a; . .stack/stack.env;
+# set +a` sets ANALYTICS_PROFILE=stack and the stack's servers (README: Profiles).
+export ANALYTICS_PROFILE="${ANALYTICS_PROFILE:-embedded}"
+if [[ "$ANALYTICS_PROFILE" == production ]]; then
+  echo "!! the demo loads demo configuration and writes demo traffic: run it with ANALYTICS_PROFILE=embedded or stack, not production" >&2
+  exit 2
+fi
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/dagster_home}"
 DATA="${ANALYTICS_DATA_DIR:-$PWD/.data}"
 LOGS="$DATA/logs"

@@ -312,6 +312,7 @@ class LocalStack:
     def environment(self) -> dict[str, str]:
         s3 = self.seaweedfs.endpoint
         return {
+            "ANALYTICS_PROFILE": "stack",
             "ANALYTICS_DATA_DIR": str(self.directory / "data"),
             "DAGSTER_HOME": str(self.dagster_home),
             "DAGSTER_PG_PASSWORD": self.settings.postgres_password,

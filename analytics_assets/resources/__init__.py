@@ -1,11 +1,24 @@
-"""The one place that decides, from the environment, where each engine lives.
+"""The one place that decides where each engine lives: a named profile picks the resource
+set (`ANALYTICS_PROFILE`, default `embedded`), the environment names the servers.
 
-Unset variables mean the embedded defaults on one machine (the local ClickHouse server
-`make demo` starts on 8123, a local staging folder under `ANALYTICS_DATA_DIR`). Secrets are `EnvVar`s, resolved at run time and never
-printed in the UI.
+- `embedded`: one machine (`make demo`, the tests). A server nobody names is the local
+  default: the ClickHouse server `make demo` starts on 8123, montydb, folders under
+  `ANALYTICS_DATA_DIR`, the local Flink cluster, redis-server on 6379.
+- `stack`: the local stack (`make stack`, `.stack/stack.env`). Its servers must be named;
+  configuration stays in montydb and ClickHouse computes the warehouse models (the stack has
+  no MongoDB or StarRocks).
+- `production`: every server must be named; no local default is ever used.
+
+Which deployment this is used to be implicit (whichever variables happened to be set); a
+forgotten variable then meant a silent local default. Now a profile that needs a server
+nobody named refuses to load and names every missing variable at once
+(`ProfileNotConfigured`). Assets never branch on the profile: `definitions.py` picks the
+resource set here and adds the demo-only definitions where `DEMO_PROFILES` says. Secrets
+are `EnvVar`s, resolved at run time and never shown in the UI.
 """
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from dagster import EnvVar
@@ -25,107 +38,247 @@ from analytics_assets.resources.warehouse import (
     StarRocksWarehouse,
 )
 from analytics_lib.environment import (
+    Environment,
     config_store_settings,
     paimon_settings,
     raw_log_settings,
     starrocks_settings,
 )
 
+DEFAULT_PROFILE = "embedded"
+# Profiles whose graph holds the demo-only definitions (the demo configuration load): the
+# ones demo traffic runs in.
+DEMO_PROFILES = frozenset({"embedded", "stack"})
 
-def clickhouse_from_environment() -> ClickHouseResource:
+# What each variable a profile may require names, for the refusal message.
+SERVER_VARIABLES = {
+    "CLICKHOUSE_URL": "the ClickHouse server, http(s)://user:password@host:8123/database",
+    "RAW_LOG_ROOT": "the raw event log, s3://bucket/prefix (or a folder every process shares)",
+    "PAIMON_WAREHOUSE": "the Paimon lake, s3://bucket/prefix",
+    "PAIMON_JDBC_URI": "the Paimon JDBC catalog, jdbc:postgresql://host:5432/paimon",
+    "MONGODB_URI": "the configuration store, mongodb://user:password@host/?replicaSet=...",
+    "REDIS_URL": "the realtime Redis, redis://:password@host:6379/0",
+    "FLINK_REST_URL": "the Flink cluster's REST endpoint, http://host:8081",
+    "FLINK_DEAD_LETTER_DIR": "where the Flink jobs write dead letters (a URI the TaskManagers write)",
+    "KAFKA_BOOTSTRAP_SERVERS": "the Kafka brokers the Flink jobs read (FLINK_SOURCE=kafka)",
+    "STARROCKS_HOST": "the StarRocks FE that serves the DWD/DWS models",
+    "COLLECTOR_METRICS_URLS": "every collector's /metrics URL, comma-separated",
+}
+STACK_REQUIRES = (
+    "CLICKHOUSE_URL",
+    "RAW_LOG_ROOT",
+    "PAIMON_WAREHOUSE",
+    "PAIMON_JDBC_URI",
+    "REDIS_URL",
+    "FLINK_REST_URL",
+    "FLINK_DEAD_LETTER_DIR",
+)
+PRODUCTION_REQUIRES = (
+    *STACK_REQUIRES,
+    "MONGODB_URI",
+    "STARROCKS_HOST",
+    "COLLECTOR_METRICS_URLS",
+)
+
+
+class ProfileNotConfigured(RuntimeError):
+    """The profile needs servers the environment does not name; the message lists them all."""
+
+
+def active_profile(env: Environment = os.environ) -> str:
+    profile = env.get("ANALYTICS_PROFILE", "") or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise ProfileNotConfigured(
+            f"ANALYTICS_PROFILE={profile!r} is not a profile: choose one of "
+            f"{', '.join(PROFILES)} (README: Profiles)."
+        )
+    return profile
+
+
+def require(profile: str, names: tuple[str, ...], env: Environment) -> None:
+    """Refuse, naming every problem at once, unless `env` names each server `profile` uses."""
+    wanted = list(names)
+    if env.get("FLINK_SOURCE") == "kafka":
+        wanted.append("KAFKA_BOOTSTRAP_SERVERS")
+    problems = [f"{name}: {SERVER_VARIABLES[name]}" for name in wanted if not env.get(name)]
+    if env.get("PAIMON_METASTORE", "jdbc") != "jdbc":
+        problems.append(
+            f"PAIMON_METASTORE={env['PAIMON_METASTORE']}: the {profile} profile's Paimon "
+            "catalog is JDBC (unset it or set jdbc)"
+        )
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise ProfileNotConfigured(
+            f"ANALYTICS_PROFILE={profile} needs servers the environment does not name "
+            f"({len(problems)}):\n{listed}\nSet them where the code location starts "
+            f"(README: Profiles), or run ANALYTICS_PROFILE=embedded on one machine."
+        )
+
+
+def clickhouse_from_environment(env: Environment = os.environ) -> ClickHouseResource:
     """`CLICKHOUSE_URL` (EnvVar: the URL may carry a password), default the local server
     on 8123 that `make demo` starts."""
-    if os.environ.get("CLICKHOUSE_URL"):
+    if env.get("CLICKHOUSE_URL"):
         return ClickHouseResource(url=EnvVar("CLICKHOUSE_URL"))
     return ClickHouseResource()
 
 
-def clickhouse_sink_from_environment() -> ClickHouseSinkTarget:
+def clickhouse_sink_from_environment(env: Environment = os.environ) -> ClickHouseSinkTarget:
     """The stream sink inserts into the same server (`CLICKHOUSE_URL`); none when unset or
     when `CLICKHOUSE_SINK=off` (`make demo`: the behavior checks compare ClickHouse with
     what the hourly loads read, and a second writer into the open hour turns them red)."""
-    if os.environ.get("CLICKHOUSE_URL") and os.environ.get("CLICKHOUSE_SINK", "on") != "off":
+    if env.get("CLICKHOUSE_URL") and env.get("CLICKHOUSE_SINK", "on") != "off":
         return ClickHouseSinkTarget(url=EnvVar("CLICKHOUSE_URL"))
     return ClickHouseSinkTarget()
 
 
-def raw_event_log_from_environment() -> RawEventLog:
+def raw_event_log_from_environment(env: Environment = os.environ) -> RawEventLog:
     """The raw log's variables (`analytics_lib.environment.raw_log_settings`)."""
-    return RawEventLog(**raw_log_settings(EnvVar))
+    return RawEventLog(**raw_log_settings(EnvVar, env))
 
 
-def paimon_from_environment() -> PaimonLake:
-    """The lake's variables (`analytics_lib.environment.paimon_settings`)."""
-    return PaimonLake(**paimon_settings(EnvVar))
+def paimon_from_environment(
+    env: Environment = os.environ, metastore: str = "filesystem"
+) -> PaimonLake:
+    """The lake's variables (`analytics_lib.environment.paimon_settings`); `metastore` when
+    `PAIMON_METASTORE` is unset."""
+    return PaimonLake(**paimon_settings(EnvVar, env, metastore))
 
 
-def warehouse_from_environment(clickhouse: ClickHouseResource, paimon: PaimonLake) -> LakeWarehouse:
-    """`STARROCKS_HOST` → StarRocks over the MySQL protocol (catalog settings from the
-    Paimon variables); otherwise the ClickHouse server computes the models from the lake."""
-    starrocks = starrocks_settings(EnvVar)
-    if starrocks is None:
-        return EmbeddedWarehouse(clickhouse=clickhouse, paimon=paimon)
-    return StarRocksWarehouse(**starrocks)
+def starrocks_warehouse(env: Environment = os.environ) -> StarRocksWarehouse:
+    """StarRocks over the MySQL protocol (`STARROCKS_*`, required); its Paimon catalog
+    settings come from the Paimon variables."""
+    settings = starrocks_settings(EnvVar, env)
+    if settings is None:
+        raise ProfileNotConfigured(f"STARROCKS_HOST: {SERVER_VARIABLES['STARROCKS_HOST']}")
+    return StarRocksWarehouse(**settings)
 
 
-def flink_from_environment() -> FlinkResource:
+def warehouse_from_environment(
+    clickhouse: ClickHouseResource, paimon: PaimonLake, env: Environment = os.environ
+) -> LakeWarehouse:
+    """`STARROCKS_HOST` → StarRocks; otherwise the ClickHouse server computes the models
+    from the lake."""
+    if env.get("STARROCKS_HOST"):
+        return starrocks_warehouse(env)
+    return EmbeddedWarehouse(clickhouse=clickhouse, paimon=paimon)
+
+
+def flink_from_environment(env: Environment = os.environ) -> FlinkResource:
     """`FLINK_REST_URL` → an existing cluster; otherwise the local standalone cluster
     (`FLINK_LOCAL_REST_PORT`, default 8081). `FLINK_DEAD_LETTER_DIR` for remote clusters.
     `FLINK_SOURCE=kafka` makes the jobs read `KAFKA_BOOTSTRAP_SERVERS` instead of the raw
     log's landing notices (the cluster needs the Kafka connector in its lib/)."""
     return FlinkResource(
-        rest_url=os.environ.get("FLINK_REST_URL", ""),
-        local_rest_port=int(os.environ.get("FLINK_LOCAL_REST_PORT", "8081")),
-        local_rpc_port=int(os.environ.get("FLINK_LOCAL_RPC_PORT", "6123")),
-        dead_letter_dir=os.environ.get("FLINK_DEAD_LETTER_DIR", ""),
-        source=os.environ.get("FLINK_SOURCE", "staging"),
-        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""),
+        rest_url=env.get("FLINK_REST_URL", ""),
+        local_rest_port=int(env.get("FLINK_LOCAL_REST_PORT", "8081")),
+        local_rpc_port=int(env.get("FLINK_LOCAL_RPC_PORT", "6123")),
+        dead_letter_dir=env.get("FLINK_DEAD_LETTER_DIR", ""),
+        source=env.get("FLINK_SOURCE", "staging"),
+        kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", ""),
     )
 
 
-def realtime_redis_from_environment() -> RealtimeRedis:
+def realtime_redis_from_environment(env: Environment = os.environ) -> RealtimeRedis:
     """`REDIS_URL` (EnvVar: the URL may carry a password), default the local redis-server
     on 6379."""
-    if os.environ.get("REDIS_URL"):
+    if env.get("REDIS_URL"):
         return RealtimeRedis(url=EnvVar("REDIS_URL"))
     return RealtimeRedis()
 
 
-def config_store_from_environment() -> ConfigStore:
-    """The configuration store's variables (`analytics_lib.environment.config_store_settings`)."""
-    return ConfigStore(**config_store_settings(EnvVar))
+def mongodb_config_store(env: Environment = os.environ) -> ConfigStore:
+    """MongoDB at `MONGODB_URI` (EnvVar: the URI carries credentials)."""
+    if not env.get("MONGODB_URI"):
+        raise ProfileNotConfigured(f"MONGODB_URI: {SERVER_VARIABLES['MONGODB_URI']}")
+    return ConfigStore(**config_store_settings(EnvVar, env))
 
 
-def alert_notifier_from_environment() -> AlertNotifier:
+def config_store_from_environment(env: Environment = os.environ) -> ConfigStore:
+    """The configuration store's variables (`analytics_lib.environment.config_store_settings`):
+    `MONGODB_URI` → MongoDB; otherwise montydb under `CONFIG_STORE_PATH`."""
+    return ConfigStore(**config_store_settings(EnvVar, env))
+
+
+def alert_notifier_from_environment(env: Environment = os.environ) -> AlertNotifier:
     """Slack when `ALERT_SLACK_TOKEN` and `ALERT_SLACK_CHANNEL` are set, a JSON webhook when
     `ALERT_WEBHOOK_URL` is; secrets as EnvVar so they never show in the UI."""
     return AlertNotifier(
-        slack_token=EnvVar("ALERT_SLACK_TOKEN") if os.environ.get("ALERT_SLACK_TOKEN") else "",
-        slack_channel=os.environ.get("ALERT_SLACK_CHANNEL", ""),
-        webhook_url=EnvVar("ALERT_WEBHOOK_URL") if os.environ.get("ALERT_WEBHOOK_URL") else "",
-        dagster_ui_url=os.environ.get("DAGSTER_UI_URL", "http://127.0.0.1:3000"),
+        slack_token=EnvVar("ALERT_SLACK_TOKEN") if env.get("ALERT_SLACK_TOKEN") else "",
+        slack_channel=env.get("ALERT_SLACK_CHANNEL", ""),
+        webhook_url=EnvVar("ALERT_WEBHOOK_URL") if env.get("ALERT_WEBHOOK_URL") else "",
+        dagster_ui_url=env.get("DAGSTER_UI_URL", "http://127.0.0.1:3000"),
     )
 
 
-def collector_monitor_from_environment() -> CollectorMonitor:
+def collector_monitor_from_environment(env: Environment = os.environ) -> CollectorMonitor:
     """`COLLECTOR_METRICS_URLS`: comma-separated /metrics URLs of every collector process
     (default the local collector on 8106)."""
-    urls = [u.strip() for u in os.environ.get("COLLECTOR_METRICS_URLS", "").split(",") if u.strip()]
+    urls = [u.strip() for u in env.get("COLLECTOR_METRICS_URLS", "").split(",") if u.strip()]
     return CollectorMonitor(metrics_urls=urls) if urls else CollectorMonitor()
 
 
-def resources_from_environment() -> dict[str, Any]:
-    clickhouse = clickhouse_from_environment()
-    paimon = paimon_from_environment()
+def _named_or_local(env: Environment, paimon_metastore: str) -> dict[str, Any]:
+    """Each engine the environment names, the local default for the rest."""
+    clickhouse = clickhouse_from_environment(env)
+    paimon = paimon_from_environment(env, metastore=paimon_metastore)
     return {
         "clickhouse": clickhouse,
-        "raw_event_log": raw_event_log_from_environment(),
+        "raw_event_log": raw_event_log_from_environment(env=env),
         "paimon": paimon,
-        "warehouse": warehouse_from_environment(clickhouse, paimon),
-        "flink": flink_from_environment(),
-        "realtime_redis": realtime_redis_from_environment(),
-        "clickhouse_sink": clickhouse_sink_from_environment(),
-        "config_store": config_store_from_environment(),
-        "alert_notifier": alert_notifier_from_environment(),
-        "collector_monitor": collector_monitor_from_environment(),
+        "warehouse": warehouse_from_environment(clickhouse, paimon, env),
+        "flink": flink_from_environment(env),
+        "realtime_redis": realtime_redis_from_environment(env),
+        "clickhouse_sink": clickhouse_sink_from_environment(env),
+        "config_store": config_store_from_environment(env),
+        "alert_notifier": alert_notifier_from_environment(env),
+        "collector_monitor": collector_monitor_from_environment(env),
     }
+
+
+def embedded_resources(env: Environment = os.environ) -> dict[str, Any]:
+    """One machine: whatever the environment names (the demo exports its local ClickHouse
+    and Redis), the local default for the rest."""
+    return _named_or_local(env, paimon_metastore="filesystem")
+
+
+def stack_resources(env: Environment = os.environ) -> dict[str, Any]:
+    """The stack's servers, each named (`.stack/stack.env`), the Paimon catalog in its
+    PostgreSQL; configuration in montydb and the models on ClickHouse (the stack has no
+    MongoDB or StarRocks; named ones are used)."""
+    require("stack", STACK_REQUIRES, env)
+    return _named_or_local(env, paimon_metastore="jdbc")
+
+
+def production_resources(env: Environment = os.environ) -> dict[str, Any]:
+    """Every engine a named server: MongoDB for configuration, StarRocks for the models,
+    the Paimon catalog in JDBC; nothing falls back to a local default."""
+    require("production", PRODUCTION_REQUIRES, env)
+    return {
+        "clickhouse": ClickHouseResource(url=EnvVar("CLICKHOUSE_URL")),
+        "raw_event_log": raw_event_log_from_environment(env=env),
+        "paimon": paimon_from_environment(env, metastore="jdbc"),
+        "warehouse": starrocks_warehouse(env),
+        "flink": flink_from_environment(env),
+        "realtime_redis": RealtimeRedis(url=EnvVar("REDIS_URL")),
+        "clickhouse_sink": clickhouse_sink_from_environment(env),
+        "config_store": mongodb_config_store(env),
+        "alert_notifier": alert_notifier_from_environment(env),
+        "collector_monitor": collector_monitor_from_environment(env),
+    }
+
+
+PROFILES: dict[str, Callable[[Environment], dict[str, Any]]] = {
+    "embedded": embedded_resources,
+    "stack": stack_resources,
+    "production": production_resources,
+}
+
+
+def resources_for(profile: str, env: Environment = os.environ) -> dict[str, Any]:
+    return PROFILES[profile](env)
+
+
+def resources_from_environment(env: Environment = os.environ) -> dict[str, Any]:
+    """The resource set of the profile `ANALYTICS_PROFILE` names."""
+    return resources_for(active_profile(env), env)
