@@ -19,6 +19,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import on_upstream_update
 from analytics_assets.behavior.partitions import (
     days_in,
@@ -26,7 +27,7 @@ from analytics_assets.behavior.partitions import (
     oldest_retained_day,
     require_within_retention,
 )
-from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
+from analytics_assets.behavior.user_behaviors import user_behaviors
 from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import ClickHouseResource
 
@@ -78,9 +79,9 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
         partitions_def=hourly_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=on_upstream_update(),
-        group_name=GROUP,
+        group_name=ownership.BEHAVIOR_ANALYTICS,
         kinds={"clickhouse"},
-        owners=["team:analytics-platform"],
+        owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "rollup"},
         description=description,
     )

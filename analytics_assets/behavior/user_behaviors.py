@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import on_upstream_update
 from analytics_assets.behavior.partitions import (
     days_in,
@@ -27,8 +28,6 @@ from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog, StagedFile
 
-GROUP = "behavior_analytics"
-
 raw_behaviors = AssetSpec(
     "raw_behaviors",
     description=(
@@ -37,9 +36,9 @@ raw_behaviors = AssetSpec(
         "collector (or the demo traffic generator). A row is one accepted behavior event."
     ),
     partitions_def=hourly_partitions,
-    group_name=GROUP,
+    group_name=ownership.BEHAVIOR_ANALYTICS,
     kinds={"parquet", "s3"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
 )
 
@@ -92,9 +91,9 @@ def insert_hour(clickhouse: ClickHouseResource, batch: HourBatch, attempt: str) 
     partitions_def=hourly_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     automation_condition=on_upstream_update(),
-    group_name=GROUP,
+    group_name=ownership.BEHAVIOR_ANALYTICS,
     kinds={"clickhouse"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
     description=(
         "ClickHouse `user_behaviors`: one row per recommendation behavior event "

@@ -12,11 +12,10 @@ from dagster import (
     multi_asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.configuration.demo import demo_documents
 from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
 from analytics_assets.resources.config_store import CONFIG_COLLECTIONS, ConfigStore, now_text
-
-GROUP = "configuration"
 
 
 def collection_key(name: str) -> AssetKey:
@@ -41,9 +40,9 @@ def summary_metadata(config_store: ConfigStore, summary: dict) -> dict[str, obje
                 f"{collection.description} Natural key {', '.join(collection.key)}. "
                 "MongoDB in production (`MONGODB_URI`), montydb embedded by default."
             ),
-            group_name=GROUP,
+            group_name=ownership.CONFIGURATION,
             kinds={"mongodb"},
-            owners=["team:recommendation"],
+            owners=ownership.RECOMMENDATION,
             tags={"layer": "config"},
         )
         for collection in CONFIG_COLLECTIONS

@@ -6,9 +6,8 @@ the checks read them. `raw_behaviors` lives with the behavior domain that loads 
 
 from dagster import AssetSpec
 
+from analytics_assets import ownership
 from analytics_assets.behavior.partitions import hourly_partitions
-
-GROUP = "ingestion"
 
 raw_sa_events = AssetSpec(
     "raw_sa_events",
@@ -19,9 +18,9 @@ raw_sa_events = AssetSpec(
         "any of the 12 record types; invalid ones are kept with `invalid_reason`."
     ),
     partitions_def=hourly_partitions,
-    group_name=GROUP,
+    group_name=ownership.INGESTION,
     kinds={"parquet", "s3"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
 )
 
@@ -33,8 +32,8 @@ raw_dead_letters = AssetSpec(
         "bodies, unauthorised writes, records that cannot be identified. Nothing is dropped "
         "silently; replay from here after fixing the producer."
     ),
-    group_name=GROUP,
+    group_name=ownership.INGESTION,
     kinds={"parquet", "s3"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
 )

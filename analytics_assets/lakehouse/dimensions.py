@@ -20,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
 from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.tables import DIM_ORDERS, DIM_USER_MAPPING
@@ -30,7 +31,6 @@ from analytics_assets.paimon.files import FILE_SOURCE_APPEND
 from analytics_assets.paimon.slices import replace_slice
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
 
-GROUP = "lakehouse"
 daily_partitions = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
 
 
@@ -76,9 +76,9 @@ def orders_of_day(core: pl.DataFrame) -> pl.DataFrame:
     backfill_policy=BackfillPolicy.single_run(),
     automation_condition=after_upstream_update(DAILY_LOOKBACK),
     pool=PAIMON_POOL,
-    group_name=GROUP,
+    group_name=ownership.LAKEHOUSE,
     kinds={"paimon"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "dim"},
     description=(
         "Paimon `ods.dim_orders`: one row per business order (order_id, user, created_at, "
@@ -146,9 +146,9 @@ def _replace_orders_of_day(
     deps=[AssetKey("ods_events_core")],
     automation_condition=after_upstream_update(),
     pool=PAIMON_POOL,
-    group_name=GROUP,
+    group_name=ownership.LAKEHOUSE,
     kinds={"paimon"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "dim"},
     description=(
         "Paimon `ods.dim_user_mapping`: a global dictionary distinct_id → id_int (BIGINT, "

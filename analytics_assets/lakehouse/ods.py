@@ -22,6 +22,7 @@ from dagster import (
     multi_asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import on_upstream_update
 from analytics_assets.behavior.partitions import hourly_partitions, hours_in
 from analytics_assets.health.history import STAGED_BEFORE
@@ -37,8 +38,6 @@ from analytics_assets.paimon.slices import SliceReport, replace_slice
 from analytics_assets.raw_log import sa_events
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
-
-GROUP = "lakehouse"
 
 
 def to_ods_rows(records: pa.Table) -> pa.Table:
@@ -108,9 +107,9 @@ def _ods_spec(name: str, description: str) -> AssetSpec:
         description=description,
         partitions_def=hourly_partitions,
         automation_condition=on_upstream_update(),
-        group_name=GROUP,
+        group_name=ownership.LAKEHOUSE,
         kinds={"paimon", "s3"},
-        owners=["team:analytics-platform"],
+        owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "ods"},
         skippable=True,
     )

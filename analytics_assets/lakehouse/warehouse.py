@@ -13,14 +13,13 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
 from analytics_assets.behavior.partitions import days_in
 from analytics_assets.lakehouse.dimensions import daily_partitions
 from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.warehouse import LakeWarehouse
 from analytics_assets.resources.warehouse_models import MODELS, WarehouseModel
-
-GROUP = "lakehouse"
 
 _DESCRIPTIONS = {
     "dwd_user_full_track": (
@@ -40,9 +39,9 @@ def _model_asset(model: WarehouseModel) -> AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=after_upstream_update(DAILY_LOOKBACK),
-        group_name=GROUP,
+        group_name=ownership.LAKEHOUSE,
         kinds={"starrocks", "sql"},
-        owners=["team:analytics-platform"],
+        owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": model.database},
         description=_DESCRIPTIONS[model.name],
     )
