@@ -27,6 +27,12 @@ from analytics_assets.raw_log.contract import StreamContract
 from analytics_assets.resources.clickhouse import ClickHouseEndpoint
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.sql_files import migrations
+from analytics_assets.resources.warehouse_models import (
+    LAKE_CATALOG,
+    MODELS,
+    WarehouseModel,
+    select_body,
+)
 
 COLUMN_SCHEMA = "dagster/column_schema"
 TABLE_NAME = "dagster/table_name"
@@ -88,10 +94,10 @@ def paimon_metadata(spec: TableSpec) -> dict[str, object]:
     }
 
 
-def paimon_location(identifier: str, location: str) -> dict[str, object]:
-    """Where a Paimon table is, from the resource: `paimon.identifier(name)`, and
-    `paimon.table_location(name)` (a folder, or `s3://bucket/...`)."""
-    return {TABLE_NAME: identifier, URI: location}
+def paimon_location(paimon: PaimonLake, name: str) -> dict[str, object]:
+    """Where a Paimon table is, from the resource: its catalog identifier and its folder
+    (a local path or `s3://bucket/...`)."""
+    return {TABLE_NAME: paimon.identifier(name), URI: paimon.table_location(name)}
 
 
 @dataclass(frozen=True)
@@ -215,4 +221,103 @@ def clickhouse_location(url: str, name: str) -> dict[str, object]:
     return {
         TABLE_NAME: qualified,
         URI: f"clickhouse://{endpoint.host}:{endpoint.port}/{qualified}",
+    }
+
+
+def warehouse_metadata(model: WarehouseModel) -> dict[str, object]:
+    """A DWD/DWS model: its StarRocks name (`dwd.…`, `dws.…`). Its columns are inferred
+    at run time (`warehouse_column_schema`): that needs sqlglot, which no code-location
+    load should pay for."""
+    return {TABLE_NAME: model.qualified_name}
+
+
+_ARROW_TO_STARROCKS = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INT",
+    pa.bool_(): "BOOLEAN",
+    pa.float64(): "DOUBLE",
+}
+
+
+def _starrocks_type(arrow_type: pa.DataType) -> str:
+    """The StarRocks type a lake column reads as through the Paimon catalog."""
+    if pa.types.is_timestamp(arrow_type):
+        return "DATETIME"
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+    if arrow_type not in _ARROW_TO_STARROCKS:
+        raise ValueError(f"no StarRocks type for lake column type {arrow_type}")
+    return _ARROW_TO_STARROCKS[arrow_type]
+
+
+@cache
+def warehouse_column_schema(name: str) -> TableSchema:
+    """A model's output columns with the types StarRocks gives them, inferred from its SQL
+    (`sql/starrocks/<name>.sql`) over the lake tables' specs and the models it reads.
+    `get_json_string` (which sqlglot cannot type) returns VARCHAR."""
+    from sqlglot import exp
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    # Here, not at the top: the `lakehouse` package's definitions import this module.
+    from analytics_assets.lakehouse.tables import LAKE_TABLES
+
+    schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {
+        LAKE_CATALOG: {
+            "ods": {
+                spec.name: {f.name: _starrocks_type(f.type) for f in spec.schema}
+                for spec in LAKE_TABLES
+            }
+        },
+        "default_catalog": {},
+    }
+    for upstream in MODELS[name].models:
+        schema["default_catalog"].setdefault(MODELS[upstream].database, {})[upstream] = {
+            column.name: column.type for column in warehouse_column_schema(upstream).columns
+        }
+    query = annotate_types(
+        qualify(select_body(name).copy(), schema=schema, dialect="starrocks"),
+        schema=schema,
+        dialect="starrocks",
+    )
+    columns = []
+    for select in query.selects:
+        inner = select.unalias()
+        if isinstance(inner, exp.Anonymous) and inner.name.lower() == "get_json_string":
+            column_type = "VARCHAR"
+        else:
+            column_type = select.type.sql("starrocks") if select.type else "UNKNOWN"
+        columns.append(TableColumn(select.alias_or_name, column_type))
+    return TableSchema(columns=columns)
+
+
+@dataclass(frozen=True)
+class RedisKeyFamily:
+    """Keys a stream job owns: the pattern (`{tenant}` etc. stand for the parts), the
+    Redis type and what a key holds."""
+
+    pattern: str
+    type: str
+    note: str = ""
+
+    def describe(self) -> str:
+        return f"{self.pattern} ({', '.join(filter(None, (self.type, self.note)))})"
+
+
+def redis_metadata(families: Iterable[RedisKeyFamily]) -> dict[str, object]:
+    """A Redis key family as a table: one column per key pattern (its Redis type); the
+    patterns' common prefix, `prefix:*`, names it."""
+    families = list(families)
+    prefix = families[0].pattern.split("{", 1)[0]
+    if not all(family.pattern.startswith(prefix) for family in families):
+        raise ValueError(f"key families {[f.pattern for f in families]} share no prefix")
+    return {
+        COLUMN_SCHEMA: TableSchema(
+            columns=[
+                TableColumn(family.pattern, family.type, description=family.note or None)
+                for family in families
+            ]
+        ),
+        TABLE_NAME: f"{prefix}*",
     }

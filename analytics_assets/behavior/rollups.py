@@ -30,6 +30,7 @@ from analytics_assets.behavior.partitions import (
 from analytics_assets.behavior.user_behaviors import user_behaviors
 from analytics_assets.metadata import markdown_table
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_assets.table_metadata import clickhouse_location, clickhouse_metadata
 
 ROLLUPS: dict[str, str] = {
     "metrics_hourly": (
@@ -83,6 +84,7 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
         kinds={"clickhouse"},
         owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "rollup"},
+        metadata=clickhouse_metadata(name),
         description=description,
     )
     def _rollup(
@@ -102,6 +104,7 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
                 "dagster/row_count": int(partitions["row_count"].sum() or 0),
                 "days_rebuilt": MetadataValue.text(", ".join(str(day) for day in days)),
                 "rows_per_day": MetadataValue.md(markdown_table(partitions)),
+                **clickhouse_location(clickhouse.url, name),
             }
         )
 

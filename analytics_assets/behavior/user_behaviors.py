@@ -27,6 +27,11 @@ from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog, StagedFile
+from analytics_assets.table_metadata import (
+    clickhouse_location,
+    clickhouse_metadata,
+    stream_metadata,
+)
 
 raw_behaviors = AssetSpec(
     "raw_behaviors",
@@ -40,6 +45,7 @@ raw_behaviors = AssetSpec(
     kinds={"parquet", "s3"},
     owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=stream_metadata(behaviors.CONTRACT),
 )
 
 
@@ -95,6 +101,7 @@ def insert_hour(clickhouse: ClickHouseResource, batch: HourBatch, attempt: str) 
     kinds={"clickhouse"},
     owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=clickhouse_metadata("user_behaviors"),
     description=(
         "ClickHouse `user_behaviors`: one row per recommendation behavior event "
         "(impression, click, view, like, share, add_cart, order) with its tenant, scenario, "
@@ -146,5 +153,6 @@ def user_behaviors(
             "duplicates_dropped": sum(b.duplicates_dropped for b in loaded),
             "schema_version": clickhouse.schema_version(),
             "per_hour": MetadataValue.md(markdown_table(per_hour.tail(48))),
+            **clickhouse_location(clickhouse.url, "user_behaviors"),
         }
     )

@@ -16,15 +16,17 @@ from analytics_assets import ownership
 from analytics_assets.configuration.demo import demo_documents
 from analytics_assets.ingest.demo_traffic import DEFAULT_PROFILE
 from analytics_assets.resources.config_store import CONFIG_COLLECTIONS, ConfigStore, now_text
+from analytics_assets.table_metadata import TABLE_NAME
 
 
 def collection_key(name: str) -> AssetKey:
     return AssetKey(["mongodb", name])
 
 
-def summary_metadata(config_store: ConfigStore, summary: dict) -> dict[str, object]:
+def summary_metadata(config_store: ConfigStore, name: str, summary: dict) -> dict[str, object]:
     return {
         "dagster/row_count": summary["documents"],
+        TABLE_NAME: f"{config_store.database}.{name}",
         "tenants": MetadataValue.json(summary["tenants"]),
         "last_updated_at": summary["updated_at"] or "",
         "backend": "mongodb" if config_store.uri else "montydb (embedded)",
@@ -69,5 +71,5 @@ def demo_configuration(
             summary = config_store.summary(db, collection.name)
             yield MaterializeResult(
                 asset_key=collection_key(collection.name),
-                metadata=summary_metadata(config_store, summary),
+                metadata=summary_metadata(config_store, collection.name, summary),
             )

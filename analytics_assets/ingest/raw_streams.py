@@ -8,6 +8,8 @@ from dagster import AssetSpec
 
 from analytics_assets import ownership
 from analytics_assets.behavior.partitions import hourly_partitions
+from analytics_assets.raw_log import dead_letters, sa_events
+from analytics_assets.table_metadata import stream_metadata
 
 raw_sa_events = AssetSpec(
     "raw_sa_events",
@@ -22,6 +24,7 @@ raw_sa_events = AssetSpec(
     kinds={"parquet", "s3"},
     owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=stream_metadata(sa_events.CONTRACT),
 )
 
 raw_dead_letters = AssetSpec(
@@ -36,4 +39,5 @@ raw_dead_letters = AssetSpec(
     kinds={"parquet", "s3"},
     owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=stream_metadata(dead_letters.CONTRACT),
 )

@@ -38,6 +38,7 @@ from analytics_assets.paimon.slices import SliceReport, replace_slice
 from analytics_assets.raw_log import sa_events
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.table_metadata import paimon_location, paimon_metadata
 
 
 def to_ods_rows(records: pa.Table) -> pa.Table:
@@ -99,10 +100,10 @@ def load_hour(
 _SPECS = {spec.name: spec for spec in (ODS_EVENTS_CORE, ODS_EVENTS_DEBUG)}
 
 
-def _ods_spec(name: str, description: str) -> AssetSpec:
+def _ods_spec(spec: TableSpec, description: str) -> AssetSpec:
     """CORE and DEBUG differ only in what they hold."""
     return AssetSpec(
-        name,
+        spec.name,
         deps=[raw_sa_events],
         description=description,
         partitions_def=hourly_partitions,
@@ -111,6 +112,7 @@ def _ods_spec(name: str, description: str) -> AssetSpec:
         kinds={"paimon", "s3"},
         owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "ods"},
+        metadata=paimon_metadata(spec),
         skippable=True,
     )
 
@@ -118,14 +120,14 @@ def _ods_spec(name: str, description: str) -> AssetSpec:
 @multi_asset(
     specs=[
         _ods_spec(
-            ODS_EVENTS_CORE.name,
+            ODS_EVENTS_CORE,
             "Paimon ODS `ods.ods_events_core`: valid Sensors events with the collector's "
             "enrichment (UA, GeoIP JSON, whitelist meta, event_group), append-only, "
             "partitioned by `dt`, 4 buckets on `distinct_id`. The lakehouse's source of "
             "truth: time travel and replays start here.",
         ),
         _ods_spec(
-            ODS_EVENTS_DEBUG.name,
+            ODS_EVENTS_DEBUG,
             "Paimon ODS `ods.ods_events_debug`: events with `is_valid = false` (SDK rule "
             "broken or whitelist miss) with `invalid_reason`, same layout as CORE, kept "
             "30 days for debugging producers.",
@@ -177,7 +179,7 @@ def ods_events(context: AssetExecutionContext, raw_event_log: RawEventLog, paimo
                 "duplicates_dropped": sum(load.duplicates for load in loads),
                 "snapshot_id": latest.id if latest else 0,
                 "table_total_rows": latest.total_record_count if latest else 0,
-                "table_location": MetadataValue.path(paimon.table_location(spec.name)),
                 "per_hour": MetadataValue.md(markdown_table(per_hour.tail(48))),
+                **paimon_location(paimon, spec.name),
             },
         )

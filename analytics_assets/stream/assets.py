@@ -9,6 +9,7 @@ from dagster import AssetSpec
 
 from analytics_assets import ownership
 from analytics_assets.stream.jobs import STREAM_JOBS
+from analytics_assets.table_metadata import redis_metadata
 
 stream_key_assets = [
     AssetSpec(
@@ -19,7 +20,11 @@ stream_key_assets = [
         kinds={"redis", "flink"},
         owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "realtime"},
-        metadata={"redis_keys": job.redis_keys, "flink_job": job.name},
+        metadata={
+            "redis_keys": job.redis_keys,
+            "flink_job": job.name,
+            **redis_metadata(job.key_families),
+        },
     )
     for job in STREAM_JOBS
     if job.target == "redis"
