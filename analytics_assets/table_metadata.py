@@ -7,11 +7,13 @@ written a second time:
 - ClickHouse tables: the `CREATE TABLE` statements of `sql/clickhouse/migrations`, parsed
   once (`tests/test_table_metadata.py` compares the result with the live server's
   `DESCRIBE` after the migrations);
-- Redis key families: the stream jobs' declarations (`stream/jobs.py`).
+- Redis key families: the stream jobs' declarations (`stream/jobs.py`);
+- DWD/DWS models: their SQL (`sql/starrocks/`) typed over the lake specs, at run time.
 
 Column schemas and names known from the code go in the asset definitions (visible before
 any run); where a table lives (database, host, path) depends on the resources, so
-materializations add it (`clickhouse_location`, `paimon_location`).
+materializations and observations add it (`clickhouse_location`, `paimon_location`, the
+raw hour's folder, the Redis URL).
 """
 
 import re
