@@ -151,3 +151,6 @@ def test_landing_sensor_keeps_its_cursor_between_ticks(tmp_path: Path) -> None:
     )
     (event,) = second.asset_events
     assert event.metadata["new_files"].value == 1 and event.metadata["landed_files"].value == 2
+    assert event.metadata["dagster/uri"].value == RawEventLog.hour_directory(
+        str(tmp_path / "staging"), "behaviors", OPEN_HOUR
+    )

@@ -14,6 +14,7 @@ from analytics_assets.behavior.rollups import ROLLUPS
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_demo.traffic import generate_behaviors
+from analytics_lib.clickhouse import ClickHouseEndpoint
 from analytics_lib.raw_log import behaviors
 from analytics_lib.sql_files import migrations
 from tests import independent
@@ -78,6 +79,10 @@ def test_duplicates_in_staging_are_loaded_once(
     assert _hour_rows(clickhouse)[ANCHOR] == batch.num_rows
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["duplicates_dropped"].value == 500
+    database = ClickHouseEndpoint.parse(clickhouse.url).database
+    assert metadata["dagster/table_name"].value == f"{database}.user_behaviors"
+    assert metadata["dagster/uri"].value.startswith("clickhouse://127.0.0.1:")
+    assert metadata["dagster/uri"].value.endswith(f"/{database}.user_behaviors")
 
 
 @pytest.mark.slow

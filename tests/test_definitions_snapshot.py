@@ -1,18 +1,38 @@
 """Every definition the code location exposes, as one reviewable snapshot (syrupy): asset
-specs (key, deps, group, owners, kinds, tags, partitions, automation, description) with
+specs (key, deps, group, owners, kinds, tags, partitions, automation, description,
+definition metadata such as the column schema and table name) with
 their checks, schedules, sensors and jobs. A structural change (a moved module, a renamed
 key, a new automation condition) shows up as a diff of `__snapshots__/`; update it on
 purpose with `pytest tests/test_definitions_snapshot.py --snapshot-update`.
 
 As dagster-open-platform's `test_defs.py` does for its own platform."""
 
+from collections.abc import Mapping
 from typing import Any
 
+from dagster import TableSchema
 from syrupy.assertion import SnapshotAssertion
 
 
 def _automation(condition: object) -> str | None:
     return None if condition is None else repr(condition)
+
+
+def _metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Definition metadata as plain values; a column schema one line per column."""
+    summary: dict[str, Any] = {}
+    for key, value in sorted(metadata.items()):
+        if isinstance(value, TableSchema):
+            summary[key] = [
+                f"{c.name}: {c.type}"
+                + ("" if c.constraints.nullable else " NOT NULL")
+                + "".join(f" {other}" for other in c.constraints.other)
+                + (f" -- {c.description}" if c.description else "")
+                for c in value.columns
+            ] + [f"[{other}]" for other in value.constraints.other]
+        else:
+            summary[key] = value
+    return summary
 
 
 def definitions_summary() -> dict[str, Any]:
@@ -42,6 +62,7 @@ def definitions_summary() -> dict[str, Any]:
             "partitions": str(spec.partitions_def) if spec.partitions_def else None,
             "automation": _automation(spec.automation_condition),
             "description": spec.description,
+            "metadata": _metadata(spec.metadata),
             "checks": checks.get(spec.key.to_user_string(), []),
         }
         for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key)

@@ -38,6 +38,11 @@ def load(
         resources={"paimon": lake, "raw_event_log": raw_event_log},
     )
     assert result.success
+    for event in result.get_asset_materialization_events():
+        name = event.asset_key.path[-1]
+        metadata = event.materialization.metadata
+        assert metadata["dagster/table_name"].value == f"ods.{name}"
+        assert metadata["dagster/uri"].value == lake.table_location(name)
 
 
 def expected(raw: pa.Table) -> pl.DataFrame:

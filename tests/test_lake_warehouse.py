@@ -157,6 +157,14 @@ def test_embedded_models_equal_an_independent_polars_computation(
         resources=resources,
     )
     assert daily.success
+    # The columns each model reports (inferred from its SQL) are the ones the engine made.
+    with clickhouse.opened():
+        for model in MODELS:
+            (event,) = daily.asset_materializations_for_node(model)
+            reported = event.metadata["dagster/column_schema"].value.columns
+            described = clickhouse.query_sql(f"DESCRIBE TABLE lakehouse.{model}")["name"]
+            assert [c.name for c in reported] == described.to_list(), model
+            assert event.metadata["dagster/table_name"].value == f"lakehouse.{model}"
 
     core = read_table(
         lake,

@@ -19,8 +19,9 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import on_upstream_update
-from analytics_assets.behavior.user_behaviors import GROUP, user_behaviors
+from analytics_assets.behavior.user_behaviors import user_behaviors
 from analytics_assets.partitions import (
     days_in,
     hourly_partitions,
@@ -28,6 +29,7 @@ from analytics_assets.partitions import (
     require_within_retention,
 )
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_assets.table_metadata import clickhouse_location, clickhouse_metadata
 from analytics_lib.metadata import markdown_table
 
 ROLLUPS: dict[str, str] = {
@@ -78,10 +80,11 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
         partitions_def=hourly_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=on_upstream_update(),
-        group_name=GROUP,
+        group_name=ownership.BEHAVIOR_ANALYTICS,
         kinds={"clickhouse"},
-        owners=["team:analytics-platform"],
+        owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "rollup"},
+        metadata=clickhouse_metadata(name),
         description=description,
     )
     def _rollup(
@@ -101,6 +104,7 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
                 "dagster/row_count": int(partitions["row_count"].sum() or 0),
                 "days_rebuilt": MetadataValue.text(", ".join(str(day) for day in days)),
                 "rows_per_day": MetadataValue.md(markdown_table(partitions)),
+                **clickhouse_location(clickhouse.url, name),
             }
         )
 

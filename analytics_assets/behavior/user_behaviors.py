@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import on_upstream_update
 from analytics_assets.check_history import STAGED_BEFORE
 from analytics_assets.partitions import (
@@ -24,11 +25,14 @@ from analytics_assets.partitions import (
 )
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.table_metadata import (
+    clickhouse_location,
+    clickhouse_metadata,
+    stream_metadata,
+)
 from analytics_lib.metadata import markdown_table
 from analytics_lib.raw_log import behaviors
 from analytics_lib.raw_log.storage import StagedFile
-
-GROUP = "behavior_analytics"
 
 raw_behaviors = AssetSpec(
     "raw_behaviors",
@@ -38,10 +42,11 @@ raw_behaviors = AssetSpec(
         "collector (or the demo traffic generator). A row is one accepted behavior event."
     ),
     partitions_def=hourly_partitions,
-    group_name=GROUP,
+    group_name=ownership.BEHAVIOR_ANALYTICS,
     kinds={"parquet", "s3"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=stream_metadata(behaviors.CONTRACT),
 )
 
 
@@ -93,10 +98,11 @@ def insert_hour(clickhouse: ClickHouseResource, batch: HourBatch, attempt: str) 
     partitions_def=hourly_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     automation_condition=on_upstream_update(),
-    group_name=GROUP,
+    group_name=ownership.BEHAVIOR_ANALYTICS,
     kinds={"clickhouse"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=clickhouse_metadata("user_behaviors"),
     description=(
         "ClickHouse `user_behaviors`: one row per recommendation behavior event "
         "(impression, click, view, like, share, add_cart, order) with its tenant, scenario, "
@@ -148,5 +154,6 @@ def user_behaviors(
             "duplicates_dropped": sum(b.duplicates_dropped for b in loaded),
             "schema_version": clickhouse.schema_version(),
             "per_hour": MetadataValue.md(markdown_table(per_hour.tail(48))),
+            **clickhouse_location(clickhouse.url, "user_behaviors"),
         }
     )

@@ -14,21 +14,22 @@ from dagster import (
     multi_asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.resources.config_store import ConfigStore
+from analytics_assets.table_metadata import TABLE_NAME
 from analytics_demo.configuration import demo_documents
 from analytics_demo.traffic import DEFAULT_PROFILE
 from analytics_lib.config_store import CONFIG_COLLECTIONS, now_text
-
-GROUP = "configuration"
 
 
 def collection_key(name: str) -> AssetKey:
     return AssetKey(["mongodb", name])
 
 
-def summary_metadata(config_store: ConfigStore, summary: dict) -> dict[str, object]:
+def summary_metadata(config_store: ConfigStore, name: str, summary: dict) -> dict[str, object]:
     return {
         "dagster/row_count": summary["documents"],
+        TABLE_NAME: f"{config_store.database}.{name}",
         "tenants": MetadataValue.json(summary["tenants"]),
         "last_updated_at": summary["updated_at"] or "",
         "backend": "mongodb" if config_store.uri else "montydb (embedded)",
@@ -49,9 +50,9 @@ def collection_specs() -> tuple[AssetSpec, ...]:
                 f"{collection.description} Natural key {', '.join(collection.key)}. "
                 "MongoDB in production (`MONGODB_URI`), montydb embedded by default."
             ),
-            group_name=GROUP,
+            group_name=ownership.CONFIGURATION,
             kinds={"mongodb"},
-            owners=["team:recommendation"],
+            owners=ownership.RECOMMENDATION,
             tags={"layer": "config"},
         )
         for collection in CONFIG_COLLECTIONS
@@ -86,7 +87,7 @@ def demo_configuration_asset() -> AssetsDefinition:
                 summary = config_store.summary(db, collection.name)
                 yield MaterializeResult(
                     asset_key=collection_key(collection.name),
-                    metadata=summary_metadata(config_store, summary),
+                    metadata=summary_metadata(config_store, collection.name, summary),
                 )
 
     return demo_configuration

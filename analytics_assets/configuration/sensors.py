@@ -41,7 +41,7 @@ def config_collections_observer(
                 events.append(
                     AssetObservation(
                         collection_key(collection.name),
-                        metadata=summary_metadata(config_store, summary),
+                        metadata=summary_metadata(config_store, collection.name, summary),
                     )
                 )
     except Exception as exc:  # pymongo and montydb raise different errors

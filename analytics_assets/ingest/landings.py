@@ -23,6 +23,7 @@ from dagster import (
 
 from analytics_assets.automation import LATE_FILE_LOOKBACK
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.table_metadata import URI
 from analytics_lib.raw_log.storage import hour_floor
 
 # Raw log stream → the asset whose hourly partitions it fills.
@@ -47,9 +48,10 @@ def landing_events(
     hours = watched_hours(now)
     days = sorted({hour.date() for hour in hours})
     events, counts = [], {}
+    hour_of = {f"{h:%Y-%m-%d-%H:%M}": h for h in hours}
     for stream, asset_key in LANDING_ASSETS.items():
         landed = raw_event_log.landed_counts(stream, days)
-        counts[stream] = {f"{h:%Y-%m-%d-%H:%M}": landed[h] for h in hours if landed.get(h)}
+        counts[stream] = {key: landed[h] for key, h in hour_of.items() if landed.get(h)}
         if cursor is None:
             continue
         seen = cursor.get(stream, {})
@@ -60,7 +62,13 @@ def landing_events(
                         asset_key,
                         partition=key,
                         description="Files landed in the raw log (reported by raw_landing_sensor).",
-                        metadata={"landed_files": files, "new_files": files - seen.get(key, 0)},
+                        metadata={
+                            "landed_files": files,
+                            "new_files": files - seen.get(key, 0),
+                            URI: RawEventLog.hour_directory(
+                                raw_event_log.describe(), stream, hour_of[key]
+                            ),
+                        },
                     )
                 )
     return events, counts

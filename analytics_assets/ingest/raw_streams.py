@@ -6,9 +6,10 @@ the checks read them. `raw_behaviors` lives with the behavior domain that loads 
 
 from dagster import AssetSpec
 
+from analytics_assets import ownership
 from analytics_assets.partitions import hourly_partitions
-
-GROUP = "ingestion"
+from analytics_assets.table_metadata import stream_metadata
+from analytics_lib.raw_log import dead_letters, sa_events
 
 raw_sa_events = AssetSpec(
     "raw_sa_events",
@@ -19,10 +20,11 @@ raw_sa_events = AssetSpec(
         "any of the 12 record types; invalid ones are kept with `invalid_reason`."
     ),
     partitions_def=hourly_partitions,
-    group_name=GROUP,
+    group_name=ownership.INGESTION,
     kinds={"parquet", "s3"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=stream_metadata(sa_events.CONTRACT),
 )
 
 raw_dead_letters = AssetSpec(
@@ -33,8 +35,9 @@ raw_dead_letters = AssetSpec(
         "bodies, unauthorised writes, records that cannot be identified. Nothing is dropped "
         "silently; replay from here after fixing the producer."
     ),
-    group_name=GROUP,
+    group_name=ownership.INGESTION,
     kinds={"parquet", "s3"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "raw"},
+    metadata=stream_metadata(dead_letters.CONTRACT),
 )

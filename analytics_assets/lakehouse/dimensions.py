@@ -20,9 +20,11 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
 from analytics_assets.partitions import days_in
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
+from analytics_assets.table_metadata import paimon_location, paimon_metadata
 from analytics_lib.lake_tables import DIM_ORDERS, DIM_USER_MAPPING
 from analytics_lib.metadata import markdown_table
 from analytics_lib.paimon.commit import commit_entries
@@ -30,7 +32,6 @@ from analytics_lib.paimon.datafiles import write_rows
 from analytics_lib.paimon.files import FILE_SOURCE_APPEND
 from analytics_lib.paimon.slices import replace_slice
 
-GROUP = "lakehouse"
 daily_partitions = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
 
 
@@ -76,10 +77,11 @@ def orders_of_day(core: pl.DataFrame) -> pl.DataFrame:
     backfill_policy=BackfillPolicy.single_run(),
     automation_condition=after_upstream_update(DAILY_LOOKBACK),
     pool=PAIMON_POOL,
-    group_name=GROUP,
+    group_name=ownership.LAKEHOUSE,
     kinds={"paimon"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "dim"},
+    metadata=paimon_metadata(DIM_ORDERS),
     description=(
         "Paimon `ods.dim_orders`: one row per business order (order_id, user, created_at, "
         "amount), partitioned by `dt`; taken from the day's `PayOrder` events in CORE. "
@@ -102,6 +104,7 @@ def dim_orders(context: AssetExecutionContext, paimon: PaimonLake) -> Materializ
             "order_amount": round(sum(d["order_amount"] for d in per_day), 2),
             "snapshot_id": snapshot_id or 0,
             "per_day": MetadataValue.md(markdown_table(pl.DataFrame(per_day))),
+            **paimon_location(paimon, DIM_ORDERS.name),
         }
     )
 
@@ -146,10 +149,11 @@ def _replace_orders_of_day(
     deps=[AssetKey("ods_events_core")],
     automation_condition=after_upstream_update(),
     pool=PAIMON_POOL,
-    group_name=GROUP,
+    group_name=ownership.LAKEHOUSE,
     kinds={"paimon"},
-    owners=["team:analytics-platform"],
+    owners=ownership.ANALYTICS_PLATFORM,
     tags={"layer": "dim"},
+    metadata=paimon_metadata(DIM_USER_MAPPING),
     description=(
         "Paimon `ods.dim_user_mapping`: a global dictionary distinct_id → id_int (BIGINT, "
         "dense, never reused). Each materialization appends the ids CORE has that the "
@@ -159,7 +163,13 @@ def _replace_orders_of_day(
 def dim_user_mapping(context: AssetExecutionContext, paimon: PaimonLake) -> MaterializeResult:
     table = paimon.ensure_table(DIM_USER_MAPPING)
     if not paimon.table_exists("ods_events_core"):
-        return MaterializeResult(metadata={"dagster/row_count": 0, "new_ids": 0})
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": 0,
+                "new_ids": 0,
+                **paimon_location(paimon, DIM_USER_MAPPING.name),
+            }
+        )
     seen = (
         read_table(paimon, "ods_events_core", ["distinct_id", "time"])
         .drop_nulls("distinct_id")
@@ -186,5 +196,9 @@ def dim_user_mapping(context: AssetExecutionContext, paimon: PaimonLake) -> Mate
             commit_entries(table, paimon.create_if_absent(), "APPEND", lambda _s: entries)
     context.log.info(f"dim_user_mapping: {new.height} new id(s) after {existing.height}")
     return MaterializeResult(
-        metadata={"dagster/row_count": existing.height + new.height, "new_ids": new.height}
+        metadata={
+            "dagster/row_count": existing.height + new.height,
+            "new_ids": new.height,
+            **paimon_location(paimon, DIM_USER_MAPPING.name),
+        }
     )

@@ -22,12 +22,14 @@ from dagster import (
     multi_asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import on_upstream_update
 from analytics_assets.check_history import STAGED_BEFORE
 from analytics_assets.ingest.raw_streams import raw_sa_events
 from analytics_assets.partitions import hourly_partitions, hours_in
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
+from analytics_assets.table_metadata import paimon_location, paimon_metadata
 from analytics_lib.lake_tables import (
     ODS_EVENTS_CORE,
     ODS_EVENTS_DEBUG,
@@ -37,8 +39,6 @@ from analytics_lib.lake_tables import (
 from analytics_lib.metadata import markdown_table
 from analytics_lib.paimon.slices import SliceReport, replace_slice
 from analytics_lib.raw_log import sa_events
-
-GROUP = "lakehouse"
 
 
 def to_ods_rows(records: pa.Table) -> pa.Table:
@@ -100,18 +100,19 @@ def load_hour(
 _SPECS = {spec.name: spec for spec in (ODS_EVENTS_CORE, ODS_EVENTS_DEBUG)}
 
 
-def _ods_spec(name: str, description: str) -> AssetSpec:
+def _ods_spec(spec: TableSpec, description: str) -> AssetSpec:
     """CORE and DEBUG differ only in what they hold."""
     return AssetSpec(
-        name,
+        spec.name,
         deps=[raw_sa_events],
         description=description,
         partitions_def=hourly_partitions,
         automation_condition=on_upstream_update(),
-        group_name=GROUP,
+        group_name=ownership.LAKEHOUSE,
         kinds={"paimon", "s3"},
-        owners=["team:analytics-platform"],
+        owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "ods"},
+        metadata=paimon_metadata(spec),
         skippable=True,
     )
 
@@ -119,14 +120,14 @@ def _ods_spec(name: str, description: str) -> AssetSpec:
 @multi_asset(
     specs=[
         _ods_spec(
-            ODS_EVENTS_CORE.name,
+            ODS_EVENTS_CORE,
             "Paimon ODS `ods.ods_events_core`: valid Sensors events with the collector's "
             "enrichment (UA, GeoIP JSON, whitelist meta, event_group), append-only, "
             "partitioned by `dt`, 4 buckets on `distinct_id`. The lakehouse's source of "
             "truth: time travel and replays start here.",
         ),
         _ods_spec(
-            ODS_EVENTS_DEBUG.name,
+            ODS_EVENTS_DEBUG,
             "Paimon ODS `ods.ods_events_debug`: events with `is_valid = false` (SDK rule "
             "broken or whitelist miss) with `invalid_reason`, same layout as CORE, kept "
             "30 days for debugging producers.",
@@ -178,7 +179,7 @@ def ods_events(context: AssetExecutionContext, raw_event_log: RawEventLog, paimo
                 "duplicates_dropped": sum(load.duplicates for load in loads),
                 "snapshot_id": latest.id if latest else 0,
                 "table_total_rows": latest.total_record_count if latest else 0,
-                "table_location": MetadataValue.path(paimon.table_location(spec.name)),
                 "per_hour": MetadataValue.md(markdown_table(per_hour.tail(48))),
+                **paimon_location(paimon, spec.name),
             },
         )

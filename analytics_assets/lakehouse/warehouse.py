@@ -13,14 +13,19 @@ from dagster import (
     asset,
 )
 
+from analytics_assets import ownership
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
 from analytics_assets.lakehouse.dimensions import daily_partitions
 from analytics_assets.partitions import days_in
 from analytics_assets.resources.warehouse import LakeWarehouse
+from analytics_assets.table_metadata import (
+    COLUMN_SCHEMA,
+    TABLE_NAME,
+    warehouse_column_schema,
+    warehouse_metadata,
+)
 from analytics_lib.metadata import markdown_table
 from analytics_lib.warehouse_models import MODELS, WarehouseModel
-
-GROUP = "lakehouse"
 
 _DESCRIPTIONS = {
     "dwd_user_full_track": (
@@ -40,10 +45,11 @@ def _model_asset(model: WarehouseModel) -> AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=after_upstream_update(DAILY_LOOKBACK),
-        group_name=GROUP,
+        group_name=ownership.LAKEHOUSE,
         kinds={"starrocks", "sql"},
-        owners=["team:analytics-platform"],
+        owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": model.database},
+        metadata=warehouse_metadata(model),
         description=_DESCRIPTIONS[model.name],
     )
     def refresh(context: AssetExecutionContext, warehouse: LakeWarehouse) -> MaterializeResult:
@@ -56,12 +62,17 @@ def _model_asset(model: WarehouseModel) -> AssetsDefinition:
             refreshed.append(
                 {"dt": str(day), "rows": result.rows, "seconds": round(result.seconds, 2)}
             )
+        state = warehouse.model_state(model)
         return MaterializeResult(
             metadata={
                 "dagster/row_count": sum(r["rows"] for r in refreshed),
                 "refresh_seconds": round(sum(r["seconds"] for r in refreshed), 3),
                 "per_day": MetadataValue.md(markdown_table(pl.DataFrame(refreshed))),
-                **{f"state/{k}": str(v) for k, v in warehouse.model_state(model).items()},
+                **{f"state/{k}": str(v) for k, v in state.items()},
+                # The embedded warehouse names its table (`lakehouse.<model>`); StarRocks'
+                # is the definition's.
+                TABLE_NAME: str(state.get("table", model.qualified_name)),
+                COLUMN_SCHEMA: warehouse_column_schema(model.name),
             }
         )
 

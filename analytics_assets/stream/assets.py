@@ -7,20 +7,24 @@ event time, lag, key counts) and the UI shows them fresh or stale.
 
 from dagster import AssetSpec
 
+from analytics_assets import ownership
 from analytics_assets.stream.jobs import STREAM_JOBS
-
-GROUP = "stream"
+from analytics_assets.table_metadata import redis_metadata
 
 stream_key_assets = [
     AssetSpec(
         job.asset_key,
         description=job.description,
         deps=["raw_behaviors"],
-        group_name=GROUP,
+        group_name=ownership.STREAM,
         kinds={"redis", "flink"},
-        owners=["team:analytics-platform"],
+        owners=ownership.ANALYTICS_PLATFORM,
         tags={"layer": "realtime"},
-        metadata={"redis_keys": job.redis_keys, "flink_job": job.name},
+        metadata={
+            "redis_keys": job.redis_keys,
+            "flink_job": job.name,
+            **redis_metadata(job.key_families),
+        },
     )
     for job in STREAM_JOBS
     if job.target == "redis"

@@ -15,6 +15,7 @@ from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.table_metadata import RedisKeyFamily
 from analytics_lib.raw_log import behaviors
 from analytics_lib.redaction import without_password
 from analytics_lib.stream.consumer_lag import flink_group_id
@@ -24,7 +25,7 @@ from analytics_lib.stream.consumer_lag import flink_group_id
 class StreamJob:
     name: str
     asset_key: AssetKey
-    redis_keys: str
+    key_families: tuple[RedisKeyFamily, ...]
     description: str
     # A Redis key that tracks how many keys the job owns: a SET of key names or a
     # HyperLogLog of users (cheap to read; a sensor never SCANs the keyspace).
@@ -32,12 +33,21 @@ class StreamJob:
     # "redis": owns Redis keys; "clickhouse": inserts into a ClickHouse server.
     target: str = "redis"
 
+    @property
+    def redis_keys(self) -> str:
+        return ", ".join(family.describe() for family in self.key_families)
+
 
 STREAM_JOBS: tuple[StreamJob, ...] = (
     StreamJob(
         name="hot_items",
         asset_key=AssetKey(["redis", "hot_items"]),
-        redis_keys="hot:items:{tenant}:{scenario} (ZSET), hot:items:{tenant}:{scenario}:meta",
+        key_families=(
+            RedisKeyFamily("hot:items:{tenant}:{scenario}", "ZSET", "item → decayed hot score"),
+            RedisKeyFamily(
+                "hot:items:{tenant}:{scenario}:meta", "HASH", "as_of_ms, half_life_seconds, top_n"
+            ),
+        ),
         description=(
             "ItemHotScoreCalculator: the top 100 items per tenant and scenario by time-decayed "
             "hot score, Σ weight(action)·2^(-(T-t)/1 h) with T the newest event seen for the "
@@ -50,9 +60,11 @@ STREAM_JOBS: tuple[StreamJob, ...] = (
     StreamJob(
         name="realtime_metrics",
         asset_key=AssetKey(["redis", "realtime_metrics"]),
-        redis_keys=(
-            "metrics:realtime:{tenant}:{scenario} (HASH, newest window), "
-            "metrics:realtime:{tenant}:{scenario}:{window_start_ms} (HASH, 24 h TTL)"
+        key_families=(
+            RedisKeyFamily("metrics:realtime:{tenant}:{scenario}", "HASH", "newest window"),
+            RedisKeyFamily(
+                "metrics:realtime:{tenant}:{scenario}:{window_start_ms}", "HASH", "24 h TTL"
+            ),
         ),
         description=(
             "RealtimeMetricsAggregator: one-minute event-time windows per tenant and scenario "
@@ -65,7 +77,11 @@ STREAM_JOBS: tuple[StreamJob, ...] = (
     StreamJob(
         name="user_recent",
         asset_key=AssetKey(["redis", "user_recent"]),
-        redis_keys="user:recent:{tenant}:{user} (LIST, newest first, 50 items, 7 d TTL)",
+        key_families=(
+            RedisKeyFamily(
+                "user:recent:{tenant}:{user}", "LIST", "newest first, 50 items, 7 d TTL"
+            ),
+        ),
         description=(
             "Each user's most recently engaged items (clicks, views, likes, shares, carts, "
             "orders; not impressions), one entry per item, rewritten whole per batch."
@@ -75,7 +91,7 @@ STREAM_JOBS: tuple[StreamJob, ...] = (
     StreamJob(
         name="clickhouse_sink",
         asset_key=AssetKey("user_behaviors"),
-        redis_keys="",
+        key_families=(),
         description=(
             "Inserts every landed behaviors file into ClickHouse `user_behaviors` seconds "
             "after it lands (one insert per file, dedup token from its URI); the hourly load "

@@ -22,6 +22,7 @@ from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.realtime_redis import RealtimeRedis
 from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, status_key
 from analytics_assets.stream.launch import STREAM_JOB_TAG, launch_stream_job
+from analytics_assets.table_metadata import URI
 from analytics_lib.flink_cluster.cluster import FlinkUnavailable
 from analytics_lib.redaction import without_password
 from analytics_lib.stream.backoff import LaunchHistory, decide
@@ -157,6 +158,8 @@ def stream_keys_observer(
                 "event_lag_seconds": round((now_ms - status["last_event_ms"]) / 1000, 1),
                 "last_write_age_seconds": round((now_ms - status["updated_ms"]) / 1000, 1),
             }
+            if stream_job.target == "redis":
+                metadata[URI] = without_password(realtime_redis.url)
             index = stream_job.key_index
             if index:
                 hll = index.endswith(":hll")
