@@ -19,7 +19,8 @@ from dagster import Definitions, load_definitions_from_package_module
 
 import analytics_assets
 from analytics_assets.configuration.assets import configuration_assets
-from analytics_assets.resources import DEMO_PROFILES, active_profile, resources_for
+from analytics_assets.resources import DEMO_PROFILES, resources_for
+from analytics_lib.environment import active_profile
 
 
 def build_definitions(profile: str) -> Definitions:

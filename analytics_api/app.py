@@ -30,8 +30,11 @@ from analytics_api.service import ALL_SCENARIOS, AnalyticsService
 from analytics_lib.clickhouse import ClickHouseClient, ClickHouseError
 from analytics_lib.config_store import ConfigStoreClient
 from analytics_lib.environment import (
+    ProfileNotConfigured,
+    active_profile,
     config_store_settings,
     paimon_settings,
+    require,
     resolved,
     starrocks_settings,
 )
@@ -333,6 +336,11 @@ def service_from_environment() -> AnalyticsService:
             "CLICKHOUSE_URL is not set: the analytics API queries a ClickHouse server "
             "(make demo starts one; e.g. CLICKHOUSE_URL=http://127.0.0.1:8123/default)"
         )
+    try:  # production: the configuration store and the warehouse must be named too
+        if (profile := active_profile()) == "production":
+            require(profile, ("MONGODB_URI", "STARROCKS_HOST"), os.environ)
+    except ProfileNotConfigured as refusal:
+        raise SystemExit(str(refusal)) from None
     clickhouse = ClickHouseClient(url=url)
     starrocks = starrocks_settings(resolved)
     warehouse: WarehouseClient = (

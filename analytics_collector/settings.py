@@ -21,12 +21,14 @@
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from analytics_collector.sensors_protocol import DecodeLimits
+from analytics_lib.environment import ProfileNotConfigured, active_profile, require
 from analytics_lib.project import data_dir
 
 SINKS = ("staging", "kafka", "staging+kafka")
@@ -76,6 +78,9 @@ class CollectorSettings:
                 raise SettingsError(
                     'COLLECTOR_TOKENS must be JSON like {"token": ["project", ...]}'
                 ) from exc
+        profile_problem = _unnamed_servers(env)
+        if profile_problem:
+            raise SettingsError(profile_problem)
         sink = env.get("COLLECTOR_SINK", "staging")
         if sink not in SINKS:
             raise SettingsError(f"COLLECTOR_SINK={sink!r}: use {', '.join(SINKS)}")
@@ -111,3 +116,15 @@ class CollectorSettings:
             behavior_mapping=env.get("COLLECTOR_BEHAVIOR_MAPPING", ""),
             trust_forwarded_for=env.get("COLLECTOR_TRUST_FORWARDED_FOR", "0") == "1",
         )
+
+
+def _unnamed_servers(env: Mapping[str, str]) -> str:
+    """Outside the embedded profile the raw log must be named: a collector that silently
+    staged to a local folder would strand every event it took."""
+    try:
+        profile = active_profile(env)
+        if profile != "embedded":
+            require(profile, ("RAW_LOG_ROOT",), env)
+    except ProfileNotConfigured as refusal:
+        return str(refusal)
+    return ""

@@ -15,6 +15,75 @@ Secret = Callable[[str], Any]
 Environment = Mapping[str, str]
 
 
+PROFILE_NAMES = ("embedded", "stack", "production")
+DEFAULT_PROFILE = "embedded"
+
+# What each variable a profile may require names, for the refusal message.
+SERVER_VARIABLES = {
+    "CLICKHOUSE_URL": "the ClickHouse server, http(s)://user:password@host:8123/database",
+    "RAW_LOG_ROOT": "the raw event log, s3://bucket/prefix (or a folder every process shares)",
+    "PAIMON_WAREHOUSE": "the Paimon lake, s3://bucket/prefix",
+    "PAIMON_JDBC_URI": "the Paimon JDBC catalog, jdbc:postgresql://host:5432/paimon",
+    "MONGODB_URI": "the configuration store, mongodb://user:password@host/?replicaSet=...",
+    "REDIS_URL": "the realtime Redis, redis://:password@host:6379/0",
+    "FLINK_REST_URL": "the Flink cluster's REST endpoint, http://host:8081",
+    "FLINK_DEAD_LETTER_DIR": "where the Flink jobs write dead letters (a URI the TaskManagers write)",
+    "KAFKA_BOOTSTRAP_SERVERS": "the Kafka brokers the Flink jobs read (FLINK_SOURCE=kafka)",
+    "STARROCKS_HOST": "the StarRocks FE that serves the DWD/DWS models",
+    "COLLECTOR_METRICS_URLS": "every collector's /metrics URL, comma-separated",
+}
+# What the code location needs named in each profile (the services need a subset).
+STACK_REQUIRES = (
+    "CLICKHOUSE_URL",
+    "RAW_LOG_ROOT",
+    "PAIMON_WAREHOUSE",
+    "PAIMON_JDBC_URI",
+    "REDIS_URL",
+    "FLINK_REST_URL",
+    "FLINK_DEAD_LETTER_DIR",
+)
+PRODUCTION_REQUIRES = (
+    *STACK_REQUIRES,
+    "MONGODB_URI",
+    "STARROCKS_HOST",
+    "COLLECTOR_METRICS_URLS",
+)
+
+
+class ProfileNotConfigured(RuntimeError):
+    """The profile needs servers the environment does not name; the message lists them all."""
+
+
+def active_profile(env: Environment = os.environ) -> str:
+    """`ANALYTICS_PROFILE` (embedded | stack | production, default embedded)."""
+    profile = env.get("ANALYTICS_PROFILE", "") or DEFAULT_PROFILE
+    if profile not in PROFILE_NAMES:
+        raise ProfileNotConfigured(
+            f"ANALYTICS_PROFILE={profile!r} is not a profile: choose one of "
+            f"{', '.join(PROFILE_NAMES)} (README: Profiles)."
+        )
+    return profile
+
+
+def require(
+    profile: str, names: tuple[str, ...], env: Environment, problems: list[str] | None = None
+) -> None:
+    """Refuse, naming every problem at once, unless `env` names each server in `names`
+    (a process that needs a server must never fall back to a local default outside the
+    embedded profile)."""
+    problems = [
+        *(f"{name}: {SERVER_VARIABLES[name]}" for name in names if not env.get(name)),
+        *(problems or []),
+    ]
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise ProfileNotConfigured(
+            f"ANALYTICS_PROFILE={profile} needs servers the environment does not name "
+            f"({len(problems)}):\n{listed}\nSet them where the process starts "
+            f"(README: Profiles), or run ANALYTICS_PROFILE=embedded on one machine."
+        )
+
+
 def resolved(variable: str) -> str:
     """A secret's value now, for a process outside Dagster."""
     return os.environ.get(variable, "")

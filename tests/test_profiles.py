@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, AssetsDefinition, Definitions, EnvVar
 
-from analytics_assets.resources import (
-    PRODUCTION_REQUIRES,
-    STACK_REQUIRES,
-    ProfileNotConfigured,
-    active_profile,
-    resources_for,
-)
+from analytics_assets.resources import resources_for
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.warehouse import EmbeddedWarehouse, StarRocksWarehouse
 from analytics_lib.clickhouse import DEFAULT_URL
 from analytics_lib.config_store import CONFIG_COLLECTIONS
+from analytics_lib.environment import (
+    PRODUCTION_REQUIRES,
+    STACK_REQUIRES,
+    ProfileNotConfigured,
+    active_profile,
+)
 from stack.local import LocalStack
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -249,3 +249,30 @@ def test_demo_refuses_the_production_profile(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert "ANALYTICS_PROFILE=embedded or stack, not production" in completed.stderr
     assert list(tmp_path.iterdir()) == []  # refused before writing or starting anything
+
+
+def test_services_refuse_unnamed_servers_outside_embedded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The collector and the API read the same profile: outside embedded, the collector
+    without a named raw log (it would strand events in a local folder) and the production
+    API without its configuration store and warehouse refuse to start, naming them."""
+    from analytics_api.app import service_from_environment
+    from analytics_collector.settings import CollectorSettings, SettingsError
+
+    for name in ("RAW_LOG_ROOT", "MONGODB_URI", "STARROCKS_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANALYTICS_PROFILE", "production")
+    with pytest.raises(SettingsError, match="RAW_LOG_ROOT"):
+        CollectorSettings.from_environment()
+    monkeypatch.setenv("RAW_LOG_ROOT", "s3://raw/events")
+    assert CollectorSettings.from_environment().sink == "staging"
+
+    monkeypatch.setenv("CLICKHOUSE_URL", "http://127.0.0.1:1/default")
+    with pytest.raises(SystemExit) as refused:
+        service_from_environment()
+    assert "MONGODB_URI" in str(refused.value) and "STARROCKS_HOST" in str(refused.value)
+
+    monkeypatch.setenv("ANALYTICS_PROFILE", "embedded")
+    monkeypatch.delenv("RAW_LOG_ROOT")
+    assert CollectorSettings.from_environment().sink == "staging"

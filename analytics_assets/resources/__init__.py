@@ -38,81 +38,37 @@ from analytics_assets.resources.warehouse import (
     StarRocksWarehouse,
 )
 from analytics_lib.environment import (
+    PRODUCTION_REQUIRES,
+    SERVER_VARIABLES,
+    STACK_REQUIRES,
     Environment,
+    ProfileNotConfigured,
+    active_profile,
     config_store_settings,
     paimon_settings,
     raw_log_settings,
+    require,
     starrocks_settings,
 )
 
-DEFAULT_PROFILE = "embedded"
 # Profiles whose graph holds the demo-only definitions (the demo configuration load): the
 # ones demo traffic runs in.
 DEMO_PROFILES = frozenset({"embedded", "stack"})
 
-# What each variable a profile may require names, for the refusal message.
-SERVER_VARIABLES = {
-    "CLICKHOUSE_URL": "the ClickHouse server, http(s)://user:password@host:8123/database",
-    "RAW_LOG_ROOT": "the raw event log, s3://bucket/prefix (or a folder every process shares)",
-    "PAIMON_WAREHOUSE": "the Paimon lake, s3://bucket/prefix",
-    "PAIMON_JDBC_URI": "the Paimon JDBC catalog, jdbc:postgresql://host:5432/paimon",
-    "MONGODB_URI": "the configuration store, mongodb://user:password@host/?replicaSet=...",
-    "REDIS_URL": "the realtime Redis, redis://:password@host:6379/0",
-    "FLINK_REST_URL": "the Flink cluster's REST endpoint, http://host:8081",
-    "FLINK_DEAD_LETTER_DIR": "where the Flink jobs write dead letters (a URI the TaskManagers write)",
-    "KAFKA_BOOTSTRAP_SERVERS": "the Kafka brokers the Flink jobs read (FLINK_SOURCE=kafka)",
-    "STARROCKS_HOST": "the StarRocks FE that serves the DWD/DWS models",
-    "COLLECTOR_METRICS_URLS": "every collector's /metrics URL, comma-separated",
-}
-STACK_REQUIRES = (
-    "CLICKHOUSE_URL",
-    "RAW_LOG_ROOT",
-    "PAIMON_WAREHOUSE",
-    "PAIMON_JDBC_URI",
-    "REDIS_URL",
-    "FLINK_REST_URL",
-    "FLINK_DEAD_LETTER_DIR",
-)
-PRODUCTION_REQUIRES = (
-    *STACK_REQUIRES,
-    "MONGODB_URI",
-    "STARROCKS_HOST",
-    "COLLECTOR_METRICS_URLS",
-)
 
-
-class ProfileNotConfigured(RuntimeError):
-    """The profile needs servers the environment does not name; the message lists them all."""
-
-
-def active_profile(env: Environment = os.environ) -> str:
-    profile = env.get("ANALYTICS_PROFILE", "") or DEFAULT_PROFILE
-    if profile not in PROFILES:
-        raise ProfileNotConfigured(
-            f"ANALYTICS_PROFILE={profile!r} is not a profile: choose one of "
-            f"{', '.join(PROFILES)} (README: Profiles)."
-        )
-    return profile
-
-
-def require(profile: str, names: tuple[str, ...], env: Environment) -> None:
-    """Refuse, naming every problem at once, unless `env` names each server `profile` uses."""
+def require_location(profile: str, names: tuple[str, ...], env: Environment) -> None:
+    """`require`, plus what only the code location reads: the Kafka brokers when the Flink
+    jobs read Kafka, and a JDBC Paimon catalog."""
     wanted = list(names)
     if env.get("FLINK_SOURCE") == "kafka":
         wanted.append("KAFKA_BOOTSTRAP_SERVERS")
-    problems = [f"{name}: {SERVER_VARIABLES[name]}" for name in wanted if not env.get(name)]
+    problems = []
     if env.get("PAIMON_METASTORE", "jdbc") != "jdbc":
         problems.append(
             f"PAIMON_METASTORE={env['PAIMON_METASTORE']}: the {profile} profile's Paimon "
             "catalog is JDBC (unset it or set jdbc)"
         )
-    if problems:
-        listed = "\n".join(f"  - {problem}" for problem in problems)
-        raise ProfileNotConfigured(
-            f"ANALYTICS_PROFILE={profile} needs servers the environment does not name "
-            f"({len(problems)}):\n{listed}\nSet them where the code location starts "
-            f"(README: Profiles), or run ANALYTICS_PROFILE=embedded on one machine."
-        )
+    require(profile, tuple(wanted), env, problems)
 
 
 def clickhouse_from_environment(env: Environment = os.environ) -> ClickHouseResource:
@@ -246,14 +202,14 @@ def stack_resources(env: Environment = os.environ) -> dict[str, Any]:
     """The stack's servers, each named (`.stack/stack.env`), the Paimon catalog in its
     PostgreSQL; configuration in montydb and the models on ClickHouse (the stack has no
     MongoDB or StarRocks; named ones are used)."""
-    require("stack", STACK_REQUIRES, env)
+    require_location("stack", STACK_REQUIRES, env)
     return _named_or_local(env, paimon_metastore="jdbc")
 
 
 def production_resources(env: Environment = os.environ) -> dict[str, Any]:
     """Every engine a named server: MongoDB for configuration, StarRocks for the models,
     the Paimon catalog in JDBC; nothing falls back to a local default."""
-    require("production", PRODUCTION_REQUIRES, env)
+    require_location("production", PRODUCTION_REQUIRES, env)
     return {
         "clickhouse": ClickHouseResource(url=EnvVar("CLICKHOUSE_URL")),
         "raw_event_log": raw_event_log_from_environment(env=env),
