@@ -294,7 +294,14 @@ def test_api_tenant_comes_only_from_the_bearer_token(api: Api) -> None:
 
 # -- 3. SQL parameters bound everywhere -------------------------------------------------------
 
-SCANNED_TREES = ("analytics_assets", "flink")
+SCANNED_TREES = (
+    "analytics_assets",
+    "analytics_lib",
+    "analytics_collector",
+    "analytics_api",
+    "analytics_demo",
+    "flink",
+)
 # Methods whose first argument is SQL text (ClickHouse resource and clients, DB-API
 # cursors/connections, chDB). `query`/`run_script`/`serving_query` take a SQL *file name*.
 SQL_TEXT_CALLS = frozenset(
@@ -321,13 +328,13 @@ SQL_SHAPE = re.compile(
 # request), values still bound. Entries that no longer format anything fail the test.
 SQL_FORMATTING_ALLOWED = {
     (
-        "analytics_assets/resources/warehouse.py",
-        "EmbeddedWarehouse.refresh_day",
+        "analytics_lib/warehouse.py",
+        "EmbeddedWarehouseClient.refresh_day",
     ): "`lakehouse.<model>` for a key of MODELS; the SELECT is derived from sql/starrocks "
     "with {name:String} placeholders, and the day and locations are bound",
     (
-        "analytics_assets/resources/warehouse.py",
-        "StarRocksWarehouse.refresh_day",
+        "analytics_lib/warehouse.py",
+        "StarRocksWarehouseClient.refresh_day",
     ): "the view is MODELS[...].qualified_name (checked first); the days are bound %(...)s",
     (
         "flink/stream_jobs/clickhouse_sink.py",
@@ -412,7 +419,7 @@ def sql_formatting_in(source: str, path: str = "") -> list[tuple[str, str, int, 
 
 
 def test_sql_text_is_never_formatted_with_values() -> None:
-    """The grep-able rule: no SQL text in analytics_assets/ or flink/ is built by
+    """The grep-able rule: no SQL text in the Python packages or flink/ is built by
     formatting; values are bound by the driver ({name:Type}, %(name)s, ?). The scanner
     first proves it catches each way of formatting."""
     caught = sql_formatting_in(
