@@ -274,3 +274,6 @@ def test_a_known_good_name_set_still_has_its_values_checked() -> None:
     assert "objects are not allowed" in (
         sensors_records.properties_problem({"a": "x", "b": {"c": 1}}) or ""
     )
+    assert "list of something other than strings" in (
+        sensors_records.properties_problem({"a": ["x" * 8192], "b": 1}) or ""
+    )
