@@ -277,3 +277,16 @@ def test_a_known_good_name_set_still_has_its_values_checked() -> None:
     assert "list of something other than strings" in (
         sensors_records.properties_problem({"a": ["x" * 8192], "b": 1}) or ""
     )
+
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()] + ["\x1b", "\u200b", "\ufeff"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(WHITESPACE), st.text(max_size=4)), max_size=12))
+def test_whitespace_scan_finds_what_the_regex_finds(pieces: list[str]) -> None:
+    """Every Unicode whitespace character (and look-alikes that are not), anywhere in the
+    text, leading and trailing included."""
+    text = "".join(pieces)
+    expected = sensors_protocol._BASE64_JUNK.search(text) is not None
+    assert sensors_protocol.has_whitespace(text) is expected

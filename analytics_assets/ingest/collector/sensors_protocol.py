@@ -140,13 +140,21 @@ def java_string_hash(text: str) -> int:
 _BASE64_JUNK = re.compile(r"\s")
 
 
+def has_whitespace(text: str) -> bool:
+    r"""Whether `_BASE64_JUNK` would find anything: `str.split()` splits on the same
+    characters (`str.isspace`, as `\s` matches in a str pattern) and scans in C, 2 µs for
+    a 4 KB payload where the regex search took 30-70 µs."""
+    parts = text.split(None, 1)
+    return len(parts[0]) != len(text) if parts else bool(text)
+
+
 def decode_records(request: SensorsRequest, limits: DecodeLimits) -> list[Any]:
     """The records of a request, as parsed JSON values (validated later, per record)."""
     # A client that did not URL-encode '+' has it turned into ' ' by form decoding.
     text = request.payload_text
     if " " in text:
         text = text.replace(" ", "+")
-    if _BASE64_JUNK.search(text):  # a scan; the substitution copies 6 KB per request
+    if has_whitespace(text):  # a scan; the substitution copies 6 KB per request
         text = _BASE64_JUNK.sub("", text)
     if len(text) > limits.max_body_bytes:
         raise ProtocolError(f"payload of {len(text)} bytes exceeds {limits.max_body_bytes}", 413)
