@@ -15,7 +15,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import numpy as np
 import orjson
@@ -71,7 +71,7 @@ def parse_request(query: str, body: bytes) -> SensorsRequest:
             raise ProtocolError(
                 "body is not a form (Sensors SDKs send data=/data_list= URL-encoded base64)"
             ) from exc
-        params.update(parse_qsl(body_text.strip(), keep_blank_values=True))
+        params.update(parse_form(body_text.strip()))
     if params.get("data") is None and params.get("data_list") is None:
         raise ProtocolError("no data or data_list parameter in the query string or body")
     return SensorsRequest(
@@ -82,6 +82,33 @@ def parse_request(query: str, body: bytes) -> SensorsRequest:
         project=params.get("project") or None,
         token=params.get("token") or None,
     )
+
+
+def parse_form(text: str) -> list[tuple[str, str]]:
+    """`parse_qsl(text, keep_blank_values=True)`, faster on the SDKs' bodies: their one
+    large value is URL-encoded base64, whose only escapes are %2B, %2F and %3D, and
+    `unquote` decodes those in a Python loop (~1 µs per event). Anything else is left to
+    `unquote` itself."""
+    pairs = []
+    for name_value in text.split("&") if text else ():
+        if not name_value:
+            continue
+        name, _, value = name_value.partition("=")
+        pairs.append((_unquote(name.replace("+", " ")), _unquote(value.replace("+", " "))))
+    return pairs
+
+
+_BASE64_ESCAPES = (("%2B", "+"), ("%2F", "/"), ("%3D", "="))
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text:
+        return text
+    if text.count("%") != sum(text.count(escape) for escape, _ in _BASE64_ESCAPES):
+        return unquote(text)
+    for escape, character in _BASE64_ESCAPES:
+        text = character.join(text.split(escape))
+    return text
 
 
 def _crc(crc: str | None, ext: str) -> int | None:
@@ -113,13 +140,21 @@ def java_string_hash(text: str) -> int:
 _BASE64_JUNK = re.compile(r"\s")
 
 
+def has_whitespace(text: str) -> bool:
+    r"""Whether `_BASE64_JUNK` would find anything: `str.split()` splits on the same
+    characters (`str.isspace`, as `\s` matches in a str pattern) and scans in C, 2 µs for
+    a 4 KB payload where the regex search took 30-70 µs."""
+    parts = text.split(None, 1)
+    return len(parts[0]) != len(text) if parts else bool(text)
+
+
 def decode_records(request: SensorsRequest, limits: DecodeLimits) -> list[Any]:
     """The records of a request, as parsed JSON values (validated later, per record)."""
     # A client that did not URL-encode '+' has it turned into ' ' by form decoding.
     text = request.payload_text
     if " " in text:
         text = text.replace(" ", "+")
-    if _BASE64_JUNK.search(text):  # a scan; the substitution copies 6 KB per request
+    if has_whitespace(text):  # a scan; the substitution copies 6 KB per request
         text = _BASE64_JUNK.sub("", text)
     if len(text) > limits.max_body_bytes:
         raise ProtocolError(f"payload of {len(text)} bytes exceeds {limits.max_body_bytes}", 413)

@@ -60,8 +60,41 @@ _SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def properties_problem(properties: dict[str, Any]) -> str | None:
-    """The first rule a property breaks. Hot loop: scalars and short strings (nearly all
-    values) cost one type lookup; names are checked once per distinct name (cached)."""
+    """The first rule a property breaks. Hot loop: the names are checked once per distinct
+    set of names (an SDK sends the same few sets over and over), then only the values are
+    looked at: scalars and short strings (nearly all of them) cost one type lookup."""
+    if _names_ok(tuple(properties)):
+        for value in properties.values():
+            kind = type(value)
+            if kind is str:
+                if len(value) > MAX_STRING_LENGTH:
+                    break
+            elif kind not in _SCALARS and _value_problem("", value):
+                break
+        else:
+            return None
+    return _first_problem(properties)
+
+
+_NAME_SETS: dict[tuple[Any, ...], bool] = {}
+_MAX_NAME_SETS = 4096
+
+
+def _names_ok(names: tuple[Any, ...]) -> bool:
+    """Whether every name of this sequence is allowed, cached per sequence (bounded: a
+    client sending ever-new name sets only costs the check it would have cost anyway)."""
+    known = _NAME_SETS.get(names)
+    if known is None:
+        known = all(isinstance(name, str) and name_problem(name) is None for name in names)
+        if len(_NAME_SETS) >= _MAX_NAME_SETS:
+            _NAME_SETS.clear()
+        _NAME_SETS[names] = known
+    return known
+
+
+def _first_problem(properties: dict[str, Any]) -> str | None:
+    """The first problem in property order (names and values interleaved, as the rules
+    are reported): the slow path, for the records that break a rule."""
     for name, value in properties.items():
         problem = name_problem(name) if isinstance(name, str) else "non-string property name"
         if problem:
@@ -229,12 +262,18 @@ def split_records(
         columns.track_id.append(
             track_id if isinstance(track_id, int) and not isinstance(track_id, bool) else None
         )
-        columns.original_id.append(_identifier(record.get("original_id")))
-        columns.login_id.append(_identifier(record.get("login_id")))
-        columns.anonymous_id.append(_identifier(record.get("anonymous_id")))
+        # Most records have none of these: `None` skips the call.
+        value = record.get("original_id")
+        columns.original_id.append(None if value is None else _identifier(value))
+        value = record.get("login_id")
+        columns.login_id.append(None if value is None else _identifier(value))
+        value = record.get("anonymous_id")
+        columns.anonymous_id.append(None if value is None else _identifier(value))
         columns.identities.append(_json(identities) if isinstance(identities, dict) else None)
-        columns.item_type.append(_identifier(record.get("item_type")))
-        columns.item_id.append(_identifier(record.get("item_id")))
+        value = record.get("item_type")
+        columns.item_type.append(None if value is None else _identifier(value))
+        value = record.get("item_id")
+        columns.item_id.append(None if value is None else _identifier(value))
         columns.project.append(str(project))
         columns.lib.append(_json(lib) if isinstance(lib, dict) else None)
         columns.properties.append(_json(properties))
@@ -245,7 +284,8 @@ def split_records(
         if pick is not None:
             wanted = event in pick.events
             for name, values in zip(pick.names, picked, strict=True):
-                values.append(_pick(properties.get(name)) if wanted else None)
+                value = properties.get(name) if wanted else None
+                values.append(value if value is None or type(value) is str else _pick(value))
     return columns, rejected
 
 

@@ -153,7 +153,7 @@ def run_server(
                 "COLLECTOR_SEGMENT_MAX_SECONDS": "5",
                 "COLLECTOR_WORKERS": str(workers),
             }
-            with collector_process(root, env=env) as server:
+            with collector_process(root, env=env, ready_seconds=120) as server:
                 port = int(server.url.rsplit(":", 1)[1])
                 _warm_up(port, bodies, workers)
                 server_cpu_before = _cpu_seconds(server.process.pid)

@@ -198,3 +198,95 @@ def test_unidentifiable_records_are_rejected_with_a_reason(bad: object, reason: 
     assert columns.type == []
     assert reason in rejected[0].reason
     assert rejected[0].payload == orjson.dumps(bad)
+
+
+FORM_PIECES = st.one_of(
+    st.sampled_from(["%2B", "%2F", "%3D", "%2b", "%3d", "%25", "%", "%4", "%zz", "%C3%A9", "%FF"]),
+    st.sampled_from(["&", "=", "+", " ", "data_list", "gzip", "é"]),
+    st.text(st.characters(codec="ascii"), max_size=8),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(FORM_PIECES, max_size=30).map("".join))
+def test_form_parsing_matches_parse_qsl(text: str) -> None:
+    """The body parser's fast path for base64 escapes answers what the standard library
+    answers, for any text (invalid and partial escapes included)."""
+    assert sensors_protocol.parse_form(text) == urllib.parse.parse_qsl(text, keep_blank_values=True)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(min_size=1, max_size=3000))
+def test_form_parsing_of_url_encoded_base64_matches_parse_qsl(payload: bytes) -> None:
+    text = urllib.parse.urlencode({"data_list": base64.b64encode(payload), "gzip": "1"})
+    assert sensors_protocol.parse_form(text) == urllib.parse.parse_qsl(text, keep_blank_values=True)
+
+
+def reference_properties_problem(properties: dict) -> str | None:
+    """The rule check as it was before names were cached per name set: every name, then
+    its value, in property order."""
+    for name, value in properties.items():
+        problem = sensors_records.name_problem(name)
+        if problem:
+            return problem
+        if isinstance(value, str):
+            if len(value) > 8191:
+                return f"property {name} is longer than 8191 characters"
+        elif isinstance(value, list):
+            if not all(isinstance(v, str) and len(v) <= 8191 for v in value):
+                return f"property {name} is a list of something other than strings ≤ 8191"
+        elif not isinstance(value, int | float | bool | type(None)):
+            return f"property {name} has a {type(value).__name__} value (objects are not allowed)"
+    return None
+
+
+PROPERTY_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.sampled_from(["", "x", "x" * 8191, "x" * 8192]),
+    st.lists(st.sampled_from(["a", "x" * 8192, 1, None]), max_size=3),
+    st.dictionaries(st.just("k"), st.integers(), max_size=1),
+)
+PROPERTY_NAMES = st.sampled_from(["a", "b", "$ip", "user_id", "9lives", "has space", "USER_TAGx"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.dictionaries(PROPERTY_NAMES, PROPERTY_VALUES, max_size=5), max_size=6))
+def test_property_rules_cached_per_name_set_answer_as_checked_per_name(
+    batches: list[dict],
+) -> None:
+    """The same name sets come back with other values (the cache is per name set, the
+    values are checked every time): each answer is the reference's first problem."""
+    for properties in batches + batches:
+        assert sensors_records.properties_problem(properties) == reference_properties_problem(
+            properties
+        )
+
+
+def test_a_known_good_name_set_still_has_its_values_checked() -> None:
+    names_ok = {"a": "x", "b": 1}
+    assert sensors_records.properties_problem(names_ok) is None
+    assert "longer than 8191" in (
+        sensors_records.properties_problem({"a": "x" * 8192, "b": 1}) or ""
+    )
+    assert "objects are not allowed" in (
+        sensors_records.properties_problem({"a": "x", "b": {"c": 1}}) or ""
+    )
+    assert "list of something other than strings" in (
+        sensors_records.properties_problem({"a": ["x" * 8192], "b": 1}) or ""
+    )
+
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()] + ["\x1b", "\u200b", "\ufeff"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(WHITESPACE), st.text(max_size=4)), max_size=12))
+def test_whitespace_scan_finds_what_the_regex_finds(pieces: list[str]) -> None:
+    """Every Unicode whitespace character (and look-alikes that are not), anywhere in the
+    text, leading and trailing included."""
+    text = "".join(pieces)
+    expected = sensors_protocol._BASE64_JUNK.search(text) is not None
+    assert sensors_protocol.has_whitespace(text) is expected

@@ -80,7 +80,12 @@ class CollectorProcess:
 
 @contextlib.contextmanager
 def module_server(
-    module: str, env: dict[str, str], log_path: Path, port: int, what: str
+    module: str,
+    env: dict[str, str],
+    log_path: Path,
+    port: int,
+    what: str,
+    ready_seconds: float = 30,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m <module>` (one of the project's uvicorn services) with `env` on top of
     this environment, output to `log_path`; ready when `/healthz` answers 200 on `port`.
@@ -96,7 +101,7 @@ def module_server(
     try:
         wait_until(
             lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200,
-            30,
+            ready_seconds,
             f"{what} (log: {log_path})",
         )
         yield process
@@ -111,9 +116,13 @@ def module_server(
 
 @contextlib.contextmanager
 def collector_process(
-    directory: Path, env: dict[str, str] | None = None, port: int | None = None
+    directory: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    ready_seconds: float = 30,
 ) -> Iterator[CollectorProcess]:
-    """`python -m analytics_collector` as a real uvicorn server."""
+    """`python -m analytics_collector` as a real uvicorn server; `ready_seconds`
+    to answer /healthz (a loaded machine's benchmark needs more than a test's 30 s)."""
     port = port or free_port()
     staging, buffer = directory / "staging", directory / "collector-buffer"
     log_path = directory / f"collector-{port}.log"
@@ -124,7 +133,9 @@ def collector_process(
         "COLLECTOR_SEGMENT_MAX_SECONDS": "0.5",
         **(env or {}),
     }
-    with module_server("analytics_collector", environment, log_path, port, "collector") as process:
+    with module_server(
+        "analytics_collector", environment, log_path, port, "collector", ready_seconds
+    ) as process:
         yield CollectorProcess(f"http://127.0.0.1:{port}", staging, buffer, process, log_path)
 
 
