@@ -15,7 +15,7 @@ from dagster import (
 from analytics_assets.behavior.partitions import days_in, hourly_partitions, hours_in
 from analytics_assets.behavior.rollups import ROLLUPS
 from analytics_assets.behavior.user_behaviors import user_behaviors
-from analytics_assets.health.freshness import partition_freshness_checks
+from analytics_assets.health.freshness import Upstream, partition_freshness_checks
 from analytics_assets.health.history import latest_staged_before
 from analytics_assets.metadata import markdown_table
 from analytics_assets.raw_log import behaviors
@@ -165,5 +165,10 @@ behavior_checks = [
 
 # The schedule reloads the previous hour in the first 15 minutes of the next one.
 behavior_health_checks = partition_freshness_checks(
-    ["user_behaviors", *ROLLUPS], hourly_partitions, grace=dt.timedelta(minutes=30)
+    {
+        "user_behaviors": [Upstream("raw_behaviors", hourly_partitions)],
+        **{name: [Upstream("user_behaviors", hourly_partitions)] for name in ROLLUPS},
+    },
+    hourly_partitions,
+    grace=dt.timedelta(minutes=30),
 )
