@@ -57,7 +57,7 @@ class HourReconciliation:
 
     @property
     def problem(self) -> str:
-        """"loss", "surplus", or "" when ClickHouse is within the bounds."""
+        """`loss`, `surplus`, or empty when ClickHouse is within the bounds."""
         if self.clickhouse < self.staged_at_load:
             return "loss"
         return "surplus" if self.clickhouse > self.staged_now else ""
