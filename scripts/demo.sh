@@ -73,14 +73,10 @@ if [[ -z "${REDIS_URL:-}" ]]; then
     start redis "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis"
   fi
 fi
-# No clickhouse_sink stream job in the demo: with a second writer into the open hour, the
-# reconciliation and rollup-total checks (which compare ClickHouse with what the hourly
-# loads read) turn red within minutes of the start (found by running the demo to a settled
-# state; the checks must learn to tolerate a live writer first).
-export CLICKHOUSE_SINK="${CLICKHOUSE_SINK:-off}"
-# The local ClickHouse server (stack/clickhouse/server.py, chdb-core): Dagster's steps and
-# the API use it through CLICKHOUSE_URL. Ready once it answers /ping and has written
-# `ready` (it then reads the lake wherever PAIMON_WAREHOUSE points).
+# The local ClickHouse server (stack/clickhouse/server.py, chdb-core): Dagster's steps, the
+# API and the Flink sink (unless CLICKHOUSE_SINK=off) all use it through CLICKHOUSE_URL.
+# Ready once it answers /ping and has written `ready` (it then reads the lake wherever
+# PAIMON_WAREHOUSE points).
 if [[ -z "${CLICKHOUSE_URL:-}" ]]; then
   export CLICKHOUSE_URL="http://127.0.0.1:${CLICKHOUSE_PORT}"
   if ! curl -sf "$CLICKHOUSE_URL/ping" >/dev/null 2>&1; then

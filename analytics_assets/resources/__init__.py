@@ -36,8 +36,8 @@ def clickhouse_from_environment() -> ClickHouseResource:
 
 def clickhouse_sink_from_environment() -> ClickHouseSinkTarget:
     """The stream sink inserts into the same server (`CLICKHOUSE_URL`); none when unset or
-    when `CLICKHOUSE_SINK=off` (`make demo`: the behavior checks compare ClickHouse with
-    what the hourly loads read, and a second writer into the open hour turns them red)."""
+    when `CLICKHOUSE_SINK=off` (the hourly loads are then ClickHouse's only writer, and
+    dashboards trail the stream by the loads' few minutes)."""
     if os.environ.get("CLICKHOUSE_URL") and os.environ.get("CLICKHOUSE_SINK", "on") != "off":
         return ClickHouseSinkTarget(url=EnvVar("CLICKHOUSE_URL"))
     return ClickHouseSinkTarget()
