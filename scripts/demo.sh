@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Embedded defaults unless the environment names servers (e.g. `set -a; . .stack/stack.env; set +a`).
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/dagster_home}"
+# Starting a run waits for its process to import the code location; on a laptop busy with
+# the demo's own Flink, ClickHouse and backfills that took over Dagster's 60 s gRPC default
+# and failed runs before they started (found by the demo test on 2 loaded cores).
+export DAGSTER_GRPC_TIMEOUT_SECONDS="${DAGSTER_GRPC_TIMEOUT_SECONDS:-300}"
 DATA="${ANALYTICS_DATA_DIR:-$PWD/.data}"
 LOGS="$DATA/logs"
 PY=.venv/bin/python
