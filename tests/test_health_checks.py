@@ -321,6 +321,13 @@ def test_embedded_warehouse_model_check_needs_the_model(
     clickhouse = ClickHouseResource(url=clickhouse_url)
     warehouse = EmbeddedWarehouse(clickhouse=clickhouse, paimon=lake)
     resources = {"warehouse": warehouse}
+    # Never materialized (a first run, before automation built it): not built yet.
+    unbuilt = evaluate(checks, resources, instance)["dws_event_daily_refreshing"]
+    assert unbuilt.passed and "not built yet" in (unbuilt.description or "")
+    # Materialized once, and gone: an error.
+    instance.report_runless_asset_event(
+        AssetMaterialization(DWS_EVENT_DAILY.name, partition="2026-12-04")
+    )
     absent = evaluate(checks, resources, instance)["dws_event_daily_refreshing"]
     assert not absent.passed and "does not exist" in (absent.description or "")
     with clickhouse.opened() as session:
