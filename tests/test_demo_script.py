@@ -1,7 +1,10 @@
-"""`make demo`'s script as a person meets it: the Dagster UI answers early, the terminal
-shows one line per phase, and Ctrl-C leaves no process and no listening port behind (its
-Redis, ClickHouse server, Flink cluster, Dagster webserver/daemon/code server and runs,
-collector, traffic and API all stop)."""
+"""`make demo`'s script as a person meets it: the Dagster UI answers early, the history
+loads as backfills and automation carries it downstream to the lakehouse models, every
+check that ran passed and no run failed (so `alert_sensor` has nothing to page about) while
+the `clickhouse_sink` stream job writes the open hour beside the hourly loads, the
+terminal shows one line per phase, and Ctrl-C leaves no process and no listening port
+behind (its Redis, ClickHouse server, Flink cluster, Dagster webserver/daemon/code server
+and runs, collector, traffic and API all stop)."""
 
 import os
 import signal
@@ -12,6 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dagster import (
+    AssetCheckEvaluation,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    EventRecordsFilter,
+    RunsFilter,
+)
 
 from tests.support.servers import free_port
 
@@ -43,7 +55,66 @@ def _sigint_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_demo_answers_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+# Reached only through declarative automation after the history backfills.
+CARRIED_DOWNSTREAM = ["dws_event_daily"]
+
+
+def _wait_for_line(
+    output: Path, demo: subprocess.Popen[bytes], texts: tuple[str, ...], seconds: float
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not any(text in output.read_text() for text in texts):
+        assert demo.poll() is None, output.read_text()
+        assert time.monotonic() < deadline, output.read_text()
+        time.sleep(1)
+
+
+def _settled(home: Path, seconds: float) -> None:
+    """Until no run is in flight on two looks 20 s apart (automation evaluates every 30 s
+    and launches what the backfills made stale) and the downstream assets exist."""
+    deadline = time.monotonic() + seconds
+    quiet = 0
+    while quiet < 2:
+        assert time.monotonic() < deadline, "automation did not settle"
+        with DagsterInstance.from_config(str(home)) as instance:
+            busy = instance.get_runs_count(RunsFilter(statuses=IN_FLIGHT))
+            missing = [
+                key
+                for key in CARRIED_DOWNSTREAM
+                if instance.get_latest_materialization_event(AssetKey(key)) is None
+            ]
+        quiet = quiet + 1 if not busy and not missing else 0
+        time.sleep(20)
+
+
+def _failures(home: Path) -> tuple[set[str], list[str]]:
+    """The names of the checks that ran, and every failed check or run."""
+    with DagsterInstance.from_config(str(home)) as instance:
+        records = instance.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        )
+        evaluations: list[AssetCheckEvaluation] = [
+            r.event_log_entry.dagster_event.event_specific_data  # type: ignore[union-attr]
+            for r in records
+        ]
+        failed_runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+    failures = [
+        f"{e.asset_key.to_user_string()}:{e.check_name}: {e.description}"
+        for e in evaluations
+        if not e.passed
+    ]
+    failures += [f"run {r.run_id} ({r.job_name}) failed" for r in failed_runs]
+    return {e.check_name for e in evaluations}, failures
+
+
+@pytest.mark.timeout(1800)  # on 2 cores: UI ~1 min, history and automation a few more
+def test_demo_loads_green_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
     data = tmp_path / "data"
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -63,7 +134,8 @@ def test_demo_answers_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("REDIS_URL", "FLINK_REST_URL", "RAW_LOG_ROOT", "CLICKHOUSE_URL")
+        if key
+        not in ("REDIS_URL", "FLINK_REST_URL", "RAW_LOG_ROOT", "CLICKHOUSE_URL", "CLICKHOUSE_SINK")
     }
     environment.update(
         {name: str(port) for name, port in ports.items()},
@@ -99,12 +171,25 @@ def test_demo_answers_then_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None
         clickhouse = f"http://127.0.0.1:{ports['DEMO_CLICKHOUSE_PORT']}"
         assert httpx.get(f"{clickhouse}/ping", timeout=30).text == "Ok.\n"
         assert (data / "clickhouse" / "ready").exists()
+        _wait_for_line(output, demo, ("==> history loaded", "did not complete"), 900)
+        print(f"history loaded {time.monotonic() - started:.0f} s after the demo started")
+        _settled(home, 600)
+        print(f"automation settled {time.monotonic() - started:.0f} s after the demo started")
+        ran, failures = _failures(home)
+        flink = f"http://127.0.0.1:{ports['FLINK_LOCAL_REST_PORT']}"
+        jobs = httpx.get(f"{flink}/jobs/overview", timeout=30).json()["jobs"]
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         demo.wait(timeout=120)
 
     lines = output.read_text().splitlines()
     print("\n".join(lines))
+    # The demo's own configuration once failed its own ERROR check: those checks must run.
+    assert {"experiments_every_tenant_configured", "experiments_coherent"} <= ran, ran
+    assert not failures, failures
+    # ... with the stream sink as a second writer into ClickHouse all along.
+    sink = [job["state"] for job in jobs if job["name"] == "clickhouse_sink"]
+    assert sink == ["RUNNING"], [(job["name"], job["state"]) for job in jobs]
     assert all(line.startswith(("==>", "    ", "!!")) for line in lines), lines
     assert not any("Warning" in line or "DEBUG" in line for line in lines)
     deadline = time.monotonic() + 30

@@ -28,6 +28,7 @@ from analytics_assets.configuration.checks import config_health_checks, experime
 from analytics_assets.health.freshness import PartitionFreshness, expected_partition
 from analytics_assets.ingest.checks import ingest_health_checks
 from analytics_assets.lakehouse.checks import lake_health_checks, mv_problems
+from analytics_assets.lakehouse.dimensions import daily_partitions
 from analytics_assets.lakehouse.maintenance import table_health
 from analytics_assets.lakehouse.ods import load_hour
 from analytics_assets.partitions import hourly_partitions
@@ -90,11 +91,14 @@ def test_partition_freshness_needs_a_load_after_the_window_closed(
 ) -> None:
     (check,) = named(behavior_health_checks, "user_behaviors_last_partition_fresh")
     grace = dt.timedelta(minutes=30)
+    key, end, deadline = expected_partition(hourly_partitions, dt.datetime.now(dt.UTC), grace)
+    # Files landed for the hour (the landing sensor reported them): the load is due.
+    instance.report_runless_asset_event(AssetMaterialization("raw_behaviors", partition=key))
     never = evaluate([check], {}, instance)["user_behaviors_last_partition_fresh"]
     assert not never.passed and never.severity == AssetCheckSeverity.ERROR
     assert "never loaded" in (never.description or "")
+    assert never.metadata["due"].value is True
 
-    key, end, deadline = expected_partition(hourly_partitions, dt.datetime.now(dt.UTC), grace)
     instance.report_runless_asset_event(AssetMaterialization("user_behaviors", partition=key))
     fresh = evaluate([check], {}, instance)["user_behaviors_last_partition_fresh"]
     assert fresh.passed, fresh.description
@@ -103,6 +107,33 @@ def test_partition_freshness_needs_a_load_after_the_window_closed(
     # A load that happened while the hour was still open does not make it complete.
     assert not PartitionFreshness(key, end, deadline, end - dt.timedelta(minutes=5)).passed
     assert PartitionFreshness(key, end, deadline, end + dt.timedelta(minutes=1)).passed
+
+
+def test_a_partition_nothing_landed_for_is_not_due(instance: DagsterInstance) -> None:
+    """A first day (issue 24: the demo's history starts today, so yesterday has no data
+    anywhere): the expected day is not due until its upstream has data for it, and data for
+    another day does not make it due."""
+    (check,) = named(lake_health_checks, "dim_orders_last_partition_fresh")
+    grace = dt.timedelta(minutes=75)
+    key, end, _ = expected_partition(daily_partitions, dt.datetime.now(dt.UTC), grace)
+    # Today's open hour landed in ODS; the expected day (yesterday or earlier) did not.
+    today = f"{hour_floor(dt.datetime.now(dt.UTC)):%Y-%m-%d-%H:%M}"
+    assert not today.startswith(key)
+    instance.report_runless_asset_event(AssetMaterialization("ods_events_core", partition=today))
+    first_day = evaluate([check], {}, instance)["dim_orders_last_partition_fresh"]
+    assert first_day.passed, first_day.description
+    assert first_day.metadata["due"].value is False
+    assert "not due" in (first_day.description or "")
+
+    # One hour of the expected day landed in ODS: dim_orders is due and was never loaded.
+    last_hour = f"{end - dt.timedelta(hours=1):%Y-%m-%d-%H:%M}"
+    assert last_hour.startswith(key)
+    instance.report_runless_asset_event(
+        AssetMaterialization("ods_events_core", partition=last_hour)
+    )
+    due = evaluate([check], {}, instance)["dim_orders_last_partition_fresh"]
+    assert not due.passed and due.metadata["due"].value is True
+    assert "never loaded" in (due.description or "")
 
 
 # -- raw streams --------------------------------------------------------------------------------
@@ -291,6 +322,13 @@ def test_embedded_warehouse_model_check_needs_the_model(
     clickhouse = ClickHouseResource(url=clickhouse_url)
     warehouse = EmbeddedWarehouse(clickhouse=clickhouse, paimon=lake)
     resources = {"warehouse": warehouse}
+    # Never materialized (a first run, before automation built it): not built yet.
+    unbuilt = evaluate(checks, resources, instance)["dws_event_daily_refreshing"]
+    assert unbuilt.passed and "not built yet" in (unbuilt.description or "")
+    # Materialized once, and gone: an error.
+    instance.report_runless_asset_event(
+        AssetMaterialization(DWS_EVENT_DAILY.name, partition="2026-12-04")
+    )
     absent = evaluate(checks, resources, instance)["dws_event_daily_refreshing"]
     assert not absent.passed and "does not exist" in (absent.description or "")
     with clickhouse.opened() as session:

@@ -227,7 +227,7 @@ def test_clickhouse_sink_off_leaves_the_server_to_the_hourly_loads(
     monkeypatch.setenv("CLICKHOUSE_URL", "http://127.0.0.1:8123/default")
     monkeypatch.delenv("CLICKHOUSE_SINK", raising=False)
     assert "clickhouse_sink" in [j.name for j in declared_jobs(clickhouse_sink_from_environment())]
-    monkeypatch.setenv("CLICKHOUSE_SINK", "off")  # what make demo sets
+    monkeypatch.setenv("CLICKHOUSE_SINK", "off")
     assert "clickhouse_sink" not in [
         j.name for j in declared_jobs(clickhouse_sink_from_environment())
     ]

@@ -379,4 +379,4 @@ def test_partition_backfill_runs_through_the_daemon(dagster_ui: DagsterDev, data
         )["assetCheckExecutions"]
         if e["runId"] == run["runId"] and e["evaluation"]
     ]
-    assert int(reconciliation["clickhouse_rows"]) == sum(staged.values())
+    assert int(reconciliation["clickhouse_events"]) == sum(staged.values())

@@ -5,10 +5,14 @@ A partition counts as loaded only by a materialization that happened after its w
 ended: an hour loaded at :40 and never again misses its last 20 minutes. Dagster's own
 freshness factories look at the newest materialization of any partition, which a reload
 of an old partition would satisfy, so this check asks about the expected partition.
+
+A partition is due only when its upstream landed data for it: on a new deployment's first
+day (or a demo whose history starts today) yesterday has no data anywhere, and calling it
+"never loaded" would page about a partition nothing could have filled.
 """
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dagster import (
@@ -19,9 +23,18 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     MetadataValue,
+    TimeWindow,
     TimeWindowPartitionsDefinition,
     asset_check,
 )
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A time-partitioned asset whose data fills a partition of the checked asset."""
+
+    key: str
+    partitions_def: TimeWindowPartitionsDefinition
 
 
 @dataclass(frozen=True)
@@ -30,12 +43,20 @@ class PartitionFreshness:
     window_end: dt.datetime
     deadline: dt.datetime
     loaded_at: dt.datetime | None
+    due: bool = True
 
     @property
     def passed(self) -> bool:
+        if not self.due:
+            return True
         return self.loaded_at is not None and self.loaded_at >= self.window_end
 
     def describe(self, asset: str) -> str:
+        if not self.due:
+            return (
+                f"{asset} partition {self.partition_key} is not due: nothing landed upstream "
+                "for it (a first day, or a gap in traffic)."
+            )
         if self.passed:
             return f"{asset} partition {self.partition_key} was loaded after it closed."
         if self.loaded_at is None:
@@ -71,9 +92,13 @@ def evaluate_freshness(
     now: dt.datetime,
     grace: dt.timedelta,
     loaded_at_of: Callable[[str], dt.datetime | None],
+    landed: Callable[[TimeWindow], bool],
 ) -> PartitionFreshness:
+    """`landed(window)` says whether upstream data exists for the expected partition's
+    window: a partition nothing landed for is not due."""
     key, end, deadline = expected_partition(partitions_def, now, grace)
-    return PartitionFreshness(key, end, deadline, loaded_at_of(key))
+    window = partitions_def.time_window_for_partition_key(key)
+    return PartitionFreshness(key, end, deadline, loaded_at_of(key), due=landed(window))
 
 
 class LoadedAt:
@@ -93,19 +118,49 @@ class LoadedAt:
         return dt.datetime.fromtimestamp(result.records[0].timestamp, dt.UTC)
 
 
+class UpstreamLanded:
+    """Whether any upstream asset was materialized for a partition within a window, from
+    the Dagster instance (raw assets are reported as their files land; loads report the
+    partitions they wrote)."""
+
+    def __init__(self, context: AssetCheckExecutionContext, upstream: Sequence[Upstream]) -> None:
+        self.context = context
+        self.upstream = upstream
+
+    def __call__(self, window: TimeWindow) -> bool:
+        for parent in self.upstream:
+            keys = parent.partitions_def.get_partition_keys_in_time_window(window)
+            if not keys:
+                continue
+            result = self.context.instance.fetch_materializations(
+                AssetRecordsFilter(
+                    asset_key=AssetKey.from_user_string(parent.key), asset_partitions=list(keys)
+                ),
+                limit=1,
+            )
+            if result.records:
+                return True
+        return False
+
+
 def partition_freshness_checks(
-    asset_keys: Sequence[str],
+    upstream: Mapping[str, Sequence[Upstream]],
     partitions_def: TimeWindowPartitionsDefinition,
     grace: dt.timedelta,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
 ) -> list[AssetChecksDefinition]:
-    """One `<asset>_last_partition_fresh` check per asset; `grace` is how long after a
-    window closes its final load may take (schedule period plus run time)."""
-    return [_freshness_check(name, partitions_def, grace, severity) for name in asset_keys]
+    """One `<asset>_last_partition_fresh` check per asset of `upstream` (asset → the
+    time-partitioned assets that feed it); `grace` is how long after a window closes its
+    final load may take (schedule period plus run time)."""
+    return [
+        _freshness_check(name, parents, partitions_def, grace, severity)
+        for name, parents in upstream.items()
+    ]
 
 
 def _freshness_check(
     name: str,
+    upstream: Sequence[Upstream],
     partitions_def: TimeWindowPartitionsDefinition,
     grace: dt.timedelta,
     severity: AssetCheckSeverity,
@@ -117,12 +172,19 @@ def _freshness_check(
         name=f"{asset_key.path[-1]}_last_partition_fresh",
         description=(
             f"The newest partition that closed more than {grace} ago was loaded after it "
-            "closed (so it is complete)."
+            "closed (so it is complete), if anything landed upstream for it "
+            f"({', '.join(u.key for u in upstream)})."
         ),
     )
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
         now = dt.datetime.now(dt.UTC)
-        verdict = evaluate_freshness(partitions_def, now, grace, LoadedAt(context, asset_key))
+        verdict = evaluate_freshness(
+            partitions_def,
+            now,
+            grace,
+            LoadedAt(context, asset_key),
+            UpstreamLanded(context, upstream),
+        )
         overdue = 0.0 if verdict.passed else (now - verdict.deadline).total_seconds()
         return AssetCheckResult(
             passed=verdict.passed,
@@ -130,6 +192,7 @@ def _freshness_check(
             description=verdict.describe(name),
             metadata={
                 "expected_partition": verdict.partition_key,
+                "due": verdict.due,
                 "deadline": MetadataValue.timestamp(verdict.deadline),
                 "loaded_at": MetadataValue.timestamp(verdict.loaded_at)
                 if verdict.loaded_at

@@ -81,8 +81,8 @@ def clickhouse_from_environment(env: Environment = os.environ) -> ClickHouseReso
 
 def clickhouse_sink_from_environment(env: Environment = os.environ) -> ClickHouseSinkTarget:
     """The stream sink inserts into the same server (`CLICKHOUSE_URL`); none when unset or
-    when `CLICKHOUSE_SINK=off` (`make demo`: the behavior checks compare ClickHouse with
-    what the hourly loads read, and a second writer into the open hour turns them red)."""
+    when `CLICKHOUSE_SINK=off` (the hourly loads are then ClickHouse's only writer, and
+    dashboards trail the stream by the loads' few minutes)."""
     if env.get("CLICKHOUSE_URL") and env.get("CLICKHOUSE_SINK", "on") != "off":
         return ClickHouseSinkTarget(url=EnvVar("CLICKHOUSE_URL"))
     return ClickHouseSinkTarget()

@@ -1,6 +1,7 @@
 -- user_funnel_hourly for one UTC day next to the same funnel computed from raw events in one
 -- pass (no per-hour grouping): per step, the (tenant, scenario, user) triples whose best
--- funnel starting with an impression on that day reaches the step.
+-- funnel starting with an impression on that day, before `before` (funnels whose hour and
+-- the hour after it are closed; the next midnight for a closed day), reaches the step.
 SELECT
     concat('step_', toString(step))                 AS metric,
     toUInt64(raw.users)                             AS raw_value,
@@ -13,7 +14,8 @@ FROM
         SELECT
             windowFunnel(3600000, 'strict_increase')(
                 toUInt64(toUnixTimestamp64Milli(timestamp)),
-                action_type = 'impression' AND toDate(timestamp) = {day:Date},
+                action_type = 'impression' AND toDate(timestamp) = {day:Date}
+                    AND timestamp < {before:DateTime64(3, 'UTC')},
                 action_type = 'click',
                 action_type = 'view',
                 action_type = 'add_cart',
@@ -34,7 +36,7 @@ LEFT JOIN
     (
         SELECT step, uniqExactMerge(users) AS users
         FROM user_funnel_hourly
-        WHERE toDate(hour) = {day:Date}
+        WHERE toDate(hour) = {day:Date} AND hour < {before:DateTime64(3, 'UTC')}
         GROUP BY tenant_id, scenario_id, step
     )
     GROUP BY step
