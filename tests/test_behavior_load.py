@@ -380,7 +380,7 @@ def test_totals_compare_only_hours_closed_at_the_load_cutoff(
     """The rollups were built, then the sink added newest events to the hour that was open
     at the load's cutoff: the totals checks leave that hour (and, for daily rollups, its
     day) out. The same events in a closed hour are a stale rollup and fail."""
-    from analytics_assets.behavior import defs
+    from tests.support.domains import BEHAVIOR_CHECKS
 
     first, second = ANCHOR, ANCHOR + dt.timedelta(hours=1)
     _stage(raw_event_log, hours=2, events=4_000)
@@ -392,7 +392,7 @@ def test_totals_compare_only_hours_closed_at_the_load_cutoff(
     context = _check_context(_load_at(second + dt.timedelta(minutes=30)))
     totals = {
         check.check_key.name: check.op.compute_fn.decorated_fn
-        for check in defs.asset_checks
+        for check in BEHAVIOR_CHECKS
         if check.check_key.name.endswith("_totals_match_raw")
     }
 
