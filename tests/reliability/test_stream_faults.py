@@ -240,7 +240,7 @@ def test_taskmanager_killed_while_files_land_loses_and_doubles_nothing(
 
 
 @pytest.mark.slow
-def test_taskmanager_killed_under_the_kafka_clickhouse_sink_doubles_no_row(
+def test_taskmanager_killed_and_cancel_under_the_kafka_clickhouse_sink_double_no_row(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     broker: KafkaBroker,
@@ -248,9 +248,9 @@ def test_taskmanager_killed_under_the_kafka_clickhouse_sink_doubles_no_row(
 ) -> None:
     """Kafka micro-batches are processing-time windows: after a restore the replayed
     messages are cut into other batches than the ones inserted before the crash, so the
-    insert tokens differ while the seen ids rolled back with the checkpoint. The kill
-    comes seconds after a checkpoint, with micro-batches inserted since. Its own cluster
-    and server: only the sink runs, from its first checkpoint."""
+    insert tokens differ while the seen ids rolled back with the checkpoint. The kill, and
+    then a cancel, come seconds after a checkpoint, with micro-batches inserted since. Its
+    own cluster and server: only the sink runs."""
     started = time.monotonic()
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
     with (
@@ -275,25 +275,36 @@ def test_taskmanager_killed_under_the_kafka_clickhouse_sink_doubles_no_row(
         first = generate_behaviors(START, START + dt.timedelta(minutes=10), 2_000, seed=23)
         deliver(with_copies(first, 0.1, seed=1))
         supervisor = Supervisor(DagsterInstance.ephemeral(), resources)
-        supervisor.launch(
-            RunRequest(
-                run_config={
-                    "ops": {"submit_stream_job": {"config": {"stream_job": "clickhouse_sink"}}}
-                },
-                tags={STREAM_JOB_TAG: "clickhouse_sink"},
+
+        def launch_sink() -> str:
+            """The launch run the supervisor would request (only the sink: the Redis jobs
+            are not under test)."""
+            supervisor.launch(
+                RunRequest(
+                    run_config={
+                        "ops": {"submit_stream_job": {"config": {"stream_job": "clickhouse_sink"}}}
+                    },
+                    tags={STREAM_JOB_TAG: "clickhouse_sink"},
+                )
             )
-        )
-        (job_id,) = [j.job_id for j in rest.jobs() if j.active]
+            (active,) = [j.job_id for j in rest.jobs() if j.active]
+            return active
+
+        def seconds_after_a_checkpoint(job_id: str) -> None:
+            """Returns 3 s after a further checkpoint: micro-batches inserted since."""
+            done = int(rest.checkpoints(job_id)["counts"]["completed"])
+            wait_until(
+                lambda: int(rest.checkpoints(job_id)["counts"]["completed"]) > done,
+                120,
+                "a further checkpoint",
+            )
+            time.sleep(3)
+
+        job_id = launch_sink()
         landing = Landing(deliver)
         landing.start()
-
-        def completed() -> int:
-            return int(rest.checkpoints(job_id)["counts"]["completed"])
-
-        wait_until(lambda: completed() >= 2, 90, "two completed checkpoints of the sink")
-        before = completed()
-        wait_until(lambda: completed() > before, 30, "a further checkpoint")
-        time.sleep(3)  # micro-batches inserted after it, before the crash
+        seconds_after_a_checkpoint(job_id)
+        seconds_after_a_checkpoint(job_id)
         killed = kill_taskmanagers(flink)
         wait_until(lambda: rest.overview()["taskmanagers"] == 0, 60, "TaskManager loss noticed")
         time.sleep(2)  # messages keep arriving while no TaskManager runs
@@ -304,10 +315,21 @@ def test_taskmanager_killed_under_the_kafka_clickhouse_sink_doubles_no_row(
             "the sink RUNNING again",
         )
         wait_restored(rest, {"clickhouse_sink": job_id})
+        # Then cancelled the same way, and relaunched from its newest checkpoint.
+        seconds_after_a_checkpoint(job_id)
+        rest.cancel(job_id)
+        wait_until(
+            lambda: any(j.job_id == job_id and j.state == "CANCELED" for j in rest.jobs()),
+            60,
+            "the sink cancelled",
+        )
+        time.sleep(2)
+        relaunched = launch_sink()
+        wait_restored(rest, {"clickhouse_sink": relaunched})
         time.sleep(2)
         files = landing.stop()
         everything = pa.concat_tables([first, *files])
-        deliver(everything)  # every event a second time, after the restore
+        deliver(everything)  # every event a second time, after the restores
         distinct = pl.from_arrow(everything)
         with clickhouse.opened():
             sink_problem = _settled(
@@ -324,10 +346,11 @@ def test_taskmanager_killed_under_the_kafka_clickhouse_sink_doubles_no_row(
         expected = set(distinct["event_id"].cast(pl.String).to_list())
         outcome = report.record(
             report.Outcome(
-                scenario="Flink TaskManager kill -9 (ClickHouse sink on Kafka)",
+                scenario="Flink TaskManager kill -9, cancel (ClickHouse sink on Kafka)",
                 faults=(
-                    f"kill -9 {killed.taskmanagers} TaskManager 3 s after a checkpoint, "
-                    f"{len(files)} batches produced at 2/s throughout, every event again after"
+                    f"kill -9 {killed.taskmanagers} TaskManager, then a cancel and relaunch, "
+                    f"each 3 s after a checkpoint; {len(files)} batches produced at 2/s "
+                    "throughout, every event again after"
                 ),
                 sent=distinct.height,
                 acknowledged=distinct.height,  # acknowledged by Kafka (acks=all)
