@@ -33,7 +33,10 @@ _EMPTY = np.empty(0, dtype=np.uint64)
 
 
 def id_hashes(rows: pa.Table) -> np.ndarray:
-    return pl.from_arrow(rows.select(["event_id"]))["event_id"].hash(seed=0).to_numpy()
+    """Hashes of the ids in lower case: ClickHouse stores them as UUIDs and gives them
+    back in lower case, and the sink's restore adds those to the seen ids."""
+    ids = pl.from_arrow(rows.select(["event_id"]))["event_id"]
+    return ids.str.to_lowercase().hash(seed=0).to_numpy()
 
 
 def fresh(

@@ -8,6 +8,7 @@ restore rolls state back and the replayed batches rewrite the same absolute valu
 """
 
 import importlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -200,19 +201,51 @@ class UserRecentWriter(_RedisWriter):
 class InsertNewEvents(_NewEvents):
     """clickhouse_sink: the new events of each batch, one INSERT under a token named
     by its event ids, so a batch replayed after a restore (same rows: the seen ids rolled
-    back with it) is ignored by the server. Redis only gets the job's progress
+    back with it) is ignored by the server. A replay cut into other batches (Kafka's
+    micro-batches, files in another order) would not be: a restored attempt first adds
+    what the server received since the restored checkpoint's last insert to the seen ids
+    (see `clickhouse_sink.inserted_since`). Redis only gets the job's progress
     (`stream:status:clickhouse_sink`)."""
 
     def open(self, runtime_context: RuntimeContext) -> None:
         super().open(runtime_context)
         self._redis = redis_io.connect(self._settings.redis_url)
-        self._inserted = runtime_context.get_metrics_group().counter("rowsInserted")
+        metrics = runtime_context.get_metrics_group()
+        self._inserted = metrics.counter("rowsInserted")
+        self._recovered = metrics.counter("idsRecoveredFromClickHouse")
+        self._inserting_since = runtime_context.get_state(
+            ValueStateDescriptor("inserting_since_ms", Types.LONG())
+        )
+        # Keyed state is readable only with the key set, in process_element.
+        self._restore_pending = True
 
     def close(self) -> None:
         self._redis.close()
 
+    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        if self._restore_pending:
+            self._restore_pending = False
+            self._seen_what_was_inserted()
+        yield from super().process_element(value, ctx)
+
+    def _seen_what_was_inserted(self) -> None:
+        """The ids the server received since the last insert this attempt's state knows
+        of join the seen ids. No such insert (a new job, or a checkpoint taken before its
+        first batch): nothing to ask."""
+        since = self._inserting_since.value()
+        if since is None:
+            return
+        received = clickhouse_sink.inserted_since(self._settings, since)
+        if received.num_rows == 0:
+            return
+        new = batches.Batch(source="clickhouse", rows=received)
+        _, seen = dedup.fresh(new, self._seen.get)
+        self._seen.put_all(seen.items())
+        self._recovered.inc(received.num_rows)
+
     def new_events(self, batch: batches.Batch) -> Iterator[Any]:
         for item in clickhouse_sink.partials(batch, self._settings):
+            self._inserting_since.update(int(time.time() * 1000))
             clickhouse_sink.insert(item, self._settings)
             self._inserted.inc(item.rows.num_rows)
             with self._redis.pipeline(transaction=False) as pipe:
