@@ -181,8 +181,8 @@ def main() -> int:
         print(f"==> history load did not complete: {failed}; see {args.url}/runs", flush=True)
         return 1
     print(
-        f"==> history loaded in {time.monotonic() - started:.0f} s; models and dashboard "
-        "snapshots follow by automation",
+        f"==> history loaded in {time.monotonic() - started:.0f} s; the warehouse models "
+        "follow by automation",
         flush=True,
     )
     return 0
