@@ -89,24 +89,33 @@ def resolved(variable: str) -> str:
     return os.environ.get(variable, "")
 
 
-def raw_log_settings(secret: Secret, env: Environment = os.environ) -> dict[str, Any]:
-    """`RAW_LOG_ROOT` (folder or s3://bucket/prefix) with optional `RAW_LOG_S3_ENDPOINT_URL`
-    and `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`."""
-    settings: dict[str, Any] = {"root": env.get("RAW_LOG_ROOT", "")}
-    if env.get("RAW_LOG_S3_ENDPOINT_URL"):
-        settings["s3_endpoint_url"] = env["RAW_LOG_S3_ENDPOINT_URL"]
+def _s3_settings(endpoint_variable: str, secret: Secret, env: Environment) -> dict[str, Any]:
+    """An S3 store's endpoint (its own variable) and the shared `AWS_*` credentials."""
+    settings: dict[str, Any] = {}
+    if env.get(endpoint_variable):
+        settings["s3_endpoint_url"] = env[endpoint_variable]
     if env.get("AWS_ACCESS_KEY_ID"):
         settings["s3_access_key_id"] = secret("AWS_ACCESS_KEY_ID")
         settings["s3_secret_access_key"] = secret("AWS_SECRET_ACCESS_KEY")
     return settings
 
 
+def raw_log_settings(secret: Secret, env: Environment = os.environ) -> dict[str, Any]:
+    """`RAW_LOG_ROOT` (folder or s3://bucket/prefix) with optional `RAW_LOG_S3_ENDPOINT_URL`
+    and `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`."""
+    return {
+        "root": env.get("RAW_LOG_ROOT", ""),
+        **_s3_settings("RAW_LOG_S3_ENDPOINT_URL", secret, env),
+    }
+
+
 def paimon_settings(
     secret: Secret, env: Environment = os.environ, metastore: str = "filesystem"
 ) -> dict[str, Any]:
     """`PAIMON_WAREHOUSE` (folder or s3://bucket/prefix), `PAIMON_METASTORE` (filesystem or
-    jdbc; `metastore` when unset) with `PAIMON_JDBC_URI` / `PAIMON_JDBC_USER` / `PAIMON_JDBC_PASSWORD`; S3 endpoint
-    and credentials as for the raw log (`PAIMON_S3_ENDPOINT_URL`, `AWS_*`)."""
+    jdbc; `metastore` when unset) with `PAIMON_JDBC_URI` / `PAIMON_JDBC_USER` /
+    `PAIMON_JDBC_PASSWORD`; S3 endpoint and credentials as for the raw log
+    (`PAIMON_S3_ENDPOINT_URL`, `AWS_*`)."""
     settings: dict[str, Any] = {
         "warehouse": env.get("PAIMON_WAREHOUSE", ""),
         "metastore": env.get("PAIMON_METASTORE", metastore),
@@ -115,12 +124,7 @@ def paimon_settings(
     }
     if env.get("PAIMON_JDBC_PASSWORD"):
         settings["jdbc_password"] = secret("PAIMON_JDBC_PASSWORD")
-    if env.get("PAIMON_S3_ENDPOINT_URL"):
-        settings["s3_endpoint_url"] = env["PAIMON_S3_ENDPOINT_URL"]
-    if env.get("AWS_ACCESS_KEY_ID"):
-        settings["s3_access_key_id"] = secret("AWS_ACCESS_KEY_ID")
-        settings["s3_secret_access_key"] = secret("AWS_SECRET_ACCESS_KEY")
-    return settings
+    return {**settings, **_s3_settings("PAIMON_S3_ENDPOINT_URL", secret, env)}
 
 
 def starrocks_settings(secret: Secret, env: Environment = os.environ) -> dict[str, Any] | None:
