@@ -24,6 +24,7 @@ from dagster import (
     EventRecordsFilter,
     RunsFilter,
 )
+from dagster._core.execution.backfill import BulkActionStatus
 
 from tests.support.servers import free_port
 
@@ -91,7 +92,7 @@ def _carried_downstream(home: Path, after: float, seconds: float) -> None:
 
 
 def _failures(home: Path) -> tuple[set[str], list[str]]:
-    """The names of the checks that ran, and every failed check or run."""
+    """The names of the checks that ran, and every failed check, run or backfill."""
     with DagsterInstance.from_config(str(home)) as instance:
         records = instance.get_event_records(
             EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION)
@@ -101,12 +102,19 @@ def _failures(home: Path) -> tuple[set[str], list[str]]:
             for r in records
         ]
         failed_runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+        # Automation submits multi-partition requests as backfills; one that fails before
+        # launching a run (a request Dagster refuses) leaves no failed run behind.
+        failed_backfills = instance.get_backfills(status=BulkActionStatus.FAILED)
     failures = [
         f"{e.asset_key.to_user_string()}:{e.check_name}: {e.description}"
         for e in evaluations
         if not e.passed
     ]
     failures += [f"run {r.run_id} ({r.job_name}) failed" for r in failed_runs]
+    failures += [
+        f"backfill {b.backfill_id} failed: {b.error.message if b.error else ''}"
+        for b in failed_backfills
+    ]
     return {e.check_name for e in evaluations}, failures
 
 

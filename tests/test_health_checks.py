@@ -25,13 +25,16 @@ from dagster import (
 
 from analytics_assets.behavior.checks import behavior_health_checks
 from analytics_assets.configuration.checks import config_health_checks, experiment_problems
-from analytics_assets.health.freshness import PartitionFreshness, expected_partition
+from analytics_assets.health.freshness import (
+    PartitionFreshness,
+    evaluate_freshness,
+    expected_partition,
+)
 from analytics_assets.ingest.checks import ingest_health_checks
 from analytics_assets.lakehouse.checks import lake_health_checks, mv_problems
-from analytics_assets.lakehouse.dimensions import daily_partitions
 from analytics_assets.lakehouse.maintenance import table_health
 from analytics_assets.lakehouse.ods import load_hour
-from analytics_assets.partitions import hourly_partitions
+from analytics_assets.partitions import daily_partitions, hourly_partitions
 from analytics_assets.platform_health import HEALTH_CHECKS
 from analytics_assets.resources.collector_monitor import CollectorMonitor
 from analytics_assets.resources.config_store import ConfigStore
@@ -91,13 +94,20 @@ def test_partition_freshness_needs_a_load_after_the_window_closed(
 ) -> None:
     (check,) = named(behavior_health_checks, "user_behaviors_last_partition_fresh")
     grace = dt.timedelta(minutes=30)
-    key, end, deadline = expected_partition(hourly_partitions, dt.datetime.now(dt.UTC), grace)
-    # Files landed for the hour (the landing sensor reported them): the load is due.
+    now = dt.datetime.now(dt.UTC)
+    key, end, deadline = expected_partition(hourly_partitions, now, grace)
+    # Files landed for the hour just now (the landing sensor reported them): the load is
+    # not due until automation has had `grace` to run it.
     instance.report_runless_asset_event(AssetMaterialization("raw_behaviors", partition=key))
-    never = evaluate([check], {}, instance)["user_behaviors_last_partition_fresh"]
-    assert not never.passed and never.severity == AssetCheckSeverity.ERROR
-    assert "never loaded" in (never.description or "")
-    assert never.metadata["due"].value is True
+    waiting = evaluate([check], {}, instance)["user_behaviors_last_partition_fresh"]
+    assert waiting.passed and waiting.metadata["due"].value is False, waiting.description
+    assert "not due yet" in (waiting.description or "")
+
+    # A landing `grace` ago: due, and never loaded.
+    never = evaluate_freshness(hourly_partitions, now, grace, lambda _: None, lambda _: now - grace)
+    assert never.due and not never.passed
+    assert "never loaded" in never.describe("user_behaviors")
+    assert evaluate_freshness(hourly_partitions, now, grace, lambda _: None, lambda _: None).passed
 
     instance.report_runless_asset_event(AssetMaterialization("user_behaviors", partition=key))
     fresh = evaluate([check], {}, instance)["user_behaviors_last_partition_fresh"]
@@ -109,31 +119,41 @@ def test_partition_freshness_needs_a_load_after_the_window_closed(
     assert PartitionFreshness(key, end, deadline, end + dt.timedelta(minutes=1)).passed
 
 
-def test_a_partition_nothing_landed_for_is_not_due(instance: DagsterInstance) -> None:
+def test_a_partition_is_due_only_after_its_upstream_landed(instance: DagsterInstance) -> None:
     """A first day (issue 24: the demo's history starts today, so yesterday has no data
-    anywhere): the expected day is not due until its upstream has data for it, and data for
-    another day does not make it due."""
+    anywhere) is not due; a day whose data a backfill loaded minutes ago (the demo's 24 h
+    history, measured red: "dim_orders partition … was never loaded" while automation was
+    still building it) is due `grace` after that landing, not at the usual deadline."""
     (check,) = named(lake_health_checks, "dim_orders_last_partition_fresh")
     grace = dt.timedelta(minutes=75)
-    key, end, _ = expected_partition(daily_partitions, dt.datetime.now(dt.UTC), grace)
+    now = dt.datetime.now(dt.UTC)
+    key, end, deadline = expected_partition(daily_partitions, now, grace)
     # Today's open hour landed in ODS; the expected day (yesterday or earlier) did not.
-    today = f"{hour_floor(dt.datetime.now(dt.UTC)):%Y-%m-%d-%H:%M}"
+    today = f"{hour_floor(now):%Y-%m-%d-%H:%M}"
     assert not today.startswith(key)
     instance.report_runless_asset_event(AssetMaterialization("ods_events_core", partition=today))
     first_day = evaluate([check], {}, instance)["dim_orders_last_partition_fresh"]
     assert first_day.passed, first_day.description
     assert first_day.metadata["due"].value is False
-    assert "not due" in (first_day.description or "")
+    assert "nothing landed upstream" in (first_day.description or "")
 
-    # One hour of the expected day landed in ODS: dim_orders is due and was never loaded.
+    # A backfill loaded the expected day's last hour into ODS just now: not due yet.
     last_hour = f"{end - dt.timedelta(hours=1):%Y-%m-%d-%H:%M}"
     assert last_hour.startswith(key)
     instance.report_runless_asset_event(
         AssetMaterialization("ods_events_core", partition=last_hour)
     )
-    due = evaluate([check], {}, instance)["dim_orders_last_partition_fresh"]
-    assert not due.passed and due.metadata["due"].value is True
-    assert "never loaded" in (due.description or "")
+    backfilled = evaluate([check], {}, instance)["dim_orders_last_partition_fresh"]
+    assert backfilled.passed and backfilled.metadata["due"].value is False
+    assert "not due yet" in (backfilled.description or "")
+    assert backfilled.metadata["deadline"].value > deadline.timestamp()
+
+    # Landed on time (before the day's deadline less grace): due at the usual deadline.
+    on_time = evaluate_freshness(
+        daily_partitions, now, grace, lambda _: None, lambda _: end - dt.timedelta(minutes=5)
+    )
+    assert on_time.due and not on_time.passed and on_time.deadline == deadline
+    assert "never loaded" in on_time.describe("dim_orders")
 
 
 # -- raw streams --------------------------------------------------------------------------------

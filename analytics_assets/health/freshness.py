@@ -6,9 +6,12 @@ ended: an hour loaded at :40 and never again misses its last 20 minutes. Dagster
 freshness factories look at the newest materialization of any partition, which a reload
 of an old partition would satisfy, so this check asks about the expected partition.
 
-A partition is due only when its upstream landed data for it: on a new deployment's first
-day (or a demo whose history starts today) yesterday has no data anywhere, and calling it
-"never loaded" would page about a partition nothing could have filled.
+A partition is due only when its upstream landed data for it, and only `grace` after that
+data landed: on a new deployment's first day (or a demo whose history starts today)
+yesterday has no data anywhere, and calling it "never loaded" would page about a partition
+nothing could have filled; and a day whose data a backfill has just loaded (the demo's
+history, a replay after an outage) gives automation the same time to build on it as a
+day whose data landed on time, instead of paging while the cascade is still running.
 """
 
 import datetime as dt
@@ -44,6 +47,7 @@ class PartitionFreshness:
     deadline: dt.datetime
     loaded_at: dt.datetime | None
     due: bool = True
+    landed_at: dt.datetime | None = None
 
     @property
     def passed(self) -> bool:
@@ -52,10 +56,16 @@ class PartitionFreshness:
         return self.loaded_at is not None and self.loaded_at >= self.window_end
 
     def describe(self, asset: str) -> str:
-        if not self.due:
+        if not self.due and self.landed_at is None:
             return (
                 f"{asset} partition {self.partition_key} is not due: nothing landed upstream "
                 "for it (a first day, or a gap in traffic)."
+            )
+        if not self.due:
+            return (
+                f"{asset} partition {self.partition_key} is not due yet: its upstream data "
+                f"landed at {self.landed_at:%Y-%m-%d %H:%M} UTC, so it is due by "
+                f"{self.deadline:%H:%M} UTC."
             )
         if self.passed:
             return f"{asset} partition {self.partition_key} was loaded after it closed."
@@ -92,13 +102,17 @@ def evaluate_freshness(
     now: dt.datetime,
     grace: dt.timedelta,
     loaded_at_of: Callable[[str], dt.datetime | None],
-    landed: Callable[[TimeWindow], bool],
+    landed_at_of: Callable[[TimeWindow], dt.datetime | None],
 ) -> PartitionFreshness:
-    """`landed(window)` says whether upstream data exists for the expected partition's
-    window: a partition nothing landed for is not due."""
+    """`landed_at_of(window)` is when upstream data for the expected partition's window
+    last landed (None: never). The partition is due `grace` after the later of its window's
+    end and that landing; one nothing landed for is not due."""
     key, end, deadline = expected_partition(partitions_def, now, grace)
-    window = partitions_def.time_window_for_partition_key(key)
-    return PartitionFreshness(key, end, deadline, loaded_at_of(key), due=landed(window))
+    landed_at = landed_at_of(partitions_def.time_window_for_partition_key(key))
+    if landed_at is not None:
+        deadline = max(deadline, landed_at + grace)
+    due = landed_at is not None and now >= deadline
+    return PartitionFreshness(key, end, deadline, loaded_at_of(key), due, landed_at)
 
 
 class LoadedAt:
@@ -118,16 +132,17 @@ class LoadedAt:
         return dt.datetime.fromtimestamp(result.records[0].timestamp, dt.UTC)
 
 
-class UpstreamLanded:
-    """Whether any upstream asset was materialized for a partition within a window, from
-    the Dagster instance (raw assets are reported as their files land; loads report the
-    partitions they wrote)."""
+class UpstreamLandedAt:
+    """When an upstream asset was last materialized for a partition within a window (None:
+    never), from the Dagster instance (raw assets are reported as their files land; loads
+    report the partitions they wrote)."""
 
     def __init__(self, context: AssetCheckExecutionContext, upstream: Sequence[Upstream]) -> None:
         self.context = context
         self.upstream = upstream
 
-    def __call__(self, window: TimeWindow) -> bool:
+    def __call__(self, window: TimeWindow) -> dt.datetime | None:
+        newest: float | None = None
         for parent in self.upstream:
             keys = parent.partitions_def.get_partition_keys_in_time_window(window)
             if not keys:
@@ -139,8 +154,8 @@ class UpstreamLanded:
                 limit=1,
             )
             if result.records:
-                return True
-        return False
+                newest = max(newest or 0.0, result.records[0].timestamp)
+        return None if newest is None else dt.datetime.fromtimestamp(newest, dt.UTC)
 
 
 def partition_freshness_checks(
@@ -172,8 +187,8 @@ def _freshness_check(
         name=f"{asset_key.path[-1]}_last_partition_fresh",
         description=(
             f"The newest partition that closed more than {grace} ago was loaded after it "
-            "closed (so it is complete), if anything landed upstream for it "
-            f"({', '.join(u.key for u in upstream)})."
+            "closed (so it is complete), once its upstream data "
+            f"({', '.join(u.key for u in upstream)}) landed more than {grace} ago."
         ),
     )
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
@@ -183,7 +198,7 @@ def _freshness_check(
             now,
             grace,
             LoadedAt(context, asset_key),
-            UpstreamLanded(context, upstream),
+            UpstreamLandedAt(context, upstream),
         )
         overdue = 0.0 if verdict.passed else (now - verdict.deadline).total_seconds()
         return AssetCheckResult(
@@ -193,6 +208,9 @@ def _freshness_check(
             metadata={
                 "expected_partition": verdict.partition_key,
                 "due": verdict.due,
+                "upstream_landed_at": MetadataValue.timestamp(verdict.landed_at)
+                if verdict.landed_at
+                else "never",
                 "deadline": MetadataValue.timestamp(verdict.deadline),
                 "loaded_at": MetadataValue.timestamp(verdict.loaded_at)
                 if verdict.loaded_at

@@ -22,9 +22,9 @@ from dagster import (
 
 from analytics_assets.check_history import latest_staged_before
 from analytics_assets.health.freshness import Upstream, partition_freshness_checks
-from analytics_assets.lakehouse.dimensions import daily_partitions, read_table
+from analytics_assets.lakehouse.dimensions import read_table
 from analytics_assets.lakehouse.maintenance import table_health
-from analytics_assets.partitions import hourly_partitions, hours_in
+from analytics_assets.partitions import daily_partitions, hourly_partitions, hours_in
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.warehouse import LakeWarehouse

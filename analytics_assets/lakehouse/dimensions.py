@@ -14,7 +14,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
-    DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -22,17 +21,15 @@ from dagster import (
 
 from analytics_assets import ownership
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
-from analytics_assets.partitions import days_in
+from analytics_assets.partitions import daily_partitions, days_in, on_hours_of_the_day
 from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
 from analytics_assets.table_metadata import paimon_location, paimon_metadata
-from analytics_lib.lake_tables import DIM_ORDERS, DIM_USER_MAPPING
+from analytics_lib.lake_tables import DIM_ORDERS, DIM_USER_MAPPING, ODS_EVENTS_CORE
 from analytics_lib.metadata import markdown_table
 from analytics_lib.paimon.commit import commit_entries
 from analytics_lib.paimon.datafiles import write_rows
 from analytics_lib.paimon.files import FILE_SOURCE_APPEND
 from analytics_lib.paimon.slices import replace_slice
-
-daily_partitions = DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
 
 
 def read_table(
@@ -72,7 +69,7 @@ def orders_of_day(core: pl.DataFrame) -> pl.DataFrame:
 
 
 @asset(
-    deps=[AssetKey("ods_events_core")],
+    deps=[on_hours_of_the_day(ODS_EVENTS_CORE.name)],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     automation_condition=after_upstream_update(DAILY_LOOKBACK),

@@ -4,8 +4,8 @@ ClickHouse server recomputing the day), so a backfill is one run over a partitio
 
 import polars as pl
 from dagster import (
+    AssetDep,
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     BackfillPolicy,
     MaterializeResult,
@@ -15,8 +15,7 @@ from dagster import (
 
 from analytics_assets import ownership
 from analytics_assets.automation import DAILY_LOOKBACK, after_upstream_update
-from analytics_assets.lakehouse.dimensions import daily_partitions
-from analytics_assets.partitions import days_in
+from analytics_assets.partitions import daily_partitions, days_in, on_hours_of_the_day
 from analytics_assets.resources.warehouse import LakeWarehouse
 from analytics_assets.table_metadata import (
     COLUMN_SCHEMA,
@@ -24,8 +23,11 @@ from analytics_assets.table_metadata import (
     warehouse_column_schema,
     warehouse_metadata,
 )
+from analytics_lib.lake_tables import ODS_EVENTS_CORE, ODS_EVENTS_DEBUG
 from analytics_lib.metadata import markdown_table
 from analytics_lib.warehouse_models import MODELS, WarehouseModel
+
+HOURLY_LAKE_TABLES = {ODS_EVENTS_CORE.name, ODS_EVENTS_DEBUG.name}
 
 _DESCRIPTIONS = {
     "dwd_user_full_track": (
@@ -41,7 +43,10 @@ _DESCRIPTIONS = {
 def _model_asset(model: WarehouseModel) -> AssetsDefinition:
     @asset(
         name=model.name,
-        deps=[AssetKey(t) for t in model.lake_tables] + [AssetKey(m) for m in model.models],
+        deps=[
+            on_hours_of_the_day(t) if t in HOURLY_LAKE_TABLES else AssetDep(t)
+            for t in (*model.lake_tables, *model.models)
+        ],
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=after_upstream_update(DAILY_LOOKBACK),
