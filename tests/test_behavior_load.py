@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -475,3 +476,57 @@ def test_checks_fail_on_tampered_state(
         {"h": ANCHOR},
     )
     assert run_checks()["user_funnel_hourly_totals_match_raw"] is False
+
+
+def test_funnel_steps_tied_with_an_impression(
+    clickhouse: ClickHouseResource, raw_event_log: RawEventLog
+) -> None:
+    """A click in the same millisecond as a later impression still continues the funnel of
+    an earlier impression (the oracle's rule: the earliest strictly later step). The demo's
+    traffic makes such ties; windowFunnel read the tied impression first in one grouping and
+    not in the other, so the funnel rollup and its check disagreed by one user."""
+    sample = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=1), 1, seed=5)
+    template = sample.to_pylist()[0]
+    rows = []
+    for user in range(40):
+        start = ANCHOR + dt.timedelta(minutes=user, milliseconds=338)
+        tie = start + dt.timedelta(seconds=2, milliseconds=198)
+        steps = [
+            ("impression", start),
+            ("impression", tie),
+            ("click", tie),
+            ("view", tie + dt.timedelta(seconds=1, milliseconds=300)),
+            ("add_cart", tie + dt.timedelta(seconds=36)),
+        ]
+        if user % 2:  # both orders in which the tied rows can arrive
+            steps[1], steps[2] = steps[2], steps[1]
+        for number, (action, at) in enumerate(steps):
+            rows.append(
+                template
+                | {
+                    "event_id": f"00000000-0000-0000-{user:04d}-{number:012d}",
+                    "tenant_id": "acme",
+                    "scenario_id": "home_feed",
+                    "user_id": f"tie{user}",
+                    "action_type": action,
+                    "timestamp": at,
+                    "received_at": at,
+                }
+            )
+    raw_event_log.write(behaviors.CONTRACT, pa.Table.from_pylist(rows, sample.schema))
+    assert materialize_behavior(
+        clickhouse, raw_event_log, ANCHOR, selection=("user_behaviors", "user_funnel_hourly")
+    ).success
+    events = independent.staged_events(raw_event_log.root)
+    hour = (ANCHOR, ANCHOR + dt.timedelta(hours=1))
+    expected = independent.funnel_users(events, *hour, 3_600_000)
+    assert expected == [40, 40, 40, 40, 0]
+    got = clickhouse.query(
+        "dashboard/user_funnel",
+        {"tenant_id": "acme", "scenario_id": "", "start": hour[0], "end": hour[1]},
+    )
+    assert got["users"].to_list()[:4] == expected[:4]
+    check = clickhouse.query(
+        "checks/user_funnel_hourly_vs_raw", {"day": ANCHOR.date(), "before": hour[1]}
+    )
+    assert check["raw_value"].to_list() == check["rollup_value"].to_list() == expected

@@ -12,8 +12,9 @@ FROM
     FROM
     (
         SELECT
-            windowFunnel(3600000, 'strict_increase')(
-                toUInt64(toUnixTimestamp64Milli(timestamp)),
+            windowFunnel(8 * 3600000, 'strict_increase')(
+                toUInt64(toUnixTimestamp64Milli(timestamp) * 8 + 5 - indexOf(
+                    ['impression', 'click', 'view', 'add_cart', 'order'], action_type)),
                 action_type = 'impression' AND toDate(timestamp) = {day:Date}
                     AND timestamp < {before:DateTime64(3, 'UTC')},
                 action_type = 'click',
