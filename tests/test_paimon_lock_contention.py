@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,17 +67,23 @@ with JdbcTableLock(options, options["catalog-key"], 30, lease_seconds=lease).hol
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def flink_cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A cluster per database: the job ships the JDBC driver (`pipeline.jars`) and the
-    JobManager's DriverManager registers drivers once per JVM, from the first job's class
-    loader, so a second JDBC-catalog job on the same JobManager fails with "No suitable
-    driver found" (measured: sqlite, then PostgreSQL on one cluster). A long-running
-    cluster needs the drivers in its lib/ instead (see the README)."""
+    """One cluster for both databases: the JDBC drivers are on its classpath
+    (`connectors/jdbc/`), so JDBC-catalog jobs after the first find theirs (shipped with
+    each job, the JobManager's DriverManager kept the first job's driver only)."""
     from tests.support.servers import local_flink
 
     with local_flink(tmp_path_factory.mktemp("flink")) as cluster:
         yield cluster
+
+
+JDBC_JOBS_ON_THE_CLUSTER: list[str] = []
+
+
+def _jobs(rest_url: str) -> list[dict[str, object]]:
+    with urllib.request.urlopen(f"{rest_url.rstrip('/')}/jobs/overview", timeout=30) as reply:
+        return json.load(reply)["jobs"]
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +202,12 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
         loader.join()
     assert not failures, failures
     assert set(run.steps) == {"compact", "merge_manifests"}, run
+    # Every JDBC-catalog job this JobManager ran (the other database's too, when both ran
+    # here) finished: the drivers are the cluster's, not the first job's.
+    JDBC_JOBS_ON_THE_CLUSTER.append(database)
+    jobs = _jobs(flink_cluster.rest_url)
+    assert {job["state"] for job in jobs} == {"FINISHED"}, jobs
+    assert len(jobs) >= len(JDBC_JOBS_ON_THE_CLUSTER), (jobs, JDBC_JOBS_ON_THE_CLUSTER)
 
     # Our first load waited for the dead holder's lease (sqlite's timestamps are whole
     # seconds, hence the second of slack).

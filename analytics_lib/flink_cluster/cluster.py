@@ -89,7 +89,7 @@ class FlinkInstallation:
     @property
     def connectors_dir(self) -> Path:
         """Connector jars `make flink-env` installs for the classpath, one folder each
-        (`kafka/`)."""
+        (`kafka/`, `jdbc/`)."""
         return self.venv / "connectors"
 
     @property
