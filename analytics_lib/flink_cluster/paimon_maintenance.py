@@ -22,7 +22,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics_lib.flink_cluster.cluster import FLINK_DIR, FlinkInstallation, FlinkUnavailable
+import yaml
+
+from analytics_lib.flink_cluster.cluster import (
+    FLINK_DIR,
+    FlinkInstallation,
+    FlinkS3,
+    FlinkUnavailable,
+)
 from analytics_lib.flink_cluster.connectors import require_jdbc_driver
 from analytics_lib.project import PROJECT_ROOT
 
@@ -65,9 +72,16 @@ def run_maintenance(
     expire_older_than: dt.datetime | None = None,
     installation: FlinkInstallation | None = None,
     timeout: float = 1800,
+    s3: FlinkS3 | None = None,
 ) -> FlinkMaintenanceRun:
     """Run `steps` of Java Paimon's maintenance on `table` ("db.name") through the cluster
-    at `rest_url`; raises FlinkUnavailable with the client's causes when a step fails."""
+    at `rest_url`; raises FlinkUnavailable with the client's causes when a step fails.
+
+    An S3 warehouse goes through Flink's own s3:// filesystem (the flink-s3-fs-hadoop
+    plugin): Java Paimon falls back to it (`FlinkFileIOLoader`) for a scheme it has no
+    FileIO for, and `paimon-s3` 2.0.0 is not to be had. `s3` configures the client's copy
+    (which plans the compaction and runs the other procedures); the cluster's TaskManagers
+    use their own, which must reach the same endpoint (`LocalFlinkCluster(s3=...)`)."""
     installation = installation or FlinkInstallation()
     require_jdbc_driver(catalog.get("uri", ""), installation)
     settings = {
@@ -88,9 +102,15 @@ def run_maintenance(
         settings_file.write_text(json.dumps(settings))
         conf_dir = work / "conf"
         conf_dir.mkdir()
-        shutil.copy(installation.flink_home / "conf" / "config.yaml", conf_dir / "config.yaml")
+        config = yaml.safe_load((installation.flink_home / "conf" / "config.yaml").read_text())
+        if s3:
+            config = {**config, **s3.configuration()}
+        (conf_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         shutil.copy(installation.flink_home / "conf" / "log4j-cli.properties", conf_dir)
-        environment = installation.environment(conf_dir, work)
+        environment = {
+            **installation.environment(conf_dir, work),
+            **(s3.environment() if s3 else {}),
+        }
         environment["TZ"] = "UTC"  # procedure timestamps are read in the JVM's zone
         command = [
             str(installation.flink_home / "bin" / "flink"),

@@ -216,7 +216,11 @@ class PaimonLakeClient(BaseModel):
         reading the table's options) as one Flink submission to `rest_url`. Compaction is
         Java's full compaction of the partitions before `full_compact_before` (all of them
         when None; see the README for why not its minor compaction). The caller runs it
-        inside `maintaining`, so pypaimon loads and Java's commits exclude each other."""
+        inside `maintaining`, so pypaimon loads and Java's commits exclude each other. On
+        an S3 warehouse Java reaches it through Flink's s3:// filesystem, configured in the
+        client from this lake's endpoint and keys; the cluster must have the same endpoint
+        (`LocalFlinkCluster(s3=...)`)."""
+        from analytics_lib.flink_cluster.cluster import FlinkS3
         from analytics_lib.flink_cluster.paimon_maintenance import run_maintenance
 
         partition_keys = self.table(name).partition_keys
@@ -234,6 +238,15 @@ class PaimonLakeClient(BaseModel):
             orphan_dry_run=orphan_dry_run,
             full_compact_where=where,
             compact_strategy="full",
+            s3=FlinkS3(
+                self.s3_endpoint_url,
+                self.s3_access_key_id,
+                self.s3_secret_access_key,
+                state_uri="",  # a client keeps no checkpoints
+                region=self.s3_region,
+            )
+            if self.is_s3()
+            else None,
         )
 
     def _filesystem(self, table: "FileStoreTable") -> pafs.FileSystem:
