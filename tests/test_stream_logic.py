@@ -27,7 +27,12 @@ from analytics_assets.stream.jobs import STREAM_JOBS, declared_jobs, job_setting
 from analytics_collector.event_log import json_rows
 from analytics_demo.traffic import generate_behaviors
 from analytics_lib.flink_cluster.cluster import FlinkInstallation, FlinkS3, LocalFlinkCluster
-from analytics_lib.flink_cluster.connectors import KAFKA_CONNECTOR, S3_FILESYSTEM
+from analytics_lib.flink_cluster.connectors import (
+    KAFKA_CONNECTOR,
+    POSTGRESQL_JDBC,
+    S3_FILESYSTEM,
+    SQLITE_JDBC,
+)
 from analytics_lib.raw_log import behaviors
 from analytics_lib.stream.consumer_lag import flink_group_id
 from tests import independent
@@ -299,6 +304,8 @@ def test_the_kafka_source_needs_brokers_and_the_local_clusters_connector(
     # The shaded connector from Maven Central, on the classpath; nothing of an older pin.
     lib = {p.name for p in FlinkInstallation().lib_dir(tmp_path / "cluster").iterdir()}
     assert {"flink-dist-2.3.0.jar", KAFKA_CONNECTOR.name} <= lib
+    # Java Paimon's JDBC catalog drivers: the JVM registers drivers once, not per job.
+    assert {SQLITE_JDBC.name, POSTGRESQL_JDBC.name} <= lib
     assert not {name for name in lib if "kafka" in name} - {KAFKA_CONNECTOR.name}
     with pytest.raises(ValueError, match="kafka_bootstrap_servers is empty"):
         FlinkResource(source="kafka").source_settings("n")

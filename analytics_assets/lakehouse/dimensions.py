@@ -8,6 +8,8 @@ from CORE, one row per order. The user dictionary gives every distinct_id a stab
 """
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 from dagster import (
@@ -26,10 +28,16 @@ from analytics_assets.resources.paimon import PAIMON_POOL, PaimonLake
 from analytics_assets.table_metadata import paimon_location, paimon_metadata
 from analytics_lib.lake_tables import DIM_ORDERS, DIM_USER_MAPPING, ODS_EVENTS_CORE
 from analytics_lib.metadata import markdown_table
-from analytics_lib.paimon.commit import commit_entries
-from analytics_lib.paimon.datafiles import write_rows
-from analytics_lib.paimon.files import FILE_SOURCE_APPEND
+from analytics_lib.paimon.commit import CommitConflict, commit_entries
+from analytics_lib.paimon.datafiles import discard, write_rows
+from analytics_lib.paimon.files import FILE_SOURCE_APPEND, TableMetadata
 from analytics_lib.paimon.slices import replace_slice
+
+if TYPE_CHECKING:
+    from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.snapshot.snapshot import Snapshot
+
+ID_ATTEMPTS = 5
 
 
 def read_table(
@@ -127,17 +135,16 @@ def _replace_orders_of_day(
         else DIM_ORDERS.schema.empty_table()
     )
     start = dt.datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-    with paimon.committing(DIM_ORDERS.name) as metadata:
-        report = replace_slice(
-            metadata,
-            paimon.create_if_absent(),
-            partition=(key,),
-            time_column="created_at",
-            start=start,
-            end=start + dt.timedelta(days=1),
-            rows=rows,
-            properties={"dagster.run_id": run_id, "dagster.day": key},
-        )
+    report = replace_slice(
+        paimon.metadata(DIM_ORDERS.name),
+        paimon.create_if_absent(),
+        partition=(key,),
+        time_column="created_at",
+        start=start,
+        end=start + dt.timedelta(days=1),
+        rows=rows,
+        properties={"dagster.run_id": run_id, "dagster.day": key},
+    )
     amount = float(orders["amount"].sum()) if orders.height else 0.0
     return rows.num_rows, amount, report.snapshot_id
 
@@ -173,7 +180,9 @@ def dim_user_mapping(context: AssetExecutionContext, paimon: PaimonLake) -> Mate
         .group_by("distinct_id")
         .agg(pl.col("time").min().alias("first_seen"))
     )
-    with paimon.committing(DIM_USER_MAPPING.name):
+    for _attempt in range(ID_ATTEMPTS):
+        metadata = paimon.metadata(DIM_USER_MAPPING.name)
+        read_at = metadata.latest_snapshot()
         existing = read_table(paimon, DIM_USER_MAPPING.name, ["user_id", "id_int"])
         start = int(existing["id_int"].max() or 0) if existing.height else 0
         new = (
@@ -186,11 +195,26 @@ def dim_user_mapping(context: AssetExecutionContext, paimon: PaimonLake) -> Mate
                 "first_seen",
             )
         )
-        if new.height:
-            entries = write_rows(
-                table, new.to_arrow().cast(DIM_USER_MAPPING.schema), FILE_SOURCE_APPEND
+        if not new.height:
+            break
+        entries = write_rows(
+            table, new.to_arrow().cast(DIM_USER_MAPPING.schema), FILE_SOURCE_APPEND
+        )
+        try:
+            commit_entries(
+                table,
+                paimon.create_if_absent(),
+                "APPEND",
+                _ids_unchanged(metadata, read_at, entries),
             )
-            commit_entries(table, paimon.create_if_absent(), "APPEND", lambda _s: entries)
+        except CommitConflict:
+            discard(metadata, entries)
+            continue
+        break
+    else:
+        raise CommitConflict(
+            f"dim_user_mapping: ids allocated elsewhere {ID_ATTEMPTS} times in a row"
+        )
     context.log.info(f"dim_user_mapping: {new.height} new id(s) after {existing.height}")
     return MaterializeResult(
         metadata={
@@ -199,3 +223,22 @@ def dim_user_mapping(context: AssetExecutionContext, paimon: PaimonLake) -> Mate
             **paimon_location(paimon, DIM_USER_MAPPING.name),
         }
     )
+
+
+def _ids_unchanged(
+    metadata: TableMetadata, read_at: "Snapshot | None", entries: list["ManifestEntry"]
+) -> Callable[["Snapshot | None"], list["ManifestEntry"]]:
+    """The commit's plan for new ids: they were numbered from the dictionary as of
+    `read_at`, so any commit since that is not a compaction (another run's new ids) makes
+    them collide; the run then re-reads and renumbers. No lock is held while reading and
+    writing (the table lock is taken around the snapshot write only, as Java does)."""
+
+    def plan(latest: "Snapshot | None") -> list["ManifestEntry"]:
+        first = read_at.id + 1 if read_at else 1
+        for snapshot_id in range(first, latest.id + 1 if latest else first):
+            snapshot = metadata.snapshot(snapshot_id)
+            if snapshot is None or snapshot.commit_kind != "COMPACT":
+                raise CommitConflict(f"dim_user_mapping changed in snapshot {snapshot_id}")
+        return entries
+
+    return plan

@@ -1,8 +1,8 @@
-"""Lake maintenance as a Dagster job: per table, under its committer lock, in Java
-Paimon's order (compaction → manifest merge → partition expiration → snapshot expiry →
-orphan cleanup). Each step is its own idempotent commit or deletion; a failed run is
-simply run again. Results land on the table's asset as observations, so the UI shows
-snapshot counts and file counts going down."""
+"""Lake maintenance as a Dagster job: per table, in Java Paimon's order (compaction →
+manifest merge → partition expiration → snapshot expiry → orphan cleanup), each commit
+under the table lock as Java's are. Each step is its own idempotent commit or deletion;
+a failed run is simply run again. Results land on the table's asset as observations, so
+the UI shows snapshot counts and file counts going down."""
 
 import datetime as dt
 from dataclasses import asdict

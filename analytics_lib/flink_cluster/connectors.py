@@ -11,8 +11,12 @@ sha256 pinned here, so a changed artifact fails the install instead of reaching 
   per-job jars are loaded by every job's classloader and exhaust a TaskManager's metaspace.
 - `flink-s3-fs-hadoop` 2.3.0, the s3:// filesystem (checkpoints, savepoints and the file
   source on an S3 raw log), as the plugin `plugins/s3-fs-hadoop/` (`FLINK_PLUGINS_DIR`).
+- `sqlite-jdbc` 3.54.1.0 and `postgresql` 42.7.14, the drivers of Java Paimon's JDBC
+  catalog for the maintenance jobs, on the classpath (`connectors/jdbc/`): the JVM's
+  `DriverManager` registers drivers once, so a driver shipped with a job serves only the
+  first JDBC-catalog job after a JobManager starts.
 
-`python -m analytics_lib.flink_cluster.connectors` installs them; with both already in place
+`python -m analytics_lib.flink_cluster.connectors` installs them; with all already in place
 and matching their hashes it does nothing (no Maven run).
 """
 
@@ -64,7 +68,23 @@ S3_FILESYSTEM = PinnedJar(
     sha256="5a3de2daac49e9df1783367391f994dace3bfa18c168b45c3d4563decca7d3d0",
     folder=lambda installation: installation.s3_plugin_dir,
 )
-JARS = (KAFKA_CONNECTOR, S3_FILESYSTEM)
+SQLITE_JDBC = PinnedJar(
+    execution="jdbc",
+    coordinate="org.xerial:sqlite-jdbc:3.54.1.0",
+    name="sqlite-jdbc-3.54.1.0.jar",
+    sha256="f8dce420a6016278497f4f0560f65602b9db858de141b541cf91a4644ebe4639",
+    folder=lambda installation: installation.connectors_dir / "jdbc",
+)
+POSTGRESQL_JDBC = PinnedJar(
+    execution="jdbc",
+    coordinate="org.postgresql:postgresql:42.7.14",
+    name="postgresql-42.7.14.jar",
+    sha256="73914527305a40cce504b0d3d90b23caf565136912d607ae8ae7c5895512332c",
+    folder=lambda installation: installation.connectors_dir / "jdbc",
+)
+JARS = (KAFKA_CONNECTOR, S3_FILESYSTEM, SQLITE_JDBC, POSTGRESQL_JDBC)
+# The JDBC catalog's driver on the cluster's classpath, by URI prefix.
+JDBC_DRIVERS = {"jdbc:sqlite:": SQLITE_JDBC, "jdbc:postgresql:": POSTGRESQL_JDBC}
 
 
 def _sha256(path: Path) -> str:
@@ -85,6 +105,17 @@ def require_kafka_connector(installation: FlinkInstallation | None = None) -> No
         )
 
 
+def require_jdbc_driver(uri: str, installation: FlinkInstallation | None = None) -> None:
+    """Raise with what to do when a local cluster lacks the driver of a JDBC catalog."""
+    for prefix, jar in JDBC_DRIVERS.items():
+        path = jar.path(installation or FlinkInstallation())
+        if uri.startswith(prefix) and not path.is_file():
+            raise FlinkUnavailable(
+                f"the JDBC driver for {prefix} is not installed ({path} missing): run "
+                "`make flink-env`, then restart the local Flink cluster"
+            )
+
+
 def install(installation: FlinkInstallation | None = None) -> list[Path]:
     """Copy the pinned jars from Maven Central into their folders unless all are there;
     anything else in those folders goes (the jars of an earlier pin would otherwise sit
@@ -101,15 +132,17 @@ def install(installation: FlinkInstallation | None = None) -> list[Path]:
                         f"{__name__} ({jar.sha256}); if the pin in {POM} changed on purpose, "
                         "update the hash too"
                     )
-                folder = jar.folder(installation)
+            for folder in {jar.folder(installation) for jar in JARS}:
                 if folder.exists():
                     shutil.rmtree(folder)
                 folder.mkdir(parents=True)
-                shutil.move(downloaded, folder / jar.name)
+            for jar in JARS:
+                shutil.move(Path(scratch) / jar.execution / jar.name, jar.path(installation))
     return [jar.path(installation) for jar in JARS]
 
 
 def _copy_from_maven(scratch: Path) -> None:
+    executions = list(dict.fromkeys(jar.execution for jar in JARS))
     maven = shutil.which("mvn")
     if maven is None:
         raise FlinkUnavailable(
@@ -119,8 +152,8 @@ def _copy_from_maven(scratch: Path) -> None:
     command = [
         maven, "--batch-mode", "--quiet", "--strict-checksums", "-Dstyle.color=never",
         "--file", str(POM),
-        *(f"dependency:copy-dependencies@{jar.execution}" for jar in JARS),
-        *(f"-D{jar.execution}.dir={scratch / jar.execution}" for jar in JARS),
+        *(f"dependency:copy-dependencies@{execution}" for execution in executions),
+        *(f"-D{execution}.dir={scratch / execution}" for execution in executions),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:

@@ -2,7 +2,10 @@
 one attached `flink run -py flink/jobs/paimon_maintenance.py` per table run, with Java
 Paimon (`paimon-flink-2.0` 2.0.0) and the Hadoop uber jar its Parquet reader needs shipped
 as the job's own jars (`pipeline.jars`), not on the cluster's lib/: these are short batch
-jobs, and the stream jobs' classpath stays as it is.
+jobs, and the stream jobs' classpath stays as it is. The JDBC catalog's drivers are on the
+cluster's classpath instead (`connectors/jdbc/`, `make flink-env`): the JVM's
+`DriverManager` registers drivers once, so a driver shipped with a job serves only the
+first JDBC-catalog job after a JobManager starts.
 
 No Dagster here: `PaimonLake.maintain_with_flink` calls it.
 """
@@ -19,7 +22,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics_lib.flink_cluster.cluster import FLINK_DIR, FlinkInstallation, FlinkUnavailable
+import yaml
+
+from analytics_lib.flink_cluster.cluster import (
+    FLINK_DIR,
+    FlinkInstallation,
+    FlinkS3,
+    FlinkUnavailable,
+)
+from analytics_lib.flink_cluster.connectors import require_jdbc_driver
 from analytics_lib.project import PROJECT_ROOT
 
 PAIMON_JARS = PROJECT_ROOT / ".jvm" / "paimon"
@@ -39,18 +50,8 @@ class FlinkMaintenanceRun:
     client_cpu_seconds: float = 0.0
 
 
-# The JDBC catalog's driver, by URI prefix: Java Paimon's catalog (and its lock) needs it
-# in the client and in the TaskManagers' user class loader.
-JDBC_DRIVERS = {"jdbc:sqlite:": "sqlite-jdbc-*.jar", "jdbc:postgresql:": "postgresql-*.jar"}
-
-
-def jars(catalog: dict[str, str] | None = None) -> list[Path]:
+def jars() -> list[Path]:
     found = [PAIMON_JARS / name for name in JARS]
-    uri = (catalog or {}).get("uri", "")
-    for prefix, pattern in JDBC_DRIVERS.items():
-        if uri.startswith(prefix):
-            drivers = sorted(PAIMON_JARS.glob(pattern))
-            found.append(drivers[-1] if drivers else PAIMON_JARS / pattern)
     missing = [str(jar) for jar in found if not jar.is_file()]
     if missing:
         raise FlinkUnavailable(
@@ -71,15 +72,23 @@ def run_maintenance(
     expire_older_than: dt.datetime | None = None,
     installation: FlinkInstallation | None = None,
     timeout: float = 1800,
+    s3: FlinkS3 | None = None,
 ) -> FlinkMaintenanceRun:
     """Run `steps` of Java Paimon's maintenance on `table` ("db.name") through the cluster
-    at `rest_url`; raises FlinkUnavailable with the client's causes when a step fails."""
+    at `rest_url`; raises FlinkUnavailable with the client's causes when a step fails.
+
+    An S3 warehouse goes through Flink's own s3:// filesystem (the flink-s3-fs-hadoop
+    plugin): Java Paimon falls back to it (`FlinkFileIOLoader`) for a scheme it has no
+    FileIO for, and `paimon-s3` 2.0.0 is not to be had. `s3` configures the client's copy
+    (which plans the compaction and runs the other procedures); the cluster's TaskManagers
+    use their own, which must reach the same endpoint (`LocalFlinkCluster(s3=...)`)."""
     installation = installation or FlinkInstallation()
+    require_jdbc_driver(catalog.get("uri", ""), installation)
     settings = {
         "catalog": catalog,
         "table": table,
         "steps": steps,
-        "jars": [str(jar) for jar in jars(catalog)],
+        "jars": [str(jar) for jar in jars()],
         "orphan_older_than": _timestamp(orphan_older_than),
         "orphan_dry_run": orphan_dry_run,
         "full_compact_where": full_compact_where,
@@ -93,9 +102,15 @@ def run_maintenance(
         settings_file.write_text(json.dumps(settings))
         conf_dir = work / "conf"
         conf_dir.mkdir()
-        shutil.copy(installation.flink_home / "conf" / "config.yaml", conf_dir / "config.yaml")
+        config = yaml.safe_load((installation.flink_home / "conf" / "config.yaml").read_text())
+        if s3:
+            config = {**config, **s3.configuration()}
+        (conf_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         shutil.copy(installation.flink_home / "conf" / "log4j-cli.properties", conf_dir)
-        environment = installation.environment(conf_dir, work)
+        environment = {
+            **installation.environment(conf_dir, work),
+            **(s3.environment() if s3 else {}),
+        }
         environment["TZ"] = "UTC"  # procedure timestamps are read in the JVM's zone
         command = [
             str(installation.flink_home / "bin" / "flink"),

@@ -7,6 +7,10 @@ on S3. Java Paimon needs a catalog lock for the same reason. `AtomicSnapshotComm
 `snapshot-N` with a primitive that fails when the file exists (`link(2)` locally, a PUT
 with `If-None-Match: *` on S3), so exactly one committer wins each id; the others retry
 from the new latest snapshot, and conflict detection decides if they may.
+
+Like Java's `RenamingSnapshotCommit`, it holds the table's catalog lock around that write
+(and the LATEST hint) only: planning, the conflict check and the data files happen before,
+outside the lock, so a Java committer waits for a snapshot write, never for a whole load.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import json
 import os
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
+
+from analytics_lib.paimon.locks import LockTimeout, TableLock
 
 if TYPE_CHECKING:
     from pypaimon.manifest.schema.manifest_entry import ManifestEntry
@@ -33,9 +40,31 @@ class CommitConflict(RuntimeError):
 
 
 class CreateIfAbsent(Protocol):
+    """How a warehouse creates snapshot files, and the lock committers of a table hold
+    while they do (Java's `RenamingSnapshotCommit(snapshotManager, lock)`)."""
+
     def __call__(self, path: str, content: bytes) -> bool:
         """Create `path` with `content`; False if it already exists. Never overwrites."""
         ...
+
+    def hold(self, table: str) -> AbstractContextManager[None]:
+        """The catalog lock of `table` (`db.name`), held around one snapshot write."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LockedCreateIfAbsent:
+    """A storage's create-only write (`create_local_file_if_absent`, `S3CreateIfAbsent`)
+    with the table lock of the lake's catalog."""
+
+    create: Callable[[str, bytes], bool]
+    lock: TableLock
+
+    def __call__(self, path: str, content: bytes) -> bool:
+        return self.create(path, content)
+
+    def hold(self, table: str) -> AbstractContextManager[None]:
+        return self.lock.hold(table)
 
 
 def create_local_file_if_absent(path: str, content: bytes) -> bool:
@@ -91,6 +120,7 @@ class AtomicSnapshotCommit:
     def __init__(self, table: FileStoreTable, create_if_absent: CreateIfAbsent) -> None:
         self._manager = table.snapshot_manager()
         self._table_path = table.table_path.rstrip("/")
+        self._identifier = table.identifier.get_full_name()
         self._create_if_absent = create_if_absent
 
     def commit(
@@ -106,10 +136,13 @@ class AtomicSnapshotCommit:
                 snapshot, statistics=self._inherited_statistics(snapshot)
             )
         path = self._manager.get_snapshot_path(snapshot.id)
-        if not self._create_if_absent(path, JSON.to_json(snapshot, indent=2).encode()):
-            return False
-        # LATEST is a hint: readers verify it against the listing, a stale one is harmless.
-        self._manager.file_io.overwrite_file_utf8(self._manager.latest_file, str(snapshot.id))
+        content = JSON.to_json(snapshot, indent=2).encode()
+        with self._create_if_absent.hold(self._identifier):
+            if not self._create_if_absent(path, content):
+                return False
+            # LATEST is a hint (readers verify it against the listing); written under the
+            # lock as Java does, so it does not go backwards between two committers.
+            self._manager.file_io.overwrite_file_utf8(self._manager.latest_file, str(snapshot.id))
         return True
 
     def _inherited_statistics(self, snapshot: Snapshot) -> str | None:
@@ -164,6 +197,10 @@ def commit_entries(
     except RuntimeError as exc:
         if "conflicts detected" in str(exc) or "already added" in str(exc):
             raise CommitConflict(str(exc)) from exc
+        if isinstance(exc.__cause__, LockTimeout):
+            # pypaimon retried the commit (`commit.max-retries`, as Java does when its lock
+            # times out) and gave up: nothing was written; say why.
+            raise exc.__cause__ from exc
         raise
     finally:
         committer.close()

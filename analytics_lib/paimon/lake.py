@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from analytics_lib.paimon.commit import (
     CreateIfAbsent,
+    LockedCreateIfAbsent,
     S3CreateIfAbsent,
     create_local_file_if_absent,
 )
@@ -148,30 +149,34 @@ class PaimonLakeClient(BaseModel):
 
     # -- commits and locks -------------------------------------------------------------
     def create_if_absent(self) -> CreateIfAbsent:
-        """The create-only write for snapshot files on this warehouse (one S3 client per
-        resource, reused by every commit)."""
-        if not self.is_s3():
-            return create_local_file_if_absent
+        """The create-only write for snapshot files on this warehouse, under the table lock
+        of this catalog (one S3 client per resource, reused by every commit)."""
         if self._create_if_absent is not None:
             return self._create_if_absent
-        import boto3
+        if not self.is_s3():
+            create = LockedCreateIfAbsent(create_local_file_if_absent, self.table_lock())
+        else:
+            import boto3
 
-        client = boto3.client(
-            "s3",
-            endpoint_url=self.s3_endpoint_url or None,
-            region_name=self.s3_region,
-            aws_access_key_id=self.s3_access_key_id or None,
-            aws_secret_access_key=self.s3_secret_access_key or None,
-        )
+            client = boto3.client(
+                "s3",
+                endpoint_url=self.s3_endpoint_url or None,
+                region_name=self.s3_region,
+                aws_access_key_id=self.s3_access_key_id or None,
+                aws_secret_access_key=self.s3_secret_access_key or None,
+            )
 
-        def bucket_of(path: str) -> tuple[str, str]:
-            parsed = urlparse(path)
-            return parsed.netloc, parsed.path.lstrip("/")
+            def bucket_of(path: str) -> tuple[str, str]:
+                parsed = urlparse(path)
+                return parsed.netloc, parsed.path.lstrip("/")
 
-        self._create_if_absent = S3CreateIfAbsent(client, bucket_of)
-        return self._create_if_absent
+            create = LockedCreateIfAbsent(S3CreateIfAbsent(client, bucket_of), self.table_lock())
+        self._create_if_absent = create
+        return create
 
-    def _lock(self) -> TableLock:
+    def table_lock(self) -> TableLock:
+        """The lock Java Paimon's committers take on this catalog, keyed by `db.name`:
+        held around each snapshot write (see `commit`)."""
         timeout = parse_duration("lock-acquire-timeout", self.lock_acquire_timeout)
         if self.metastore == "jdbc":
             return JdbcTableLock(
@@ -185,23 +190,17 @@ class PaimonLakeClient(BaseModel):
         return FileTableLock(data_dir() / "locks", timeout.total_seconds())
 
     @contextmanager
-    def committing(self, name: str) -> Iterator[TableMetadata]:
-        """Hold the table's committer lock; yields fresh metadata read under it."""
-        with self._lock().hold(self.identifier(name)):
-            yield self.metadata(name)
-
-    @contextmanager
     def maintaining(self, name: str, engine: str) -> Iterator[TableMetadata]:
-        """The lock a maintenance run holds. Java Paimon on Flink with the JDBC catalog
-        takes the catalog's own lock around each of its commits (`lock.enabled`), so it
-        must not be held around the whole run as well (Java would wait on us until its
-        `lock-acquire-timeout`); with the filesystem catalog Java has no lock, so our file
-        lock is held around the run to keep our writers out."""
-        if engine == "flink" and self.metastore == "jdbc":
-            yield self.metadata(name)
+        """What a maintenance run holds around itself. Our commits (the port's, the loads')
+        and Java's on the JDBC catalog (`lock.enabled`) take the table lock around each
+        snapshot write, so nothing is held around the run; but Java Paimon has no lock on
+        the filesystem catalog (and its local rename replaces an existing file), so there
+        the table lock is held around a Java run to keep our commits out of it."""
+        if engine == "flink" and self.metastore != "jdbc":
+            with self.table_lock().hold(self.identifier(name)):
+                yield self.metadata(name)
             return
-        with self.committing(name) as metadata:
-            yield metadata
+        yield self.metadata(name)
 
     # -- maintenance through Java Paimon on Flink -----------------------------------------
     def maintain_with_flink(
@@ -216,9 +215,12 @@ class PaimonLakeClient(BaseModel):
         """Java Paimon's own maintenance of table `name` (its `sys.*` procedures, each
         reading the table's options) as one Flink submission to `rest_url`. Compaction is
         Java's full compaction of the partitions before `full_compact_before` (all of them
-        when None; see the README for why not its minor compaction). The caller holds the
-        table through `maintaining`, so pypaimon loads and Java's commits exclude each
-        other."""
+        when None; see the README for why not its minor compaction). The caller runs it
+        inside `maintaining`, so pypaimon loads and Java's commits exclude each other. On
+        an S3 warehouse Java reaches it through Flink's s3:// filesystem, configured in the
+        client from this lake's endpoint and keys; the cluster must have the same endpoint
+        (`LocalFlinkCluster(s3=...)`)."""
+        from analytics_lib.flink_cluster.cluster import FlinkS3
         from analytics_lib.flink_cluster.paimon_maintenance import run_maintenance
 
         partition_keys = self.table(name).partition_keys
@@ -236,6 +238,15 @@ class PaimonLakeClient(BaseModel):
             orphan_dry_run=orphan_dry_run,
             full_compact_where=where,
             compact_strategy="full",
+            s3=FlinkS3(
+                self.s3_endpoint_url,
+                self.s3_access_key_id,
+                self.s3_secret_access_key,
+                state_uri="",  # a client keeps no checkpoints
+                region=self.s3_region,
+            )
+            if self.is_s3()
+            else None,
         )
 
     def _filesystem(self, table: "FileStoreTable") -> pafs.FileSystem:

@@ -1,14 +1,15 @@
-"""One committer per table.
+"""One committer per table at a time, around each snapshot write.
 
-Atomic snapshot creation (see `commit`) already stops two commits from both landing;
-the table lock additionally serializes whole operations (a load, a compaction, an
-expiry), so they do not waste work conflicting, and an expiry never deletes files a
-running writer planned against. Two implementations:
+Atomic snapshot creation (see `commit`) already stops two commits from both landing; the
+table lock is the one Java Paimon's committers take (`RenamingSnapshotCommit`: around the
+snapshot file and the LATEST hint, not around planning or data files), so ours and Java's
+exclude each other on the same write. Two implementations:
 - `JdbcTableLock`: a row in Java Paimon's `paimon_distributed_locks` table (created
   exactly as Java creates it) in the JDBC catalog database (PostgreSQL in production,
   sqlite embedded), so it holds across machines and against Java writers using
   `lock.enabled`.
-- `FileTableLock`: `flock(2)` on a local file, for the filesystem catalog on one machine.
+- `FileTableLock`: `flock(2)` on a local file, for the filesystem catalog on one machine
+  (and held around a whole Java run there, since Java has no lock on that catalog).
 """
 
 import fcntl
@@ -76,13 +77,13 @@ class JdbcTableLock:
     `lock-acquire-timeout`). So Java committers (`lock.enabled`) and ours exclude each
     other on one table whichever created it.
 
-    Two differences, both invisible to Java: the row's acquired_at is the holder's
-    ownership token (released and renewed only while it matches, where Java deletes by
-    lock_id alone and could drop a successor's row); and we hold for a whole operation,
-    not only the snapshot commit, renewing `acquired_at` every quarter lease from a
-    heartbeat thread. The lease can then be short (a killed load blocks its table for a
-    lease, not for as long as the longest load could take) without a slow load losing its
-    lock. A Java committer waits for it up to its own `lock-acquire-timeout`.
+    Held, as Java holds it, around one snapshot write (`AtomicSnapshotCommit`). Two
+    differences, both invisible to Java: the row's acquired_at is the holder's ownership
+    token (released and renewed only while it matches, where Java deletes by lock_id alone
+    and could drop a successor's row); and the row's lease is short (60 s, where Java
+    writes its `lock-acquire-timeout`, 8 min by default), renewed every quarter lease from
+    a heartbeat thread, so a committer killed -9 inside its write blocks the table for a
+    minute while a write stalled on storage keeps its lock.
     """
 
     def __init__(

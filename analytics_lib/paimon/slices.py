@@ -6,14 +6,18 @@ replaced copy-on-write, as Paimon's Spark `DELETE` does for append tables: files
 rows all fall inside the slice are dropped, files that straddle it (after compaction) are
 rewritten without the slice's rows, and the new rows are added, all in one OVERWRITE
 commit. Which files hold the slice is read from Parquet footers (min/max and null count
-of the time column), not from the data; a file with NULL times is rewritten, not dropped. Conflict detection refuses the commit if a concurrent
-compaction or drop replaced those files; the slice is then re-planned from the new
-latest snapshot.
+of the time column), not from the data; a file with NULL times is rewritten, not dropped.
+No lock is held while planning and writing (the table lock is taken around the snapshot
+write only, as Java does): conflict detection refuses the commit if a concurrent
+compaction or drop replaced the files it deletes, and the plan refuses it if files
+touching the slice were committed since (a concurrent load of the same hour); the slice
+is then re-planned from the new latest snapshot.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +41,7 @@ from analytics_lib.paimon.supported import require_supported
 
 if TYPE_CHECKING:
     from pypaimon.manifest.schema.manifest_entry import ManifestEntry
+    from pypaimon.snapshot.snapshot import Snapshot
 
 MAX_ATTEMPTS = 5
 
@@ -65,35 +70,42 @@ def replace_slice(
     _require_within(rows, time_column, start, end)
     require_supported(metadata, "slice replacement")
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        latest = metadata.latest_snapshot()
-        live = (
-            [e for e in metadata.live_entries(latest) if partition_values(e) == partition]
-            if latest
-            else []
-        )
-        dropped, straddling = _overlapping(metadata, live, time_column, start, end)
-        kept = [_outside(read_entries(metadata, [e]), time_column, start, end) for e in straddling]
-        new_rows = pa.concat_tables(
-            [rows, *[k.select(rows.column_names).cast(rows.schema) for k in kept]]
-        )
-        if not dropped and not straddling and rows.num_rows == 0:
-            return SliceReport(0, 0, 0, 0, latest.id if latest else None, attempt)
         written: list[ManifestEntry] = []
         try:
-            written = write_rows(metadata.table, new_rows, FILE_SOURCE_APPEND)
-        except BaseException:
-            discard(metadata, written)
-            raise
-        changes = deletes_for(dropped + straddling) + written
-        try:
+            latest = metadata.latest_snapshot()
+            live = (
+                [e for e in metadata.live_entries(latest) if partition_values(e) == partition]
+                if latest
+                else []
+            )
+            dropped, straddling = _overlapping(metadata, live, time_column, start, end)
+            kept = [
+                _outside(read_entries(metadata, [e]), time_column, start, end) for e in straddling
+            ]
+            new_rows = pa.concat_tables(
+                [rows, *[k.select(rows.column_names).cast(rows.schema) for k in kept]]
+            )
+            if not dropped and not straddling and rows.num_rows == 0:
+                return SliceReport(0, 0, 0, 0, latest.id if latest else None, attempt)
+            try:
+                written = write_rows(metadata.table, new_rows, FILE_SOURCE_APPEND)
+            except BaseException:
+                discard(metadata, written)  # never committed, never visible
+                raise
+            changes = deletes_for(dropped + straddling) + written
             commit_entries(
                 metadata.table,
                 create_if_absent,
                 "OVERWRITE" if dropped or straddling else "APPEND",
-                lambda _latest, changes=changes: changes,
+                _still_the_slice(
+                    metadata, partition, time_column, start, end, live, latest, changes
+                ),
                 properties=properties,
             )
-        except CommitConflict:
+        except (CommitConflict, FileNotFoundError):
+            # Planned against files that changed (or that expiry removed) since: nothing
+            # was committed; re-plan. Any other commit failure may have landed (an
+            # uncertain commit): its files stay, for orphan cleanup if it did not.
             discard(metadata, written)
             continue
         return SliceReport(
@@ -106,8 +118,45 @@ def replace_slice(
         )
     raise CommitConflict(
         f"slice {start:%Y-%m-%d %H:%M}..{end:%H:%M} of {partition}: files changed under "
-        f"{MAX_ATTEMPTS} attempts in a row (is another writer running without the table lock?)"
+        f"{MAX_ATTEMPTS} attempts in a row (is another writer replacing it in a loop?)"
     )
+
+
+def _still_the_slice(
+    metadata: TableMetadata,
+    partition: tuple,
+    time_column: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    planned_live: list[ManifestEntry],
+    planned_at: Snapshot | None,
+    changes: list[ManifestEntry],
+) -> Callable[[Snapshot | None], list[ManifestEntry]]:
+    """The commit's plan, checked against the snapshot it is about to follow (each try of
+    the commit loop, as Java's overwrite re-reads the partition at the latest snapshot): a
+    file of the partition that touches the slice and was not there when we planned (a
+    concurrent load of the same slice, a compaction) would survive the replacement, so
+    the slice is re-planned. Files we delete that are gone meanwhile are the conflict
+    check's (`CommitConflict` too)."""
+    known = {e.file.file_name for e in planned_live}
+
+    def plan(latest: Snapshot | None) -> list[ManifestEntry]:
+        if latest is None or (planned_at is not None and latest.id == planned_at.id):
+            return changes
+        new = [
+            e
+            for e in metadata.live_entries(latest)
+            if partition_values(e) == partition and e.file.file_name not in known
+        ]
+        inside, straddling = _overlapping(metadata, new, time_column, start, end)
+        if inside or straddling:
+            raise CommitConflict(
+                f"{len(inside) + len(straddling)} file(s) of the slice committed since "
+                f"snapshot {planned_at.id if planned_at else 0}"
+            )
+        return changes
+
+    return plan
 
 
 def _require_within(rows: pa.Table, column: str, start: dt.datetime, end: dt.datetime) -> None:

@@ -15,12 +15,10 @@ from analytics_lib.paimon.files import FILE_SOURCE_APPEND, TableMetadata
 EVENTS_SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("dt", pa.string())])
 
 
-def append_events(
-    lake: PaimonLake, day: str, batch: int, rows: int = 20, users: int = 7, stride: int = 1000
-) -> None:
-    """One APPEND commit of `rows` rows to `events` (amounts `batch * stride + i`, so every
-    batch's rows are distinct), as a load writes them."""
-    data = pa.table(
+def events(day: str, batch: int, rows: int = 20, users: int = 7, stride: int = 1000) -> pa.Table:
+    """`rows` rows of `events` (amounts `batch * stride + i`, so every batch's rows are
+    distinct)."""
+    return pa.table(
         {
             "user_id": [f"u{i % users}" for i in range(rows)],
             "amount": [batch * stride + i for i in range(rows)],
@@ -28,8 +26,14 @@ def append_events(
         },
         schema=EVENTS_SCHEMA,
     )
+
+
+def append_events(
+    lake: PaimonLake, day: str, batch: int, rows: int = 20, users: int = 7, stride: int = 1000
+) -> None:
+    """One APPEND commit of `events(...)` rows, as a load writes them."""
     table = lake.table("events")
-    entries = write_rows(table, data, FILE_SOURCE_APPEND)
+    entries = write_rows(table, events(day, batch, rows, users, stride), FILE_SOURCE_APPEND)
     commit_entries(table, lake.create_if_absent(), "APPEND", lambda _s: entries)
 
 
