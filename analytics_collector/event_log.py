@@ -73,7 +73,7 @@ class StagingEventLog:
         self._budget_bytes = budget_bytes
         self._writer = segments.SegmentWriter(buffer_dir)
         self._committer = concurrent.futures.ThreadPoolExecutor(1, "collector-fsync")
-        self._pending: list[tuple[list[bytes], asyncio.Future[None]]] = []
+        self._pending: list[tuple[list[list[bytes | pa.Buffer]], asyncio.Future[None]]] = []
         self._commit_task: asyncio.Task[None] | None = None
         self._roll_task: asyncio.Task[None] | None = None
         self._to_ship: list[segments.Segment] = []

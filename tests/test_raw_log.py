@@ -2,11 +2,15 @@
 
 import datetime as dt
 import time
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_demo.traffic import generate_behaviors
@@ -100,3 +104,22 @@ def test_event_counts_can_exclude_files_that_landed_later(raw_event_log: RawEven
         == first.num_rows
     )
     assert everything > first.num_rows
+
+
+UUID_PIECES = st.sampled_from(
+    ["0", "9", "a", "f", "A", "F", "g", "-", "é", "\n", " ", "6f0b6c52-52a4-4c1b-9a51-6a0d3f1c9b7e"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(UUID_PIECES, max_size=40).map("".join), min_size=1, max_size=6),
+    st.integers(0, 2),
+)
+def test_uuid_check_by_byte_answers_as_the_regex(texts: list[str], offset: int) -> None:
+    """The numpy check of event ids says "all valid" exactly when the contract's regex
+    does (sliced and chunked columns included); anything else goes to the regex."""
+    valid = [str(uuid.UUID(int=n)) for n in range(3)]
+    column = pa.chunked_array([pa.array(valid + texts)[offset:], pa.array(texts[:1])])
+    by_regex = pc.all(pc.match_substring_regex(column, behaviors._UUID_PATTERN)).as_py()
+    assert behaviors._all_uuid_texts(column) is by_regex
