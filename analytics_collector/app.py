@@ -186,7 +186,7 @@ class Collector:
 
         Requests are group-committed: everything that arrives while a group is being
         enriched and written joins the next group, so per-batch costs (enrichment setup,
-        Redis round trip, Arrow/polars calls, fsync) are paid once per group, not per
+        Redis round trip, Arrow calls, fsync) are paid once per group, not per
         request."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((batches, future))

@@ -191,7 +191,7 @@ class StagingEventLog:
         for stream, table in segments.read_frames(segment.path):
             by_stream.setdefault(stream, []).append(table)
         for stream, tables in by_stream.items():
-            # One chunk: the writer's polars conversion costs per chunk and column.
+            # One chunk per column: a one-hour segment is then written without a copy.
             combined = pa.concat_tables(tables, promote_options="default").combine_chunks()
             self._raw_event_log.write(CONTRACTS[stream], combined, file_stem=segment.path.stem)
         segment.path.unlink()
