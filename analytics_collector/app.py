@@ -186,7 +186,7 @@ class Collector:
 
         Requests are group-committed: everything that arrives while a group is being
         enriched and written joins the next group, so per-batch costs (enrichment setup,
-        Redis round trip, Arrow/polars calls, fsync) are paid once per group, not per
+        Redis round trip, Arrow calls, fsync) are paid once per group, not per
         request."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((batches, future))
@@ -260,8 +260,12 @@ class Collector:
             tables.setdefault(sa_events.STREAM, []).append(enriched)
             tables.setdefault(behaviors.STREAM, []).append(self.mapping.to_behaviors(enriched))
             merged.invalid += enriched.num_rows - int(pc.sum(enriched["is_valid"]).as_py() or 0)
+        # One part is kept as it is: the mapping's behaviors are already conformed, and the
+        # log's contract recognises them (a concatenation is a new table to check).
         merged.tables = {
-            stream: pa.concat_tables(parts, promote_options="permissive")
+            stream: parts[0]
+            if len(parts) == 1
+            else pa.concat_tables(parts, promote_options="permissive")
             for stream, parts in tables.items()
         }
         return merged

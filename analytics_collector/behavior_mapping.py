@@ -13,7 +13,6 @@ import ipaddress
 import math
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from hashlib import sha1
@@ -24,7 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics_collector.enrichment import STRING, per_row
+from analytics_collector.enrichment import per_distinct, python_strings
 from analytics_collector.sensors_records import PropertyPick
 from analytics_lib.raw_log import behaviors
 
@@ -55,6 +54,12 @@ class BehaviorMapping:
         return PropertyPick(frozenset(self.events), tuple(dict.fromkeys(self.properties.values())))
 
     @cached_property
+    def _used_columns(self) -> list[str]:
+        """The `sa_events` and picked columns `to_behaviors` reads."""
+        picked = [self.pick.column(name) for name in self.pick.names]
+        return [*_SA_COLUMNS, *picked]
+
+    @cached_property
     def _event_names(self) -> pa.Array:
         return pa.array(list(self.events), pa.string())
 
@@ -82,7 +87,9 @@ class BehaviorMapping:
         keep = pc.and_(
             pc.and_(keep, pc.is_valid(picked("scenario_id"))), pc.is_valid(picked("item_id"))
         )
-        rows = sa_batch.filter(pc.fill_null(keep, False))
+        # Only the columns used below are filtered: the whole batch's (the ~1 KB property
+        # JSON per row) cost ~1.5 ms per group of 400 records.
+        rows = sa_batch.select(self._used_columns).filter(pc.fill_null(keep, False))
         if not rows.num_rows:
             return behaviors.SCHEMA.empty_table()
 
@@ -95,7 +102,7 @@ class BehaviorMapping:
         return behaviors.conform(
             pa.table(
                 {
-                    "event_id": event_ids(rows["dedup_key"].to_pylist()),
+                    "event_id": event_ids(python_strings(rows["dedup_key"])),  # type: ignore[arg-type]
                     "tenant_id": rows["project"],
                     "scenario_id": prop("scenario_id"),
                     "user_id": pc.coalesce(rows["login_id"], rows["distinct_id"]),
@@ -123,6 +130,19 @@ class BehaviorMapping:
         )
 
 
+_SA_COLUMNS = (
+    "dedup_key",
+    "project",
+    "login_id",
+    "distinct_id",
+    "event",
+    "time",
+    "ua_device",
+    "ua_os",
+    "geoip",
+    "remote_addr",
+    "received_at",
+)
 _NAMESPACE = EVENT_ID_NAMESPACE.bytes
 _UUID_DASHES = (8, 12, 16, 20)
 
@@ -145,16 +165,6 @@ def event_ids(dedup_keys: list[str]) -> pa.Array:
         pa.binary(36), n, [None, pa.py_buffer(text.tobytes())]
     )
     return fixed.cast(pa.binary()).cast(pa.string())
-
-
-def per_distinct(
-    values: pa.ChunkedArray | pa.Array,
-    convert: Callable[[str], object],
-    value_type: pa.DataType = STRING,
-) -> pa.ChunkedArray:
-    """`convert` applied once per distinct non-null text, broadcast onto every row."""
-    distinct = [value for value in pc.unique(values).to_pylist() if value is not None]
-    return per_row(values, {value: convert(value) for value in distinct}, value_type)
 
 
 def _city(geoip: str) -> str | None:

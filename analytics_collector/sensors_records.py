@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 
 from analytics_lib.raw_log import sa_events
-from analytics_lib.raw_log.event_time import time_problem
+from analytics_lib.raw_log.event_time import MAX_FUTURE_MS, oldest_accepted_ms, time_problem
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z_$][a-zA-Z0-9_$]{0,99}$")
 RESERVED_NAME = re.compile(
@@ -113,7 +113,8 @@ def _first_problem(properties: dict[str, Any]) -> str | None:
 @dataclass
 class RecordColumns:
     """Column lists for the records that were identified, plus the per-request context
-    fields the enrichment reads (user agent and IP per record)."""
+    fields the enrichment reads (user agent and IP per record). `split_records` fills
+    them from one tuple per record in this field order."""
 
     type: list[str] = field(default_factory=list)
     event: list[str | None] = field(default_factory=list)
@@ -187,13 +188,17 @@ def _identifier(value: Any) -> str | None:
     return None
 
 
+# Times below this (2001-09-09) are taken for seconds: the protocol sends milliseconds.
+_SECONDS_LOOK_ALIKE = 10**12
+
+
 def _time_ms(value: Any, received_ms: int) -> int | str:
     if value is None:
         return received_ms
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"time {value!r} is not a number of milliseconds"
     millis = int(value)
-    if millis < 10**12:
+    if millis < _SECONDS_LOOK_ALIKE:
         return f"time {millis} looks like seconds or is before 2001; the protocol sends ms"
     return time_problem(millis, received_ms) or millis
 
@@ -209,83 +214,113 @@ def split_records(
     """One pass: identified records become columns, the others rejected records; with
     `pick`, the named properties of the named events get columns of their own. The
     request's `user_agent` and `remote_addr` stand in where a record has no `$user_agent`
-    or `$ip` of its own."""
+    or `$ip` of its own.
+
+    Hot loop (~50 records per request): each identified record becomes one tuple, in
+    `RecordColumns` field order, transposed into the columns once at the end (`zip`, in
+    C) instead of 18 list appends per record; a time inside the accepted window is
+    recognised by one comparison, the reasons are only worked out for those outside."""
     columns = RecordColumns()
-    picked = [] if pick is None else [columns.picked.setdefault(n, []) for n in pick.names]
+    rows: list[tuple[Any, ...]] = []
+    picks: list[tuple[Any, ...]] = []
     rejected: list[RejectedRecord] = []
+    earliest_ms = max(_SECONDS_LOOK_ALIKE, oldest_accepted_ms(received_ms))
+    latest_ms = received_ms + MAX_FUTURE_MS
+    pick_events = pick.events if pick is not None else frozenset()
+    pick_names = pick.names if pick is not None else ()
+    nothing_picked = (None,) * len(pick_names)
     for record in records:
         if not isinstance(record, dict):
             rejected.append(RejectedRecord("record is not a JSON object", _json(record), None))
             continue
-        project = record.get("project") or default_project
-        kind = record.get("type")
+        get = record.get
+        project = get("project") or default_project
+        kind = get("type")
         if kind not in RECORD_TYPES:
             reason = f"unknown record type {str(kind)[:60]!r}"
             rejected.append(RejectedRecord(reason, _json(record), project))
             continue
-        distinct_id = _identifier(record.get("distinct_id"))
+        distinct_id = get("distinct_id")
+        if type(distinct_id) is not str or not 0 < len(distinct_id) <= MAX_ID_LENGTH:
+            distinct_id = _identifier(distinct_id)
         if distinct_id is None and kind not in ITEM_TYPES:  # items belong to no user
             reason = f"distinct_id missing, empty, not a string or longer than {MAX_ID_LENGTH}"
             rejected.append(RejectedRecord(reason, _json(record), project))
             continue
-        millis = _time_ms(record.get("time"), received_ms)
-        if isinstance(millis, str):
-            rejected.append(RejectedRecord(millis, _json(record), project))
-            continue
-        properties = record.get("properties")
+        millis = get("time")
+        if millis is None:
+            millis = received_ms
+        elif type(millis) is not int or not earliest_ms <= millis <= latest_ms:
+            millis = _time_ms(millis, received_ms)
+            if type(millis) is str:
+                rejected.append(RejectedRecord(millis, _json(record), project))
+                continue
+        properties = get("properties")
         if properties is None:
             properties = {}
-        if not isinstance(properties, dict):
+        elif not isinstance(properties, dict):
             rejected.append(RejectedRecord("properties is not an object", _json(record), project))
             continue
-        event = record.get("event")
+        event = get("event")
         problem = None
         if kind in NAMED_TYPES:
             problem = (
                 name_problem(event) if isinstance(event, str) else f"{kind} without an event name"
             )
-        if kind == "track_signup" and _identifier(record.get("original_id")) is None:
+        if kind == "track_signup" and _identifier(get("original_id")) is None:
             problem = problem or "track_signup without a valid original_id"
-        if kind in ITEM_TYPES and not (record.get("item_id") and record.get("item_type")):
+        if kind in ITEM_TYPES and not (get("item_id") and get("item_type")):
             problem = problem or f"{kind} without item_id and item_type"
         problem = problem or properties_problem(properties)
-        track_id = record.get("_track_id")
-        identities = record.get("identities")
-        lib = record.get("lib")
+        track_id = get("_track_id")
+        identities = get("identities")
+        lib = get("lib")
         agent = properties.get("$user_agent")
         ip = properties.get("$ip")
-
-        columns.type.append(kind)
-        columns.event.append(event if isinstance(event, str) else None)
-        columns.time.append(millis)
-        columns.distinct_id.append(distinct_id)
-        columns.track_id.append(
-            track_id if isinstance(track_id, int) and not isinstance(track_id, bool) else None
-        )
         # Most records have none of these: `None` skips the call.
-        value = record.get("original_id")
-        columns.original_id.append(None if value is None else _identifier(value))
-        value = record.get("login_id")
-        columns.login_id.append(None if value is None else _identifier(value))
-        value = record.get("anonymous_id")
-        columns.anonymous_id.append(None if value is None else _identifier(value))
-        columns.identities.append(_json(identities) if isinstance(identities, dict) else None)
-        value = record.get("item_type")
-        columns.item_type.append(None if value is None else _identifier(value))
-        value = record.get("item_id")
-        columns.item_id.append(None if value is None else _identifier(value))
-        columns.project.append(str(project))
-        columns.lib.append(_json(lib) if isinstance(lib, dict) else None)
-        columns.properties.append(_json(properties))
-        columns.invalid_reason.append(problem)
-        columns.user_agent.append(agent if isinstance(agent, str) else user_agent)
-        columns.ip.append(ip if isinstance(ip, str) else remote_addr)
-        columns.received_at.append(received_ms)
+        original_id = get("original_id")
+        login_id = get("login_id")
+        anonymous_id = get("anonymous_id")
+        item_type = get("item_type")
+        item_id = get("item_id")
+        rows.append(
+            (
+                kind,
+                event if isinstance(event, str) else None,
+                millis,
+                distinct_id,
+                track_id if isinstance(track_id, int) and not isinstance(track_id, bool) else None,
+                None if original_id is None else _identifier(original_id),
+                None if login_id is None else _identifier(login_id),
+                None if anonymous_id is None else _identifier(anonymous_id),
+                _json(identities) if isinstance(identities, dict) else None,
+                None if item_type is None else _identifier(item_type),
+                None if item_id is None else _identifier(item_id),
+                project if type(project) is str else str(project),
+                _json(lib) if isinstance(lib, dict) else None,
+                _json(properties),
+                problem,
+                agent if isinstance(agent, str) else user_agent,
+                ip if isinstance(ip, str) else remote_addr,
+                received_ms,
+            )
+        )
         if pick is not None:
-            wanted = event in pick.events
-            for name, values in zip(pick.names, picked, strict=True):
-                value = properties.get(name) if wanted else None
-                values.append(value if value is None or type(value) is str else _pick(value))
+            if event in pick_events:
+                values = map(properties.get, pick_names)
+                picks.append(
+                    tuple([v if v is None or type(v) is str else _pick(v) for v in values])
+                )
+            else:
+                picks.append(nothing_picked)
+    if rows:
+        for name, values in zip(_LIST_FIELDS, zip(*rows, strict=True), strict=True):
+            setattr(columns, name, list(values))
+    for name in pick_names:
+        columns.picked[name] = []
+    if picks:
+        for name, values in zip(pick_names, zip(*picks, strict=True), strict=True):
+            columns.picked[name] = list(values)
     return columns, rejected
 
 
@@ -294,21 +329,26 @@ def _json(value: Any) -> bytes:
 
 
 _LIST_FIELDS = tuple(spec.name for spec in fields(RecordColumns) if spec.name != "picked")
-# JSON columns (identities, lib, properties) hold orjson's bytes, always UTF-8, which
-# `pa.array` takes as strings directly (a binary array and a cast cost three times more).
 _COLUMN_TYPES = {
     "time": pa.timestamp("ms", tz="UTC"),
     "received_at": pa.timestamp("ms", tz="UTC"),
     "track_id": pa.int64(),
 }
+# JSON columns hold orjson's bytes, always UTF-8: built as binary and viewed as strings
+# (the same buffers), since `pa.array(..., pa.string())` validates the UTF-8 again (half
+# of the group's conversion time for 1 KB property maps; a cast validates too).
+_JSON_COLUMNS = frozenset({"identities", "lib", "properties"})
 
 
 def columns_to_table(columns: RecordColumns) -> pa.Table:
     """The identified records as Arrow columns (before enrichment), in field order."""
-    arrays = {
-        name: pa.array(getattr(columns, name), _COLUMN_TYPES.get(name, pa.string()))
-        for name in _LIST_FIELDS
-    }
+    arrays = {}
+    for name in _LIST_FIELDS:
+        values = getattr(columns, name)
+        if name in _JSON_COLUMNS:
+            arrays[name] = pa.array(values, pa.binary()).view(pa.string())
+        else:
+            arrays[name] = pa.array(values, _COLUMN_TYPES.get(name, pa.string()))
     for name, values in columns.picked.items():
         arrays[f"{PICKED_PREFIX}{name}"] = pa.array(values, pa.string())
     return pa.table(arrays)

@@ -2,6 +2,7 @@
 
 import base64
 import gzip
+import re
 import time
 import urllib.parse
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics_collector import sensors_protocol, sensors_records
+from analytics_collector.behavior_mapping import BehaviorMapping
 from analytics_collector.sensors_protocol import (
     DecodeLimits,
     ProtocolError,
@@ -290,3 +292,184 @@ def test_whitespace_scan_finds_what_the_regex_finds(pieces: list[str]) -> None:
     text = "".join(pieces)
     expected = sensors_protocol._BASE64_JUNK.search(text) is not None
     assert sensors_protocol.has_whitespace(text) is expected
+
+
+def reference_split_records(
+    records: list, default_project: str, received_ms: int, pick=None, user_agent=None, ip=None
+) -> tuple[dict, list]:
+    """The record pass as it was before rows became tuples (one list append per column
+    and record, `_time_ms` for every time): the oracle for `split_records`."""
+    columns: dict[str, list] = {name: [] for name in sensors_records._LIST_FIELDS}
+    picked = {} if pick is None else {name: [] for name in pick.names}
+    rejected = []
+    for record in records:
+        if not isinstance(record, dict):
+            rejected.append(("record is not a JSON object", orjson.dumps(record), None))
+            continue
+        project = record.get("project") or default_project
+        kind = record.get("type")
+        if kind not in sensors_records.RECORD_TYPES:
+            rejected.append(
+                (f"unknown record type {str(kind)[:60]!r}", orjson.dumps(record), project)
+            )
+            continue
+        distinct_id = sensors_records._identifier(record.get("distinct_id"))
+        if distinct_id is None and kind not in sensors_records.ITEM_TYPES:
+            reason = "distinct_id missing, empty, not a string or longer than 255"
+            rejected.append((reason, orjson.dumps(record), project))
+            continue
+        millis = sensors_records._time_ms(record.get("time"), received_ms)
+        if isinstance(millis, str):
+            rejected.append((millis, orjson.dumps(record), project))
+            continue
+        properties = record.get("properties")
+        if properties is None:
+            properties = {}
+        if not isinstance(properties, dict):
+            rejected.append(("properties is not an object", orjson.dumps(record), project))
+            continue
+        event = record.get("event")
+        problem = None
+        if kind in sensors_records.NAMED_TYPES:
+            problem = (
+                sensors_records.name_problem(event)
+                if isinstance(event, str)
+                else f"{kind} without an event name"
+            )
+        if (
+            kind == "track_signup"
+            and sensors_records._identifier(record.get("original_id")) is None
+        ):
+            problem = problem or "track_signup without a valid original_id"
+        if kind in sensors_records.ITEM_TYPES and not (
+            record.get("item_id") and record.get("item_type")
+        ):
+            problem = problem or f"{kind} without item_id and item_type"
+        problem = problem or reference_properties_problem(properties)
+        track_id, agent = record.get("_track_id"), properties.get("$user_agent")
+        identities, lib, address = (
+            record.get("identities"),
+            record.get("lib"),
+            properties.get("$ip"),
+        )
+        row = {
+            "type": kind,
+            "event": event if isinstance(event, str) else None,
+            "time": millis,
+            "distinct_id": distinct_id,
+            "track_id": track_id
+            if isinstance(track_id, int) and not isinstance(track_id, bool)
+            else None,
+            "identities": orjson.dumps(identities) if isinstance(identities, dict) else None,
+            "project": str(project),
+            "lib": orjson.dumps(lib) if isinstance(lib, dict) else None,
+            "properties": orjson.dumps(properties),
+            "invalid_reason": problem,
+            "user_agent": agent if isinstance(agent, str) else user_agent,
+            "ip": address if isinstance(address, str) else ip,
+            "received_at": received_ms,
+        }
+        for name in ("original_id", "login_id", "anonymous_id", "item_type", "item_id"):
+            value = record.get(name)
+            row[name] = None if value is None else sensors_records._identifier(value)
+        for name, values in columns.items():
+            values.append(row[name])
+        wanted = pick is not None and event in pick.events
+        for name, values in picked.items():
+            value = properties.get(name) if wanted else None
+            values.append(
+                value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
+            )
+    return {**columns, "picked": picked}, rejected
+
+
+IDENTIFIERS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**300),
+    st.floats(allow_nan=False),
+    st.sampled_from(["", "u1", "用户3", "x" * 255, "x" * 256]),
+    st.lists(st.just("a"), max_size=1),
+)
+DAY_MS = 86_400_000
+TIMES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from(
+        [
+            NOW_MS,
+            NOW_MS + DAY_MS,  # the last accepted millisecond
+            NOW_MS + DAY_MS + 1,
+            (NOW_MS // DAY_MS - 89) * DAY_MS,  # the first accepted millisecond
+            (NOW_MS // DAY_MS - 89) * DAY_MS - 1,
+            10**12,
+            10**12 - 1,
+            NOW_MS // 1000,
+            99_999_999_999_999,
+            float(NOW_MS),
+            NOW_MS + 0.7,
+            float("inf"),
+            "yesterday",
+        ]
+    ),
+    st.integers(NOW_MS - 100 * DAY_MS, NOW_MS + 2 * DAY_MS),
+)
+RECORDS = st.one_of(
+    st.fixed_dictionaries(
+        {  # mostly identifiable, so that the time window and the columns are reached
+            "type": st.sampled_from([*sa_events.RECORD_TYPES, *["track"] * 12, "nope", 1]),
+            "distinct_id": st.one_of(st.sampled_from(["u1", "用户3"]), IDENTIFIERS),
+            "time": TIMES,
+        },
+        optional={
+            "event": st.sampled_from(["RecClick", "RecImpression", "ViewItem", "9x", None, 3]),
+            "_track_id": st.one_of(st.none(), st.booleans(), st.integers(), st.just("7")),
+            "project": st.sampled_from(["", "p2", None, 5]),
+            "original_id": IDENTIFIERS,
+            "login_id": IDENTIFIERS,
+            "anonymous_id": IDENTIFIERS,
+            "item_type": IDENTIFIERS,
+            "item_id": IDENTIFIERS,
+            "identities": st.one_of(st.none(), st.just({"$identity_login_id": "l"}), st.just([1])),
+            "lib": st.one_of(st.none(), st.just({"$lib": "python"}), st.just("js")),
+            "properties": st.one_of(
+                st.none(),
+                st.just([1]),
+                st.dictionaries(
+                    st.one_of(
+                        PROPERTY_NAMES,
+                        st.sampled_from(
+                            ["$user_agent", "scenario_id", "item_id", "watch_duration"]
+                        ),
+                    ),
+                    st.one_of(PROPERTY_VALUES, st.sampled_from(["Mozilla/5.0", "1.2.3.4"])),
+                    max_size=6,
+                ),
+            ),
+        },
+    ),
+    st.sampled_from([1, "text", None, [1]]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(RECORDS, max_size=8), st.booleans())
+def test_record_pass_answers_as_the_reference(records: list, with_pick: bool) -> None:
+    """Identified records, their columns (picked properties included), rejected records
+    and their reasons: as the per-column-append pass with `_time_ms` for every time
+    answered, around every time boundary."""
+    pick = BehaviorMapping.load().pick if with_pick else None
+    try:
+        expected, expected_rejected = reference_split_records(
+            records, "p", NOW_MS, pick, "UA", "9.9.9.9"
+        )
+    except (TypeError, OverflowError) as error:  # no JSON decoder gives 2**64 or inf
+        with pytest.raises(type(error), match=re.escape(str(error))):
+            sensors_records.split_records(records, "p", NOW_MS, pick, "UA", "9.9.9.9")
+        return
+    columns, rejected = sensors_records.split_records(records, "p", NOW_MS, pick, "UA", "9.9.9.9")
+    got = {name: getattr(columns, name) for name in sensors_records._LIST_FIELDS}
+    assert {**got, "picked": columns.picked} == expected
+    for name in sensors_records._LIST_FIELDS:
+        assert all(type(a) is type(b) for a, b in zip(got[name], expected[name], strict=True))
+    assert [(r.reason, r.payload, r.project) for r in rejected] == expected_rejected

@@ -1,17 +1,24 @@
 """The raw event log contract: hour bucketing, atomic files, clear errors on bad files."""
 
 import datetime as dt
+import io
 import time
+import uuid
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_demo.traffic import generate_behaviors
 from analytics_lib.raw_log import behaviors
-from analytics_lib.raw_log.storage import StagingFileError
+from analytics_lib.raw_log.contract import StreamContract
+from analytics_lib.raw_log.storage import RawLogStorage, StagingFileError
 from tests.conftest import ANCHOR
 
 
@@ -100,3 +107,61 @@ def test_event_counts_can_exclude_files_that_landed_later(raw_event_log: RawEven
         == first.num_rows
     )
     assert everything > first.num_rows
+
+
+UUID_PIECES = st.sampled_from(
+    ["0", "9", "a", "f", "A", "F", "g", "-", "é", "\n", " ", "6f0b6c52-52a4-4c1b-9a51-6a0d3f1c9b7e"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(UUID_PIECES, max_size=40).map("".join), min_size=1, max_size=6),
+    st.integers(0, 2),
+)
+def test_uuid_check_by_byte_answers_as_the_regex(texts: list[str], offset: int) -> None:
+    """The numpy check of event ids says "all valid" exactly when the contract's regex
+    does (sliced and chunked columns included); anything else goes to the regex."""
+    valid = [str(uuid.UUID(int=n)) for n in range(3)]
+    column = pa.chunked_array([pa.array(valid + texts)[offset:], pa.array(texts[:1])])
+    by_regex = pc.all(pc.match_substring_regex(column, behaviors._UUID_PATTERN)).as_py()
+    assert behaviors._all_uuid_texts(column) is by_regex
+
+
+def polars_hour_parts(contract: StreamContract, table: pa.Table) -> list[pa.Table]:
+    """How `write` cut a batch into hours before (polars group-by, then back to Arrow):
+    the oracle for the Arrow split."""
+    frame = pl.from_arrow(contract.conform(table))
+    assert isinstance(frame, pl.DataFrame)
+    hours = frame.get_column(contract.time_column).dt.truncate("1h")
+    return [
+        part.to_arrow().cast(contract.schema)
+        for _, part in frame.group_by(hours.alias("hour"), maintain_order=True)
+    ]
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_hour_files_are_byte_for_byte_what_the_polars_split_wrote(
+    tmp_path: Path, chunks: int
+) -> None:
+    """Interleaved hours, nulls in optional columns, a batch in several chunks: each hour's
+    file holds the bytes the polars split's part gave the same Parquet writer."""
+    table = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(hours=3), 900, seed=9)
+    shuffled = table.take(pa.array(sorted(range(900), key=lambda i: (i * 7919) % 900)))
+    shuffled = shuffled.set_column(
+        shuffled.schema.get_field_index("os"),
+        "os",
+        pc.if_else(pc.equal(pc.multiply(pa.array(range(900)), 1), 5), None, shuffled["os"]),
+    )
+    size = 900 // chunks + 1
+    batch = pa.Table.from_batches(
+        [b for i in range(chunks) for b in shuffled.slice(i * size, size).to_batches()]
+    )
+    files = RawLogStorage(root=str(tmp_path)).write(behaviors.CONTRACT, batch, file_stem="s")
+    expected = []
+    for part in polars_hour_parts(behaviors.CONTRACT, batch):
+        sink = io.BytesIO()
+        pq.write_table(part, sink, compression="zstd")
+        expected.append(sink.getvalue())
+    assert len(files) == len(expected) == 3
+    assert [Path(f.path).read_bytes() for f in files] == expected

@@ -6,6 +6,7 @@ castable type and no nulls where the contract forbids them; extra columns are ig
 so producers may add fields before consumers read them.
 """
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,9 +23,17 @@ class StreamContract:
     schema: pa.Schema
     time_column: str
     extra_checks: tuple[Callable[[pa.Table], None], ...] = field(default=())
+    # Tables this contract returned, by id (weakly held): conform is idempotent and tables
+    # are immutable, so a table it already returned is returned again without the casts
+    # and checks (the collector's behaviors were conformed by the mapping, then by the log).
+    _conformed: "weakref.WeakValueDictionary[int, pa.Table]" = field(
+        default_factory=weakref.WeakValueDictionary, init=False, repr=False, compare=False
+    )
 
     def conform(self, table: pa.Table) -> pa.Table:
         """Select and cast the contract's columns, in order; raise on anything missing or null."""
+        if self._conformed.get(id(table)) is table:
+            return table
         present = set(table.column_names)  # `column_names` builds a new list per call
         missing = [f.name for f in self.schema if f.name not in present and not f.nullable]
         if missing:
@@ -51,4 +60,5 @@ class StreamContract:
         conformed = pa.Table.from_arrays(columns, schema=self.schema)
         for check in self.extra_checks:
             check(conformed)
+        self._conformed[id(conformed)] = conformed
         return conformed

@@ -18,7 +18,7 @@ MAX_FUTURE = dt.timedelta(hours=24)
 # Days of raw events ClickHouse keeps (`TTL date + INTERVAL 90 DAY` in
 # sql/clickhouse/migrations/V001__user_behaviors.sql) and the loads accept.
 RAW_RETENTION_DAYS = 90
-_MAX_FUTURE_MS = int(MAX_FUTURE.total_seconds() * 1000)
+MAX_FUTURE_MS = int(MAX_FUTURE.total_seconds() * 1000)
 _DAY_MS = 86_400_000
 
 
@@ -29,7 +29,7 @@ def oldest_accepted_ms(received_ms: int) -> int:
 
 def time_problem(millis: int, received_ms: int) -> str | None:
     """Why an event time (epoch ms) must not enter the raw log, or None."""
-    if millis > received_ms + _MAX_FUTURE_MS:
+    if millis > received_ms + MAX_FUTURE_MS:
         return (
             f"time {millis} is more than {MAX_FUTURE.total_seconds() / 3600:.0f} h ahead of the "
             "server clock (in the future): fix the device clock or send the real event time"
