@@ -236,7 +236,7 @@ def split_records(
         get = record.get
         project = get("project") or default_project
         kind = get("type")
-        if kind not in RECORD_TYPES:
+        if type(kind) is not str or kind not in RECORD_TYPES:  # a list is not hashable
             reason = f"unknown record type {str(kind)[:60]!r}"
             rejected.append(RejectedRecord(reason, _json(record), project))
             continue
@@ -306,7 +306,7 @@ def split_records(
             )
         )
         if pick is not None:
-            if event in pick_events:
+            if type(event) is str and event in pick_events:
                 values = map(properties.get, pick_names)
                 picks.append(
                     tuple([v if v is None or type(v) is str else _pick(v) for v in values])

@@ -184,6 +184,8 @@ def test_rule_breaking_records_are_kept_invalid_with_a_reason(bad: dict, reason:
     [
         ([1, 2], "not a JSON object"),
         (record(type="track_everything"), "unknown record type"),
+        (record(type=[]), "unknown record type"),  # unhashable: was a TypeError, a 500
+        (record(type={"a": 1}), "unknown record type"),
         (record(distinct_id=""), "distinct_id"),
         (record(distinct_id="x" * 256), "distinct_id"),
         (record(time=NOW_MS // 1000), "seconds"),
@@ -473,3 +475,17 @@ def test_record_pass_answers_as_the_reference(records: list, with_pick: bool) ->
     for name in sensors_records._LIST_FIELDS:
         assert all(type(a) is type(b) for a, b in zip(got[name], expected[name], strict=True))
     assert [(r.reason, r.payload, r.project) for r in rejected] == expected_rejected
+
+
+def test_an_event_name_of_the_wrong_type_is_kept_invalid_when_properties_are_picked() -> None:
+    """`"event": []` once raised a TypeError in the pick step: a 500, which SDKs retry for
+    ever."""
+    pick = sensors_records.PropertyPick(frozenset({"ViewItem"}), ("item_id",))
+    columns, rejected = sensors_records.split_records(
+        [record(event=[]), record(event={"x": 1}), record(properties={"item_id": "i1"})],
+        "p",
+        NOW_MS,
+        pick,
+    )
+    assert not rejected
+    assert [reason is not None for reason in columns.invalid_reason] == [True, True, False]
