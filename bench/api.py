@@ -19,6 +19,8 @@ for p95 < 50 ms per endpoint and range at concurrency 1 and 16, over 100 M raw e
    same bound parameters straight to the server through clickhouse-connect (the floor: no
    HTTP API, no JSON). Prints p50/p95/p99 per cell with PASS/FAIL against the 50 ms target
    (it does not fail the run) and writes bench/results/api.json.
+Before 2, it profiles each endpoint's SQL per range on the server: one run alone, then
+its system.query_log row (rows and bytes read, peak memory, server-side duration).
 
 The lakehouse endpoint answers the empty state here (no lake pipeline in this benchmark:
 its DWS is a StarRocks or local-server table per day and project; bench/lake.py covers the
@@ -50,6 +52,7 @@ from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_demo.traffic import DEFAULT_PROFILE
+from analytics_lib.sql_files import load_sql
 from tests.support.domains import CONFIGURATION_ASSETS
 from tests.support.servers import api_server, clickhouse_server, redis_server
 
@@ -190,6 +193,45 @@ def _measure(
     return report
 
 
+def _profile(clickhouse: ClickHouseResource, tokens: dict[str, str], end: dt.datetime) -> dict:
+    """Each endpoint's SQL for each range, run once alone (the first tenant), then what
+    the server logged for it: what a request costs the server, without the queueing."""
+    tenant = next(iter(tokens.values()))
+    tagged = []
+    for endpoint in ENDPOINTS:
+        for label, length in RANGES.items():
+            span = requested_range(
+                (end - length).isoformat(), end.isoformat(), default=length,
+                unit=endpoint.unit, now=end,  # type: ignore[arg-type]
+            )  # fmt: skip
+            params = endpoint.sql_params(tenant, span)
+            clickhouse.query(endpoint.sql, params)  # warm
+            comment = f"bench-profile {endpoint.label} {label}"
+            clickhouse.query_sql(
+                load_sql("clickhouse", endpoint.sql), params, settings={"log_comment": comment}
+            )
+            tagged.append(comment)
+    clickhouse.execute_sql("SYSTEM FLUSH LOGS")
+    logged = clickhouse.query_sql(
+        "SELECT log_comment, query_duration_ms, read_rows, read_bytes, memory_usage "
+        "FROM system.query_log WHERE type = 'QueryFinish' AND log_comment IN {tags:Array(String)}",
+        {"tags": tagged},
+    )
+    print(f"\n{'server profile':<28} {'ms':>6} {'read rows':>11} {'read MB':>8} {'peak MB':>8}")
+    profile = {}
+    for row in logged.sort("log_comment", maintain_order=True).iter_rows(named=True):
+        key = row["log_comment"].removeprefix("bench-profile ")
+        profile[key] = {
+            "server_ms": row["query_duration_ms"],
+            "read_rows": row["read_rows"],
+            "read_mb": round(row["read_bytes"] / 1e6, 1),
+            "peak_memory_mb": round(row["memory_usage"] / 1e6, 1),
+        }
+        print(f"{key:<28} {row['query_duration_ms']:>6} {row['read_rows']:>11,} "
+              f"{profile[key]['read_mb']:>8} {profile[key]['peak_memory_mb']:>8}")  # fmt: skip
+    return profile
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000, help="raw events per day")
@@ -212,7 +254,7 @@ def main() -> None:
     with clickhouse_server(work / "clickhouse") as url, redis_server(work) as redis_url:
         clickhouse = ClickHouseResource(url=f"{url}/default")
         with clickhouse.opened():
-            rows, _, _ = load(clickhouse, log, hours)
+            rows, *_ = load(clickhouse, log, hours)
             if args.days > 1:
                 grow(clickhouse, day, rows, rows * args.days)
             _, seconds = timed("rebuild every rollup", lambda: rebuild_rollups(clickhouse))
@@ -228,6 +270,7 @@ def main() -> None:
                 "table_rows": dict(sizes.iter_rows()),
             }
             print(f"user_behaviors: {total:,} rows over {args.days} days", flush=True)
+            result["server_profile"] = _profile(clickhouse, tokens, end)
             environment = {"CLICKHOUSE_URL": f"{url}/default", "CONFIG_STORE_PATH": store.path}
             with api_server(work, redis_url, tokens, environment) as api_url:
                 load_before = os.getloadavg()[0]
