@@ -1,9 +1,10 @@
 """The time range of an API request: parsed, checked and aligned to the rollups' buckets.
 
 A range is half-open, `[start, end)`, in ISO 8601 with a zone (`2026-12-01T00:00:00Z`,
-`…+08:00`). The rollups are hourly (`metrics_hourly`, `user_funnel_hourly`) or daily
-(`item_stats_daily`, `experiment_metrics`, the DWS), so the answer covers the buckets the
-range touches: start rounded down and end rounded up to the hour or the UTC day; the
+`…+08:00`). The rollups are hourly (`metrics_hourly`, `user_funnel_hourly`,
+`metrics_by_scope`) or daily (`item_stats_daily`, `experiment_metrics`, the DWS; the bits
+of `user_activity_monthly` serve an hourly range's whole days), so the answer covers the
+buckets the range touches: start rounded down and end rounded up to the hour or the UTC day; the
 answer names that effective range, so no client mistakes it for the one it sent.
 
 Refused with a 422 that says what to send, instead of being answered silently: a naive

@@ -3,10 +3,12 @@ request from the ClickHouse rollups (or the DWS) for the requested range, with t
 range and the scope bound as query parameters of the `sql/` files.
 
 Why per request, not precomputed: the ClickHouse is a server in every profile (issue 21),
-so the API can ask it directly, and the rollups are small (one row per tenant, scenario
-and hour or day, or per item and day): a range of 90 days is a few thousand rows merged
-by the server (bench/api.py measures it). The user funnel has its own rollup,
-`user_funnel_hourly`, so no request scans raw events.
+so the API can ask it directly, and the rollups are small. Exact distinct users are the
+expensive part (bench/api.py measures it): the trends read finished numbers per scope and
+bucket (`metrics_by_scope`), and the overview's and the funnel's users of a range come from
+a bit per user and day (`user_activity_monthly`, users x months rows) for its whole UTC
+days plus the hourly user sets (`metrics_hourly`, `user_funnel_hourly`) of its partial
+edge hours, so no request scans raw events or merges a state per hour of a long range.
 
 Numbers that live in the configuration store (item categories, item and scenario
 counts, the experiment list) are read from it per tenant and kept for CONFIG_TTL: the

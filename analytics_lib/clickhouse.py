@@ -161,8 +161,10 @@ class ClickHouseClient(BaseModel):
     def _execute(self, sql: str, params: Params) -> None:
         self._require_open().command(sql, parameters=dict(params) or None)
 
-    def _query_arrow(self, sql: str, params: Params) -> pa.Table:
-        return self._require_open().query_arrow(sql, parameters=dict(params) or None)
+    def _query_arrow(self, sql: str, params: Params, settings: Params | None = None) -> pa.Table:
+        return self._require_open().query_arrow(
+            sql, parameters=dict(params) or None, settings=dict(settings or {}) or None
+        )
 
     def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
         self._require_open().insert_arrow(
@@ -222,12 +224,17 @@ class ClickHouseClient(BaseModel):
         )
 
     def query_sql(
-        self, sql: str, params: Params | None = None, origin: str = "query"
+        self,
+        sql: str,
+        params: Params | None = None,
+        origin: str = "query",
+        settings: Params | None = None,
     ) -> pl.DataFrame:
-        """Ad-hoc SELECT (tests, checks of table state); parameters are still bound."""
+        """Ad-hoc SELECT (tests, checks of table state, a benchmark's tagged run: settings
+        such as `log_comment`); parameters are still bound."""
         bound = {k: _bindable(v) for k, v in (params or {}).items()}
         try:
-            return pl.from_arrow(self._query_arrow(sql, bound))  # type: ignore[return-value]
+            return pl.from_arrow(self._query_arrow(sql, bound, settings))  # type: ignore[return-value]
         except Exception as exc:
             raise ClickHouseError(f"{origin} failed: {exc}") from exc
 

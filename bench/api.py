@@ -1,7 +1,7 @@
 """Benchmark: the analytics API's latency per endpoint and range, computed per request from
 the ClickHouse rollups, beside the same queries sent straight to the server (the floor).
 
-    .venv/bin/python bench/api.py [--events 1000000] [--days 88] [--requests 160]
+    .venv/bin/python bench/api.py [--events 1000000] [--days 88] [--requests 160] [--before REF]
 
 Why: issue 21 serves any time range at request time (no precomputed snapshots) and asks
 for p95 < 50 ms per endpoint and range at concurrency 1 and 16, over 100 M raw events.
@@ -18,7 +18,12 @@ for p95 < 50 ms per endpoint and range at concurrency 1 and 16, over 100 M raw e
    httpx client each, round robin over the demo tenants), then the endpoint's SQL with the
    same bound parameters straight to the server through clickhouse-connect (the floor: no
    HTTP API, no JSON). Prints p50/p95/p99 per cell with PASS/FAIL against the 50 ms target
-   (it does not fail the run) and writes bench/results/api.json.
+   (it does not fail the run) and writes bench/results/api.json. With `--before REF`, the
+   endpoint SQL files as they were at git REF run straight to the server too (the same
+   data, the same session: the speed-up of a change to the SQL and its rollups), after a
+   check that they answer the same as today's for each tenant.
+Before 2, it profiles each endpoint's SQL per range on the server: one run alone, then
+its system.query_log row (rows and bytes read, peak memory, server-side duration).
 
 The lakehouse endpoint answers the empty state here (no lake pipeline in this benchmark:
 its DWS is a StarRocks or local-server table per day and project; bench/lake.py covers the
@@ -31,6 +36,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -41,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import polars as pl
 from dagster import materialize
 from load_clickhouse import bench_day, grow, load, rebuild_rollups, stage
 from timing import timed
@@ -50,10 +57,12 @@ from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_demo.traffic import DEFAULT_PROFILE
+from analytics_lib.sql_files import load_sql
 from tests.support.domains import CONFIGURATION_ASSETS
 from tests.support.servers import api_server, clickhouse_server, redis_server
 
 RESULTS = Path(__file__).parent / "results"
+PROJECT = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 50.0
 RANGES = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30),
           "90d": dt.timedelta(days=90)}  # fmt: skip
@@ -131,18 +140,35 @@ def _run(concurrency: int, requests: int, call: Callable[[int], str]) -> Cell:
     return cell
 
 
+def _same(old: pl.DataFrame, new: pl.DataFrame) -> bool:
+    return old.columns == new.columns and new.cast(old.schema).equals(old)  # type: ignore[arg-type]
+
+
+def sql_at(ref: str) -> dict[str, str]:
+    """Each endpoint's SQL file as it was at git `ref` (`--before`): the same queries
+    before a change, run on the same data in the same session."""
+    return {
+        endpoint.sql: subprocess.check_output(
+            ["git", "show", f"{ref}:sql/clickhouse/{endpoint.sql}.sql"], text=True, cwd=PROJECT
+        )
+        for endpoint in ENDPOINTS
+    }
+
+
 def _measure(
     url: str,
     clickhouse: ClickHouseResource,
     tokens: dict[str, str],
     end: dt.datetime,
     requests: int,
+    before: dict[str, str],
 ) -> dict[str, Any]:
     tenants = list(tokens.items())
     clients = [httpx.Client(base_url=url, timeout=30) for _ in range(max(CONCURRENCY))]
     report: dict[str, Any] = {}
     print(f"\n{'endpoint':<15} {'range':>5} {'c':>3} {'p50':>7} {'p95':>7} {'p99':>7}   "
-          f"{'floor p50':>9} {'p95':>7} {'p99':>7}  answers", flush=True)  # fmt: skip
+          f"{'floor p50':>9} {'p95':>7} {'p99':>7}   {'before p50':>10} {'p95':>7} {'p99':>7}"
+          "  answers", flush=True)  # fmt: skip
     for endpoint in ENDPOINTS:
         for label, length in RANGES.items():
             sent = {"start": (end - length).isoformat(), "end": end.isoformat()}
@@ -167,21 +193,46 @@ def _measure(
                 rows = clickhouse.query(endpoint.sql, endpoint.sql_params(tenant, span))
                 return "rows" if rows.height else "no rows"
 
+            def before_call(n: int, span: TimeRange = span, endpoint: Endpoint = endpoint) -> str:
+                _, tenant = tenants[n % len(tenants)]
+                params = endpoint.sql_params(tenant, span)
+                rows = clickhouse.query_sql(before[endpoint.sql], params)
+                return "rows" if rows.height else "no rows"
+
+            same = None
+            if before:  # the change must not change an answer: compare once per tenant
+                same = all(
+                    _same(
+                        clickhouse.query_sql(before[endpoint.sql], params),
+                        clickhouse.query(endpoint.sql, params),
+                    )
+                    for _, tenant in tenants
+                    for params in [endpoint.sql_params(tenant, span)]
+                )
             for concurrency in CONCURRENCY:
                 _run(concurrency, min(requests, 2 * concurrency), api_call)  # warm-up
                 api = _run(concurrency, requests, api_call).report()
                 floor = _run(concurrency, requests, floor_call).report()
+                old = _run(concurrency, requests, before_call).report() if before else None
                 key = f"{endpoint.label} {label} c={concurrency}"
                 report[key] = {
                     "api": api,
                     "floor": floor,
+                    "before_floor": old,
+                    "same_answer_as_before": same,
                     "target": "PASS" if api["p95_ms"] < TARGET_P95_MS else "FAIL",
                 }
                 answers = ", ".join(f"{k}: {v}" for k, v in api["answers"].items())
+                was = (
+                    f"{old['p50_ms']:>10} {old['p95_ms']:>7} {old['p99_ms']:>7}"
+                    f"{'' if same else ' ANSWER DIFFERS'}"
+                    if old
+                    else f"{'-':>10} {'-':>7} {'-':>7}"
+                )
                 print(
                     f"{endpoint.label:<15} {label:>5} {concurrency:>3} {api['p50_ms']:>7} "
                     f"{api['p95_ms']:>7} {api['p99_ms']:>7}   {floor['p50_ms']:>9} "
-                    f"{floor['p95_ms']:>7} {floor['p99_ms']:>7}  {answers} "
+                    f"{floor['p95_ms']:>7} {floor['p99_ms']:>7}   {was}  {answers} "
                     f"{report[key]['target']}",
                     flush=True,
                 )
@@ -190,11 +241,60 @@ def _measure(
     return report
 
 
+def _profile(
+    clickhouse: ClickHouseResource,
+    tokens: dict[str, str],
+    end: dt.datetime,
+    before: dict[str, str],
+) -> dict:
+    """Each endpoint's SQL for each range, run once alone (the first tenant), then what
+    the server logged for it: what a request costs the server, without the queueing."""
+    tenant = next(iter(tokens.values()))
+    tagged = []
+    for endpoint in ENDPOINTS:
+        for label, length in RANGES.items():
+            span = requested_range(
+                (end - length).isoformat(), end.isoformat(), default=length,
+                unit=endpoint.unit, now=end,  # type: ignore[arg-type]
+            )  # fmt: skip
+            params = endpoint.sql_params(tenant, span)
+            versions = {"": load_sql("clickhouse", endpoint.sql)}
+            if endpoint.sql in before:
+                versions["before "] = before[endpoint.sql]
+            for version, sql in versions.items():
+                clickhouse.query_sql(sql, params)  # warm
+                comment = f"bench-profile {version}{endpoint.label} {label}"
+                clickhouse.query_sql(sql, params, settings={"log_comment": comment})
+                tagged.append(comment)
+    clickhouse.execute_sql("SYSTEM FLUSH LOGS")
+    logged = clickhouse.query_sql(
+        "SELECT log_comment, query_duration_ms, read_rows, read_bytes, memory_usage "
+        "FROM system.query_log WHERE type = 'QueryFinish' AND log_comment IN {tags:Array(String)}",
+        {"tags": tagged},
+    )
+    print(f"\n{'server profile':<35} {'ms':>6} {'read rows':>11} {'read MB':>8} {'peak MB':>8}")
+    profile = {}
+    for row in logged.sort("log_comment", maintain_order=True).iter_rows(named=True):
+        key = row["log_comment"].removeprefix("bench-profile ")
+        profile[key] = {
+            "server_ms": row["query_duration_ms"],
+            "read_rows": row["read_rows"],
+            "read_mb": round(row["read_bytes"] / 1e6, 1),
+            "peak_memory_mb": round(row["memory_usage"] / 1e6, 1),
+        }
+        print(f"{key:<35} {row['query_duration_ms']:>6} {row['read_rows']:>11,} "
+              f"{profile[key]['read_mb']:>8} {profile[key]['peak_memory_mb']:>8}")  # fmt: skip
+    return profile
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000, help="raw events per day")
     parser.add_argument("--days", type=int, default=88, help="days of raw events (≤ 89)")
     parser.add_argument("--requests", type=int, default=160, help="per endpoint, range, c")
+    parser.add_argument(
+        "--before", default="", help="git ref: also time its SQL files straight to the server"
+    )
     args = parser.parse_args()
     if not 1 <= args.days <= 89:
         raise SystemExit("--days must be 1..89: older raw rows fall out of the 90-day TTL")
@@ -212,7 +312,7 @@ def main() -> None:
     with clickhouse_server(work / "clickhouse") as url, redis_server(work) as redis_url:
         clickhouse = ClickHouseResource(url=f"{url}/default")
         with clickhouse.opened():
-            rows, _, _ = load(clickhouse, log, hours)
+            rows, *_ = load(clickhouse, log, hours)
             if args.days > 1:
                 grow(clickhouse, day, rows, rows * args.days)
             _, seconds = timed("rebuild every rollup", lambda: rebuild_rollups(clickhouse))
@@ -228,10 +328,13 @@ def main() -> None:
                 "table_rows": dict(sizes.iter_rows()),
             }
             print(f"user_behaviors: {total:,} rows over {args.days} days", flush=True)
+            before = sql_at(args.before) if args.before else {}
+            result["before_ref"] = args.before or None
+            result["server_profile"] = _profile(clickhouse, tokens, end, before)
             environment = {"CLICKHOUSE_URL": f"{url}/default", "CONFIG_STORE_PATH": store.path}
             with api_server(work, redis_url, tokens, environment) as api_url:
                 load_before = os.getloadavg()[0]
-                result["cells"] = _measure(api_url, clickhouse, tokens, end, args.requests)
+                result["cells"] = _measure(api_url, clickhouse, tokens, end, args.requests, before)
                 result["load_average_1min"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     result["run_s"] = round(time.perf_counter() - run_started)
     RESULTS.mkdir(exist_ok=True)

@@ -30,7 +30,7 @@ from typing import Any
 
 from timing import timed
 
-from analytics_assets.behavior.rollups import ROLLUPS
+from analytics_assets.behavior.rollups import ROLLUPS, script_days
 from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, read_hour
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -94,8 +94,8 @@ def rebuild_rollups(clickhouse: ClickHouseResource) -> None:
     days = clickhouse.query_sql("SELECT DISTINCT date FROM user_behaviors ORDER BY date")[
         "date"
     ].to_list()
-    for day in days:
-        for name in ROLLUPS:
+    for name in ROLLUPS:  # in order: a rollup of a rollup comes after its source
+        for day in script_days(name, days):
             clickhouse.run_script(f"rollups/{name}", {"day": day})
 
 

@@ -25,6 +25,10 @@ BACKFILLS = {
         "item_stats_daily",
         "experiment_metrics",
         "user_funnel_hourly",
+        "metrics_by_scope",
+        "user_activity_monthly",
+        "experiment_users_monthly",
+        "item_stats_by_scope",
     ],
     "lakehouse": ["ods_events_core", "ods_events_debug"],
 }

@@ -30,6 +30,10 @@ LOADS = (
     "item_stats_daily",
     "experiment_metrics",
     "user_funnel_hourly",
+    "metrics_by_scope",
+    "user_activity_monthly",
+    "experiment_users_monthly",
+    "item_stats_by_scope",
 )
 
 

@@ -97,8 +97,14 @@ def test_rollups_and_dashboard_queries_match_polars(
         assert materialize_behavior(
             clickhouse, raw_event_log, ANCHOR + dt.timedelta(hours=offset)
         ).success
+    # The whole range once more with every rollup: the dashboard queries read the serving
+    # rollups too (metrics_by_scope, user_activity_monthly, item_stats_by_scope).
     ranged = materialize_behavior(
-        clickhouse, raw_event_log, ANCHOR, ANCHOR + dt.timedelta(hours=HOURS - 1)
+        clickhouse,
+        raw_event_log,
+        ANCHOR,
+        ANCHOR + dt.timedelta(hours=HOURS - 1),
+        selection=("user_behaviors", *ROLLUPS),
     )
     assert ranged.success
     assert all(c.passed for c in ranged.get_asset_check_evaluations())
@@ -476,6 +482,17 @@ def test_checks_fail_on_tampered_state(
         {"h": ANCHOR},
     )
     assert run_checks()["user_funnel_hourly_totals_match_raw"] is False
+    # The new scope rollups were built from the untampered state: they still agree with raw.
+    assert outcome["metrics_by_scope_totals_match_raw"] is True
+    assert outcome["user_activity_monthly_totals_match_raw"] is True
+    # A day bit of a user that raw events do not have: the monthly users check sees it.
+    clickhouse.execute_sql(
+        "INSERT INTO user_activity_monthly SELECT 'acme', 'home_feed', "
+        "toStartOfMonth({d:Date}), 'tampered_user', bitShiftLeft(toUInt32(1), "
+        "toDayOfMonth({d:Date}) - 1), 0, 0, 0, 0, 0",
+        {"d": ANCHOR.date()},
+    )
+    assert run_checks()["user_activity_monthly_totals_match_raw"] is False
 
 
 def test_funnel_steps_tied_with_an_impression(
@@ -514,9 +531,8 @@ def test_funnel_steps_tied_with_an_impression(
                 }
             )
     raw_event_log.write(behaviors.CONTRACT, pa.Table.from_pylist(rows, sample.schema))
-    assert materialize_behavior(
-        clickhouse, raw_event_log, ANCHOR, selection=("user_behaviors", "user_funnel_hourly")
-    ).success
+    funnels = ("user_behaviors", "user_funnel_hourly", "user_activity_monthly")
+    assert materialize_behavior(clickhouse, raw_event_log, ANCHOR, selection=funnels).success
     events = independent.staged_events(raw_event_log.root)
     hour = (ANCHOR, ANCHOR + dt.timedelta(hours=1))
     expected = independent.funnel_users(events, *hour, 3_600_000)
@@ -530,3 +546,7 @@ def test_funnel_steps_tied_with_an_impression(
         "checks/user_funnel_hourly_vs_raw", {"day": ANCHOR.date(), "before": hour[1]}
     )
     assert check["raw_value"].to_list() == check["rollup_value"].to_list() == expected
+    # The day bits that serve ranges of whole days, and their own check.
+    monthly = clickhouse.query("checks/user_activity_monthly_vs_raw", {"day": ANCHOR.date()})
+    steps = monthly.filter(monthly["metric"].str.starts_with("funnel_step_"))
+    assert steps["raw_value"].to_list() == steps["rollup_value"].to_list() == expected

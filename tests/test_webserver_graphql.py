@@ -30,7 +30,10 @@ EXPECTED_LINEAGE = {
     "dws_event_daily": ["dwd_user_full_track"],
     "dws_user_conversion_daily": ["dwd_user_full_track"],
     "experiment_metrics": ["user_behaviors"],
+    "experiment_users_monthly": ["user_behaviors"],
+    "item_stats_by_scope": ["item_stats_daily"],
     "item_stats_daily": ["user_behaviors"],
+    "metrics_by_scope": ["metrics_hourly"],
     "metrics_hourly": ["user_behaviors"],
     "mongodb/experiments": [],
     "mongodb/items": [],
@@ -45,6 +48,7 @@ EXPECTED_LINEAGE = {
     "redis/hot_items": ["raw_behaviors"],
     "redis/realtime_metrics": ["raw_behaviors"],
     "redis/user_recent": ["raw_behaviors"],
+    "user_activity_monthly": ["user_behaviors"],
     "user_behaviors": ["raw_behaviors"],
     "user_funnel_hourly": ["user_behaviors"],
 }

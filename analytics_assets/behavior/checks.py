@@ -13,7 +13,7 @@ from dagster import (
     asset_check,
 )
 
-from analytics_assets.behavior.rollups import ROLLUP_LOOKBACK, ROLLUPS
+from analytics_assets.behavior.rollups import ROLLUP_LOOKBACK, ROLLUP_SOURCE, ROLLUPS
 from analytics_assets.behavior.user_behaviors import user_behaviors
 from analytics_assets.check_history import latest_staged_before
 from analytics_assets.health.freshness import Upstream, partition_freshness_checks
@@ -300,7 +300,10 @@ behavior_checks = [
 behavior_health_checks = partition_freshness_checks(
     {
         "user_behaviors": [Upstream("raw_behaviors", hourly_partitions)],
-        **{name: [Upstream("user_behaviors", hourly_partitions)] for name in ROLLUPS},
+        **{
+            name: [Upstream(ROLLUP_SOURCE.get(name, "user_behaviors"), hourly_partitions)]
+            for name in ROLLUPS
+        },
     },
     hourly_partitions,
     grace=dt.timedelta(minutes=30),

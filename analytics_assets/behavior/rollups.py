@@ -54,10 +54,55 @@ ROLLUPS: dict[str, str] = {
         "1 h (windowFunnel, strictly increasing times): the API's funnel for any hour range is "
         "uniqExactMerge over its hours, without scanning raw events."
     ),
+    "metrics_by_scope": (
+        "ClickHouse `metrics_by_scope`: from metrics_hourly, one row per tenant, scope (each "
+        "scenario, and '' for all of them), unit (hour or UTC day) and bucket with finished "
+        "counts and exact active users (the union of the hours' and scenarios' user sets): "
+        "the trends and the overview's counts sum rows instead of merging states."
+    ),
+    "user_activity_monthly": (
+        "ClickHouse `user_activity_monthly`: one row per tenant, scope (each scenario, and '' "
+        "for all), month and user with a bit per day: any event, and the funnel steps the "
+        "user's best funnel starting that day reaches. The overview's and the funnel's users "
+        "for the whole days of any range are the users with a bit in it (users x months rows "
+        "read, not a state per hour)."
+    ),
+    "experiment_users_monthly": (
+        "ClickHouse `experiment_users_monthly`: one row per tenant, scenario, experiment, "
+        "group, month and user with a bit per day for exposure (an impression), a click and "
+        "an order: the experiments' exact user counts for any range of days (counts stay in "
+        "experiment_metrics)."
+    ),
+    "item_stats_by_scope": (
+        "ClickHouse `item_stats_by_scope`: from item_stats_daily, per tenant, scope (each "
+        "scenario, and '' for all) and item, the impressions, clicks and orders of each day "
+        "and of each whole month: a range's item ranking reads its whole months' rows and "
+        "its edge days' rows."
+    ),
+}
+WHOLE_MONTH_REBUILD = {"item_stats_by_scope"}
+# What a rollup is rebuilt from, when not user_behaviors itself.
+ROLLUP_SOURCE: dict[str, str] = {
+    "metrics_by_scope": "metrics_hourly",
+    "item_stats_by_scope": "item_stats_daily",
+}
+# Rollups partitioned by month rewrite the whole month for a day: the *_monthly ones from
+# the stored month (read, clear the day's bit, OR the day in, replace), so two runs
+# rebuilding days of one month at once would lose a day; item_stats_by_scope re-sums its
+# month from item_stats_daily, so a run that read before another's day landed could
+# replace the month after it. Their steps run one at a time (pools are at 1,
+# dagster_home/dagster.yaml).
+ROLLUP_POOL: dict[str, str] = {
+    "user_activity_monthly": "clickhouse_month_rewrite",
+    "experiment_users_monthly": "clickhouse_month_rewrite",
+    "item_stats_by_scope": "clickhouse_month_rewrite",
 }
 # A funnel starting in a day's last hour ends in the next day's first hour: loading that
 # hour must rebuild the day before too.
-ROLLUP_LOOKBACK: dict[str, dt.timedelta] = {"user_funnel_hourly": dt.timedelta(hours=1)}
+ROLLUP_LOOKBACK: dict[str, dt.timedelta] = {
+    "user_funnel_hourly": dt.timedelta(hours=1),
+    "user_activity_monthly": dt.timedelta(hours=1),
+}
 
 
 def rebuild_days(name: str, window: TimeWindow) -> list[dt.date]:
@@ -73,11 +118,20 @@ def rebuild_days(name: str, window: TimeWindow) -> list[dt.date]:
     return days
 
 
+def script_days(name: str, days: list[dt.date]) -> list[dt.date]:
+    """The days to run the rebuild script for: each day, or one per month for a rollup
+    that re-sums its whole month (item_stats_by_scope) whichever day changed."""
+    if name not in WHOLE_MONTH_REBUILD:
+        return days
+    return list({day.replace(day=1): day for day in days}.values())
+
+
 def build_rollup(name: str, description: str) -> AssetsDefinition:
     @asset(
         name=name,
-        deps=[user_behaviors],
+        deps=[ROLLUP_SOURCE.get(name, user_behaviors)],
         partitions_def=hourly_partitions,
+        pool=ROLLUP_POOL.get(name),
         backfill_policy=BackfillPolicy.single_run(),
         automation_condition=on_upstream_update(),
         group_name=ownership.BEHAVIOR_ANALYTICS,
@@ -92,12 +146,19 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
     ) -> MaterializeResult:
         days = rebuild_days(name, context.partition_time_window)
         require_within_retention(days, name)
-        for day in days:
+        for day in script_days(name, days):
             clickhouse.run_script(f"rollups/{name}", {"day": day})
             context.log.info(f"rebuilt {name} for {day} from user_behaviors")
         partitions = clickhouse.query(
             "checks/table_partition_rows",
-            {"table": name, "first_day": days[0].isoformat(), "last_day": days[-1].isoformat()},
+            {
+                "table": name,
+                # a month-partitioned rollup's partition is named by the month's first day
+                "first_day": (
+                    days[0].replace(day=1) if name in ROLLUP_POOL else days[0]
+                ).isoformat(),
+                "last_day": days[-1].isoformat(),
+            },
         )
         return MaterializeResult(
             metadata={

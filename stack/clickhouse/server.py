@@ -18,6 +18,10 @@ writes `DATA_DIR/ready`, which the launcher waits for. This grants nothing new: 
 (measured: `SELECT count() FROM file('/etc/passwd', 'LineAsString')` answers), which is
 why the server listens on loopback only.
 
+It keeps `system.query_log` (as a server does by default; clickhouse-local does not), so a
+query's rows and bytes read, peak memory and duration can be looked up (bench/api.py's
+profile, tagged with the `log_comment` setting).
+
 What it is not: a multi-node server, nor a tuned one (no users.xml, no TLS). It stands
 in for a ClickHouse server in tests and the local stack; production points
 `CLICKHOUSE_URL` at a real deployment.
@@ -54,7 +58,8 @@ def serve(port: int, data: Path) -> None:
     (data / READY).unlink(missing_ok=True)
     (data / "config.xml").write_text(
         f"<clickhouse><http_port>{port}</http_port>"
-        "<listen_host>127.0.0.1</listen_host></clickhouse>\n"
+        "<listen_host>127.0.0.1</listen_host>"
+        "<query_log><database>system</database><table>query_log</table></query_log></clickhouse>\n"
     )
     os.chdir(data)
     import chdb._chdb as engine  # chdb restores the working directory after import

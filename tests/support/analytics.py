@@ -12,6 +12,7 @@ import polars as pl
 from dagster import materialize
 
 from analytics_api.service import AnalyticsService
+from analytics_assets.behavior import rollups
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.config_store import ConfigStore
 from analytics_assets.resources.paimon import PaimonLake
@@ -23,7 +24,7 @@ from tests import independent
 from tests.support.domains import BEHAVIOR_ASSETS, BEHAVIOR_CHECKS, CONFIGURATION_ASSETS
 from tests.support.servers import clickhouse_server
 
-ROLLUPS = ("metrics_hourly", "item_stats_daily", "experiment_metrics", "user_funnel_hourly")
+ROLLUPS = tuple(rollups.ROLLUPS)  # every rollup: the API reads the serving ones
 
 
 @dataclass(frozen=True)

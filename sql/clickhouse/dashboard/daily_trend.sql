@@ -1,15 +1,14 @@
 -- Daily trend over the UTC days [start_day, end_day]: counts, CTR and exact active users
--- per day, merged from the hourly states (a day's users are not the sum of its hours').
+-- per day, finished per scope in metrics_by_scope (a day's users are the union of its
+-- hours', and all scenarios' the union of the scenarios': scenario_id '').
 SELECT
-    toDate(hour)                                    AS day,
-    sum(impressions)                                AS impressions,
-    sum(clicks)                                     AS clicks,
-    sum(orders)                                     AS orders,
+    toDate(bucket)                                  AS day,
+    impressions,
+    clicks,
+    orders,
     if(impressions = 0, 0, clicks / impressions)    AS ctr,
-    uniqExactMerge(active_users)                    AS active_users
-FROM metrics_hourly
-WHERE tenant_id = {tenant_id:String}
-  AND ({scenario_id:String} = '' OR scenario_id = {scenario_id:String})
-  AND toDate(hour) >= {start_day:Date} AND toDate(hour) <= {end_day:Date}
-GROUP BY day
+    active_users
+FROM metrics_by_scope
+WHERE tenant_id = {tenant_id:String} AND scenario_id = {scenario_id:String} AND unit = 'day'
+  AND bucket >= toDateTime({start_day:Date}, 'UTC') AND bucket <= toDateTime({end_day:Date}, 'UTC')
 ORDER BY day
