@@ -44,7 +44,7 @@ def _ttl(milliseconds: int) -> StateTtlConfig:
 
 
 class _NewEvents(KeyedProcessFunction):
-    """A landing notice (or a list of Kafka JSON rows) in: its rows read and checked
+    """A landing notice (or a micro-batch of Kafka JSON rows) in: its rows read and checked
     (dead letters aside), the events already seen dropped, the new ones passed on.
 
     Key: one for the whole stream, so every event id meets the ids seen before it. Only
@@ -69,10 +69,10 @@ class _NewEvents(KeyedProcessFunction):
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         job = self._settings.job
-        if isinstance(value, str):
+        if isinstance(value, str):  # a landing notice
             batch = batches.read_notice(job, value, self._s3)
-        else:
-            batch = batches.from_json_rows(job, value)
+        else:  # a Kafka micro-batch: Row(messages), see pipeline.MICRO_BATCHES
+            batch = batches.from_json_rows(job, value[0].split(batches.MESSAGE_SEPARATOR))
         self._rows.inc(batch.rows.num_rows)
         for letter in batch.dead_letters:
             self._rejected.inc()
