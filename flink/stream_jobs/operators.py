@@ -207,6 +207,13 @@ class InsertNewEvents(_NewEvents):
     (see `clickhouse_sink.inserted_since`). Redis only gets the job's progress
     (`stream:status:clickhouse_sink`)."""
 
+    def __init__(self, settings_json: str) -> None:
+        super().__init__(settings_json)
+        # Runs in the `flink run` client as it builds the job graph: every attempt of this
+        # Flink job (a restart from a checkpoint, or from nothing) unpickles the same value,
+        # and each of their inserts started after it.
+        self._submitted_ms = int(time.time() * 1000)
+
     def open(self, runtime_context: RuntimeContext) -> None:
         super().open(runtime_context)
         self._redis = redis_io.connect(self._settings.redis_url)
@@ -230,11 +237,14 @@ class InsertNewEvents(_NewEvents):
 
     def _seen_what_was_inserted(self) -> None:
         """The ids the server received since the last insert this attempt's state knows
-        of join the seen ids. No such insert (a new job, or a checkpoint taken before its
-        first batch): nothing to ask."""
+        of join the seen ids. No such insert (a new job, a restart with no checkpoint or
+        from one taken before the first batch): those since the job was submitted, a time
+        kept in state from now on, so the next checkpoints carry it before the first
+        insert does."""
         since = self._inserting_since.value()
         if since is None:
-            return
+            since = self._submitted_ms
+            self._inserting_since.update(since)
         received = clickhouse_sink.inserted_since(self._settings, since)
         if received.num_rows == 0:
             return
