@@ -2,6 +2,7 @@
 local ClickHouse server (chdb-core, for `clickhouse_sink`).
 
     .venv/bin/python bench/stream.py [--events 1000000] [--file-events 10000] [--seconds 60]
+        [--phases throughput,latency] [--sources raw_log,kafka]
 
 1. Throughput, one job at a time: `--events` behaviors already staged in files of
    `--file-events`; the job starts with empty state and reads the backlog. Rate = events /
@@ -13,8 +14,10 @@ local ClickHouse server (chdb-core, for `clickhouse_sink`).
    `monitor_interval_ms`) and then as messages the collector's Kafka sink produces to a
    local Apache Kafka broker; latency = first time Redis shows the batch's newest event
    minus the time it landed (notice written / every message acknowledged), per job,
-   p50/p99. The job states and TaskManager count at the end are recorded too: a phase
-   without samples says why.
+   p50/p90/p99. The job states, the TaskManager count and the load average (before and
+   after) are recorded too: a phase without samples says why, and a shared machine's load
+   is beside every number. `--sources` picks the sources (the raw log is the anchor of
+   Kafka's: same jobs, same minute).
 Results: bench/results/stream.json. Anchors: Nexmark q5 (hot items) in Flink SQL, run in
 the same bench (`nexmark_hot_items.py`, after the throughput phase), and its published
 ≈ 22 K events/s per core; each job's events per CPU second is reported as a ratio to the
@@ -212,7 +215,10 @@ def main() -> None:
     parser.add_argument("--file-events", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--anchor-events", type=int, default=2_000_000)
+    parser.add_argument("--phases", default="throughput,latency", help="comma-separated")
+    parser.add_argument("--sources", default="raw_log,kafka", help="latency: comma-separated")
     args = parser.parse_args()
+    phases, wanted_sources = set(args.phases.split(",")), args.sources.split(",")
     RESULTS.mkdir(exist_ok=True)
     results: dict[str, object] = {"events": args.events, "file_events": args.file_events}
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as temp:
@@ -236,43 +242,47 @@ def main() -> None:
             rest = FlinkRest(cluster.rest_url)
             client = redis.Redis.from_url(redis_url)
             bundle = build_bundle(root / "bundle")
-            rates = {}
-            for job in STREAM_JOBS:
-                client.flushall()
-                submitted = time.monotonic()
-                job_id = submit(
-                    cluster.rest_url,
-                    job.name,
-                    _settings(job.name, redis_url, raw_log, root, sink),
-                    bundle,
-                    work_dir=root / "submit",
-                )
-                rate, per_cpu = _throughput(
-                    cluster,
-                    job.name,
-                    job_id,
-                    table.num_rows,
-                    newest_ms[job.name],
-                    client,
-                    submitted,
-                )
-                rest.cancel(job_id)
-                rates[job.name] = {"per_second": round(rate), "per_cpu_second": round(per_cpu)}
-                print(
-                    f"{job.name}: {rate:,.0f} events/s, {per_cpu:,.0f} per CPU second "
-                    f"({table.num_rows:,} events backlog)",
-                    flush=True,
-                )
-            anchor = _nexmark_anchor(args.anchor_events)
-            print(f"Nexmark q5 (Flink SQL): {anchor}", flush=True)
-            for rate in rates.values():
-                rate["ratio_to_q5_per_cpu"] = round(
-                    rate["per_cpu_second"] / anchor["per_cpu_second"], 2
-                )
-            results["throughput_events"] = rates
-            results["anchor_nexmark_q5"] = anchor
-            while any(j.active for j in rest.jobs()):
-                time.sleep(0.5)
+            if "throughput" in phases:
+                rates = {}
+                for job in STREAM_JOBS:
+                    client.flushall()
+                    submitted = time.monotonic()
+                    job_id = submit(
+                        cluster.rest_url,
+                        job.name,
+                        _settings(job.name, redis_url, raw_log, root, sink),
+                        bundle,
+                        work_dir=root / "submit",
+                    )
+                    rate, per_cpu = _throughput(
+                        cluster,
+                        job.name,
+                        job_id,
+                        table.num_rows,
+                        newest_ms[job.name],
+                        client,
+                        submitted,
+                    )
+                    rest.cancel(job_id)
+                    rates[job.name] = {"per_second": round(rate), "per_cpu_second": round(per_cpu)}
+                    print(
+                        f"{job.name}: {rate:,.0f} events/s, {per_cpu:,.0f} per CPU second "
+                        f"({table.num_rows:,} events backlog)",
+                        flush=True,
+                    )
+                anchor = _nexmark_anchor(args.anchor_events)
+                print(f"Nexmark q5 (Flink SQL): {anchor}", flush=True)
+                for rate in rates.values():
+                    rate["ratio_to_q5_per_cpu"] = round(
+                        rate["per_cpu_second"] / anchor["per_cpu_second"], 2
+                    )
+                results["throughput_events"] = rates
+                results["anchor_nexmark_q5"] = anchor
+                while any(j.active for j in rest.jobs()):
+                    time.sleep(0.5)
+            if "latency" not in phases:
+                (RESULTS / "stream.json").write_text(json.dumps(results, indent=2))
+                return
             # latency: all jobs together, from a raw log folder of their own, then Kafka
             live_log = RawEventLog(root=str(root / "live"))
             live_log.write(
@@ -295,7 +305,8 @@ def main() -> None:
                     ),
                 }
                 results["latency_seconds"] = {}
-                for name, (source, land) in sources.items():
+                for name in wanted_sources:
+                    source, land = sources[name]
                     client.flushall()
                     ids = [
                         submit(
@@ -308,10 +319,12 @@ def main() -> None:
                         for job in STREAM_JOBS
                     ]
                     time.sleep(15)  # all tasks running, the first batch read
+                    load_before = os.getloadavg()
                     samples = _latency(land, client, args.seconds)
                     results["latency_seconds"][name] = {
                         "jobs": {j.name: j.state for j in rest.jobs() if j.job_id in ids},
                         "taskmanagers": rest.overview()["taskmanagers"],
+                        "load_average_1m": [load_before[0], os.getloadavg()[0]],
                         **{job: _percentiles(values) for job, values in samples.items()},
                     }
                     print(name, json.dumps(results["latency_seconds"][name], indent=1), flush=True)

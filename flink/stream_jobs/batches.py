@@ -141,6 +141,11 @@ _JSON_PARSE = pa_json.ParseOptions(
 )
 
 
+# How the JVM joins a Kafka micro-batch's messages into one string (pipeline.MICRO_BATCHES):
+# ASCII RS, never in valid JSON (control characters in strings are escaped).
+MESSAGE_SEPARATOR = "\x1e"
+
+
 def from_json_rows(job: str, messages: list[str]) -> Batch:
     """A micro-batch of Kafka messages (one JSON behavior each, times in epoch ms), parsed
     in one Arrow call; message by message only when some message is not a JSON object,

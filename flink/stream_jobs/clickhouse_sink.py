@@ -21,8 +21,10 @@ the same order, which changes what a file's insert holds after the dedup just as
 So the job's state also keeps when its last insert started (`inserting_since_ms`), and a
 restored job first asks the server which events it has received since then
 (`inserted_since`), less a clock-skew margin: every insert of the crashed attempt after
-the restored checkpoint started later, so its rows are all there. Those ids join the seen
-ids before the first replayed batch, and the replay inserts only what is missing. Inserts
+the restored checkpoint started later, so its rows are all there. A state without an
+insert (a checkpoint taken before the first batch, or none) asks since the Flink job was
+submitted, which every attempt of that job shares. Those ids join the seen ids before the
+first replayed batch, and the replay inserts only what is missing. Inserts
 carry a `query_id` under this job's prefix, and the question waits until none of them is
 still running on the server (one sent by the crashed attempt just before it died).
 

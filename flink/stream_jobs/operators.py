@@ -44,7 +44,7 @@ def _ttl(milliseconds: int) -> StateTtlConfig:
 
 
 class _NewEvents(KeyedProcessFunction):
-    """A landing notice (or a list of Kafka JSON rows) in: its rows read and checked
+    """A landing notice (or a micro-batch of Kafka JSON rows) in: its rows read and checked
     (dead letters aside), the events already seen dropped, the new ones passed on.
 
     Key: one for the whole stream, so every event id meets the ids seen before it. Only
@@ -69,10 +69,10 @@ class _NewEvents(KeyedProcessFunction):
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         job = self._settings.job
-        if isinstance(value, str):
+        if isinstance(value, str):  # a landing notice
             batch = batches.read_notice(job, value, self._s3)
-        else:
-            batch = batches.from_json_rows(job, value)
+        else:  # a Kafka micro-batch: Row(messages), see pipeline.MICRO_BATCHES
+            batch = batches.from_json_rows(job, value[0].split(batches.MESSAGE_SEPARATOR))
         self._rows.inc(batch.rows.num_rows)
         for letter in batch.dead_letters:
             self._rejected.inc()
@@ -207,6 +207,13 @@ class InsertNewEvents(_NewEvents):
     (see `clickhouse_sink.inserted_since`). Redis only gets the job's progress
     (`stream:status:clickhouse_sink`)."""
 
+    def __init__(self, settings_json: str) -> None:
+        super().__init__(settings_json)
+        # Runs in the `flink run` client as it builds the job graph: every attempt of this
+        # Flink job (a restart from a checkpoint, or from nothing) unpickles the same value,
+        # and each of their inserts started after it.
+        self._submitted_ms = int(time.time() * 1000)
+
     def open(self, runtime_context: RuntimeContext) -> None:
         super().open(runtime_context)
         self._redis = redis_io.connect(self._settings.redis_url)
@@ -230,11 +237,14 @@ class InsertNewEvents(_NewEvents):
 
     def _seen_what_was_inserted(self) -> None:
         """The ids the server received since the last insert this attempt's state knows
-        of join the seen ids. No such insert (a new job, or a checkpoint taken before its
-        first batch): nothing to ask."""
+        of join the seen ids. No such insert (a new job, a restart with no checkpoint or
+        from one taken before the first batch): those since the job was submitted, a time
+        kept in state from now on, so the next checkpoints carry it before the first
+        insert does."""
         since = self._inserting_since.value()
         if since is None:
-            return
+            since = self._submitted_ms
+            self._inserting_since.update(since)
         received = clickhouse_sink.inserted_since(self._settings, since)
         if received.num_rows == 0:
             return

@@ -5,10 +5,11 @@ Sources are pluggable by settings: `staging` follows the raw log's landing notic
 continuously monitoring FileSource (the only connector the apache-flink wheel ships);
 `kafka` reads the raw topic with the Kafka connector on the cluster's classpath (the local
 cluster's comes from `make flink-env`), cutting the stream into one-second micro-batches
-before Python sees it. Either way the per-record work happens in Arrow/polars, once per batch.
+in the JVM before Python sees it. Either way the per-record work happens in Arrow/polars,
+once per batch, and a batch passes the same Python operators from either source.
 """
 
-from pyflink.common import Configuration, Duration, Time, Types, WatermarkStrategy
+from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.serialization import Encoder, SimpleStringSchema
 from pyflink.datastream import (
     CheckpointingMode,
@@ -25,18 +26,10 @@ from pyflink.datastream.connectors.file_system import (
 from pyflink.datastream.externalized_checkpoint_retention import (
     ExternalizedCheckpointRetention,
 )
-from pyflink.datastream.functions import ProcessAllWindowFunction
-from pyflink.datastream.window import TumblingProcessingTimeWindows
 
+from stream_jobs import batches
 from stream_jobs.operators import DEAD_LETTERS, NEW_EVENTS, WRITERS
 from stream_jobs.settings import JobSettings, parse_arguments
-
-
-class _CollectMessages(ProcessAllWindowFunction):
-    def process(self, context, elements):
-        messages = list(elements)
-        if messages:
-            yield messages
 
 
 def _file_uri(path: str) -> str:
@@ -54,22 +47,48 @@ def source(env: StreamExecutionEnvironment, settings: JobSettings) -> DataStream
         )
         return env.from_source(notices, WatermarkStrategy.no_watermarks(), "landed files")
     if settings.source == "kafka":
-        from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
-
-        kafka = (
-            KafkaSource.builder()
-            .set_bootstrap_servers(settings.kafka_bootstrap_servers)
-            .set_topics(settings.kafka_topic)
-            .set_group_id(settings.kafka_group_id or f"flink-{settings.job}")
-            .set_starting_offsets(KafkaOffsetsInitializer.earliest())
-            .set_value_only_deserializer(SimpleStringSchema())
-            .build()
-        )
-        messages = env.from_source(kafka, WatermarkStrategy.no_watermarks(), "raw topic")
-        return messages.window_all(TumblingProcessingTimeWindows.of(Time.seconds(1))).process(
-            _CollectMessages(), output_type=Types.PICKLED_BYTE_ARRAY()
-        )
+        return _kafka_micro_batches(env, settings)
     raise ValueError(f"unknown source {settings.source!r}: use 'staging' or 'kafka'")
+
+
+# One-second processing-time windows of the topic's messages, cut and collected by Flink
+# SQL in the JVM: a Python window function would take every message through a Python
+# worker (and its window state through the state channel) and hold each batch for one more
+# bundle. Windows without messages emit nothing. A batch is one string, the messages
+# joined by batches.MESSAGE_SEPARATOR: PyFlink cannot type an ARRAY column for its
+# operators.
+MICRO_BATCHES = f"""
+SELECT ARRAY_JOIN(ARRAY_AGG(message), CHR({ord(batches.MESSAGE_SEPARATOR)})) AS messages
+FROM TABLE(TUMBLE(TABLE raw_topic, DESCRIPTOR(arrived), INTERVAL '1' SECOND))
+WHERE message IS NOT NULL
+GROUP BY window_start, window_end
+"""
+
+
+def _kafka_micro_batches(env: StreamExecutionEnvironment, settings: JobSettings) -> DataStream:
+    """Rows of one field, `messages`: the JSON messages of one second, joined by
+    MESSAGE_SEPARATOR."""
+    from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
+    from pyflink.table import Schema, StreamTableEnvironment
+
+    kafka = (
+        KafkaSource.builder()
+        .set_bootstrap_servers(settings.kafka_bootstrap_servers)
+        .set_topics(settings.kafka_topic)
+        .set_group_id(settings.kafka_group_id or f"flink-{settings.job}")
+        .set_starting_offsets(KafkaOffsetsInitializer.earliest())
+        .set_value_only_deserializer(SimpleStringSchema())
+        .build()
+    )
+    messages = env.from_source(kafka, WatermarkStrategy.no_watermarks(), "raw topic").uid(
+        "raw-topic"
+    )
+    tables = StreamTableEnvironment.create(env)
+    topic = tables.from_data_stream(
+        messages, Schema.new_builder().column_by_expression("arrived", "PROCTIME()").build()
+    )
+    tables.create_temporary_view("raw_topic", topic.alias("message", "arrived"))
+    return tables.to_data_stream(tables.sql_query(MICRO_BATCHES))
 
 
 def dead_letter_sink(settings: JobSettings) -> FileSink:

@@ -5,9 +5,10 @@ checkpoints once a TaskManager is back, and Redis and the ClickHouse sink equal 
 independent computation over everything that landed: nothing lost, nothing doubled,
 although the log delivers 10 % of each file's events twice and every third file twice.
 
-The same crash under the ClickHouse sink reading Kafka: `user_behaviors` holds each event
-once (counted without FINAL), though the micro-batches replayed after the restore are cut
-differently from the ones inserted before the crash."""
+The same crash under the ClickHouse sink reading Kafka, right after a fresh job's first
+inserts (its one checkpoint was taken before any message): `user_behaviors` holds each
+event once (counted without FINAL), though the micro-batches replayed after the restore
+are cut differently from the ones inserted before the crash."""
 
 import asyncio
 import datetime as dt
@@ -28,6 +29,7 @@ from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.flink import FlinkResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_assets.resources.realtime_redis import RealtimeRedis
+from analytics_assets.stream import launch
 from analytics_assets.stream.jobs import STREAM_JOBS
 from analytics_assets.stream.launch import STREAM_JOB_TAG
 from analytics_collector.event_log import KafkaEventLog
@@ -248,9 +250,10 @@ def test_taskmanager_killed_and_cancel_under_the_kafka_clickhouse_sink_double_no
 ) -> None:
     """Kafka micro-batches are processing-time windows: after a restore the replayed
     messages are cut into other batches than the ones inserted before the crash, so the
-    insert tokens differ while the seen ids rolled back with the checkpoint. The kill, and
-    then a cancel, come seconds after a checkpoint, with micro-batches inserted since. Its
-    own cluster and server: only the sink runs."""
+    insert tokens differ while the seen ids rolled back with the checkpoint. The kill comes
+    right after a fresh job's first inserts, when its only checkpoint knows no insert; the
+    cancel 3 s after a later checkpoint, with micro-batches inserted since. Its own cluster
+    and server: only the sink runs."""
     started = time.monotonic()
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
     with (
@@ -273,7 +276,6 @@ def test_taskmanager_killed_and_cancel_under_the_kafka_clickhouse_sink_double_no
             asyncio.run(topic.append({behaviors.STREAM: table}))
 
         first = generate_behaviors(START, START + dt.timedelta(minutes=10), 2_000, seed=23)
-        deliver(with_copies(first, 0.1, seed=1))
         supervisor = Supervisor(DagsterInstance.ephemeral(), resources)
 
         def launch_sink() -> str:
@@ -300,11 +302,34 @@ def test_taskmanager_killed_and_cancel_under_the_kafka_clickhouse_sink_double_no
             )
             time.sleep(3)
 
+        def inserted() -> int:
+            with clickhouse.opened():
+                return int(clickhouse.query_sql("SELECT count() AS n FROM user_behaviors")["n"][0])
+
+        # The kill comes right after the first inserts of a job whose first checkpoint was
+        # taken before any message: a state that knows no insert yet. Checkpoints 15 s
+        # apart, so the first inserts come before the second one on a busy machine too.
+        with clickhouse.opened():
+            clickhouse.migrate()
+            # Without FINAL, a background merge would collapse a doubled row before it is
+            # counted (ReplacingMergeTree on event_id): no merges in this test.
+            clickhouse.execute_sql("SYSTEM STOP MERGES user_behaviors")
+        settings = launch.job_settings
+
+        def slow_checkpoints(*args: object) -> dict[str, object]:
+            return {**settings(*args), "checkpoint_interval_ms": 15_000}
+
+        monkeypatch.setattr(launch, "job_settings", slow_checkpoints)
         job_id = launch_sink()
+        wait_until(
+            lambda: int(rest.checkpoints(job_id)["counts"]["completed"]) >= 1,
+            120,
+            "a first checkpoint before any message",
+        )
+        deliver(with_copies(first, 0.1, seed=1))
         landing = Landing(deliver)
         landing.start()
-        seconds_after_a_checkpoint(job_id)
-        seconds_after_a_checkpoint(job_id)
+        wait_until(lambda: inserted() > 0, 60, "a first insert")
         killed = kill_taskmanagers(flink)
         wait_until(lambda: rest.overview()["taskmanagers"] == 0, 60, "TaskManager loss noticed")
         time.sleep(2)  # messages keep arriving while no TaskManager runs
@@ -315,7 +340,8 @@ def test_taskmanager_killed_and_cancel_under_the_kafka_clickhouse_sink_double_no
             "the sink RUNNING again",
         )
         wait_restored(rest, {"clickhouse_sink": job_id})
-        # Then cancelled the same way, and relaunched from its newest checkpoint.
+        restored_from = rest.checkpoints(job_id)["latest"]["restored"]["id"]
+        # Then cancelled 3 s after a checkpoint, and relaunched from its newest checkpoint.
         seconds_after_a_checkpoint(job_id)
         rest.cancel(job_id)
         wait_until(
@@ -348,9 +374,10 @@ def test_taskmanager_killed_and_cancel_under_the_kafka_clickhouse_sink_double_no
             report.Outcome(
                 scenario="Flink TaskManager kill -9, cancel (ClickHouse sink on Kafka)",
                 faults=(
-                    f"kill -9 {killed.taskmanagers} TaskManager, then a cancel and relaunch, "
-                    f"each 3 s after a checkpoint; {len(files)} batches produced at 2/s "
-                    "throughout, every event again after"
+                    f"kill -9 {killed.taskmanagers} TaskManager right after the first "
+                    f"inserts (restored from checkpoint {restored_from}, taken before any "
+                    "message), then a cancel 3 s after a checkpoint and a relaunch; "
+                    f"{len(files)} batches produced at 2/s throughout, every event again after"
                 ),
                 sent=distinct.height,
                 acknowledged=distinct.height,  # acknowledged by Kafka (acks=all)
@@ -363,6 +390,7 @@ def test_taskmanager_killed_and_cancel_under_the_kafka_clickhouse_sink_double_no
             )
         )
     assert killed.taskmanagers == 1
+    assert restored_from == 1, f"restored from checkpoint {restored_from}: killed too late"
     assert sunk == expected, f"{len(sunk - expected)} ids never sent"
     assert outcome.lost == 0 and outcome.duplicates == 0, outcome
     assert sink_problem is None, sink_problem
