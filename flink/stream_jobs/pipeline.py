@@ -57,12 +57,15 @@ def source(env: StreamExecutionEnvironment, settings: JobSettings) -> DataStream
 # bundle. Windows without messages emit nothing. A batch is one string, the messages
 # joined by batches.MESSAGE_SEPARATOR: PyFlink cannot type an ARRAY column for its
 # operators.
-MICRO_BATCHES = f"""
-SELECT ARRAY_JOIN(ARRAY_AGG(message), CHR({ord(batches.MESSAGE_SEPARATOR)})) AS messages
+# The SQL is a constant (no value is formatted into it): CHR(30) is MESSAGE_SEPARATOR.
+MICRO_BATCHES = """
+SELECT ARRAY_JOIN(ARRAY_AGG(message), CHR(30)) AS messages
 FROM TABLE(TUMBLE(TABLE raw_topic, DESCRIPTOR(arrived), INTERVAL '1' SECOND))
 WHERE message IS NOT NULL
 GROUP BY window_start, window_end
 """
+if ord(batches.MESSAGE_SEPARATOR) != 30:
+    raise ImportError("MICRO_BATCHES joins messages with CHR(30): keep MESSAGE_SEPARATOR in step")
 
 
 def _kafka_micro_batches(env: StreamExecutionEnvironment, settings: JobSettings) -> DataStream:
