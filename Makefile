@@ -59,7 +59,7 @@ stack-down: ## Stop every service of the local stack (data stays in .stack/).
 stack-status:
 	@$(VENV)/bin/python -m stack status
 
-demo: setup ## Embedded platform: 48 h of history loaded, live demo traffic, Dagster UI on :3000.
+demo: setup ## Embedded platform: 24 h of history (DEMO_HISTORY_HOURS) loaded, live demo traffic, Dagster UI on :3000.
 	@bash scripts/demo.sh
 
 lint: setup
@@ -72,7 +72,7 @@ validate: setup ## The code location loads in the embedded profile and, with dep
 	@set -a; . deploy/production.env; set +a; $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 test: setup browser postgres lint validate ## Everything CI runs.
-	@$(VENV)/bin/pytest -p no:cacheprovider
+	@$(VENV)/bin/pytest -p no:cacheprovider --durations=25
 
 reliability: setup ## Fault injection and the 10-minute soak (tests/reliability); prints the table. `make test` runs it too.
 	@$(VENV)/bin/pytest tests/reliability -p no:cacheprovider -s
