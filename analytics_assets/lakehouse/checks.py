@@ -24,6 +24,7 @@ from analytics_assets.check_history import latest_staged_before
 from analytics_assets.health.freshness import Upstream, partition_freshness_checks
 from analytics_assets.lakehouse.dimensions import read_table
 from analytics_assets.lakehouse.maintenance import table_health
+from analytics_assets.lakehouse.warehouse import HOURLY_LAKE_TABLES
 from analytics_assets.partitions import daily_partitions, hourly_partitions, hours_in
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -270,7 +271,7 @@ def _model_check(model: WarehouseModel) -> AssetChecksDefinition:
 # The time-partitioned parents of the daily models (dim_user_mapping is not partitioned:
 # it says nothing about whether a day had data).
 PARTITIONED_PARENTS = {
-    ODS_EVENTS_CORE.name: Upstream(ODS_EVENTS_CORE.name, hourly_partitions),
+    **{name: Upstream(name, hourly_partitions) for name in HOURLY_LAKE_TABLES},
     DIM_ORDERS.name: Upstream(DIM_ORDERS.name, daily_partitions),
     **{name: Upstream(name, daily_partitions) for name in MODELS},
 }

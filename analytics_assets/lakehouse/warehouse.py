@@ -27,7 +27,10 @@ from analytics_lib.lake_tables import ODS_EVENTS_CORE, ODS_EVENTS_DEBUG
 from analytics_lib.metadata import markdown_table
 from analytics_lib.warehouse_models import MODELS, WarehouseModel
 
-HOURLY_LAKE_TABLES = {ODS_EVENTS_CORE.name, ODS_EVENTS_DEBUG.name}
+# The lake tables partitioned by hour; every other parent of a model is daily or unpartitioned.
+# The models depend on them through `on_hours_of_the_day`, and their freshness checks read
+# them as hourly upstreams (lakehouse/checks.py).
+HOURLY_LAKE_TABLES = frozenset({ODS_EVENTS_CORE.name, ODS_EVENTS_DEBUG.name})
 
 _DESCRIPTIONS = {
     "dwd_user_full_track": (
