@@ -91,9 +91,18 @@ def _require_uuid_event_ids(table: pa.Table) -> None:
         raise NonConformingBatch(f"{invalid} event_id value(s) are not UUIDs, e.g. {example!r}")
 
 
+# Dotted-quad IPv4 as `ipaddress` accepts it (no leading zeros), checked by the regex
+# kernel in one call: parsing each distinct address in Python took ~60 % of an hour's
+# read + validate (about 22 K distinct addresses in a 206 K-event demo hour).
+_IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
+
+
 def _require_ip_addresses(table: pa.Table) -> None:
-    """ClickHouse stores `ip` as IPv6: one unparsable address would fail a whole hour."""
-    for value in pc.unique(table["ip"]).to_pylist():
+    """ClickHouse stores `ip` as IPv6: one unparsable address would fail a whole hour.
+    Plain IPv4 passes the regex; anything else (IPv6, or an error) is parsed in Python."""
+    distinct = pc.unique(table["ip"])
+    others = distinct.filter(pc.invert(pc.match_substring_regex(distinct, _IPV4_PATTERN)))
+    for value in others.to_pylist():
         if value is None:
             continue
         try:
