@@ -88,7 +88,6 @@ def test_ttl_is_read_from_each_table_and_only_partition_aligned_ttls_are_planned
         "item_stats_daily": ("Year", 3),
         "experiment_metrics": ("Year", 3),
         "user_funnel_hourly": ("Month", 13),
-        "metrics_by_scope": ("Month", 13),
     }
     assert set(expected) == set(MAINTAINED_TABLES)
     for table, (unit, count) in expected.items():
