@@ -34,6 +34,14 @@ _SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,100}$")
 
 Params = Mapping[str, Any]
 
+# Every Arrow insert: synchronous (a batch load is one big insert; the async buffer is for
+# many small ones and only delays it), and without the ReplacingMergeTree collapse at
+# insert time: every caller inserts `behaviors.for_clickhouse` rows, already unique by
+# event_id, which is part of each sorting key, so the collapse finds nothing to remove and
+# only sorts. Measured on one server, 206 K rows per insert, 5 alternated inserts at load 8:
+# 380 → 170 ms of server CPU per insert (system.query_log), 816 → 583 ms wall.
+INSERT_SETTINGS = {"async_insert": 0, "optimize_on_insert": 0}
+
 
 @dataclass(frozen=True)
 class ClickHouseEndpoint:
@@ -168,7 +176,7 @@ class ClickHouseClient(BaseModel):
 
     def _insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
         self._require_open().insert_arrow(
-            table, data, settings={"insert_deduplication_token": dedup_token}
+            table, data, settings={**INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
         )
 
     # -- intent-level API --------------------------------------------------------------
@@ -246,7 +254,8 @@ class ClickHouseClient(BaseModel):
         self._run(sql, params or {}, origin)
 
     def insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> int:
-        """Insert an Arrow table; a retried insert with the same token is ignored by the engine."""
+        """Insert an Arrow table whose rows repeat no sorting key (see `INSERT_SETTINGS`); a
+        retried insert with the same token is ignored by the engine."""
         _checked(_SAFE_IDENTIFIER, table, "table name")
         _checked(_SAFE_TOKEN, dedup_token, "dedup token")
         for column in data.column_names:

@@ -10,7 +10,8 @@ Against `CLICKHOUSE_URL` when set, otherwise a fresh local ClickHouse server (ch
    dedup + delete hour + insert) and reports rows/s. The floor, in the same run: each
    hour's very Arrow batch inserted again into a copy of the table by a bare
    clickhouse-connect client (no resource, no dedup token), and the whole table copied
-   inside the server (`INSERT … SELECT`, no HTTP, no Arrow).
+   inside the server (`INSERT … SELECT`, no HTTP, no Arrow), both with the load's
+   `INSERT_SETTINGS`.
 3. Rebuilds the rollups, then times the dashboard queries (p50/p95 over repeated runs).
 4. With `--scale-to`, grows user_behaviors inside ClickHouse to that many rows (copies of
    the loaded days shifted back in time with fresh event ids), rebuilds rollups, re-times.
@@ -35,7 +36,7 @@ from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, re
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_demo.traffic import generate_behaviors
-from analytics_lib.clickhouse import ClickHouseEndpoint
+from analytics_lib.clickhouse import INSERT_SETTINGS, ClickHouseEndpoint
 from analytics_lib.raw_log import behaviors
 from stack.clickhouse import clickhouse_server
 
@@ -149,7 +150,9 @@ def load(
         if floor is not None:
             _, seconds = timed(
                 "  floor: the same batch, bare clickhouse-connect insert_arrow",
-                lambda batch=batch: floor.insert_arrow("floor_behaviors", batch.events),
+                lambda batch=batch: floor.insert_arrow(
+                    "floor_behaviors", batch.events, settings=INSERT_SETTINGS
+                ),
             )
             floor_seconds += seconds
         rows += batch.events.num_rows
@@ -228,8 +231,9 @@ def main() -> None:
         clickhouse.execute_sql("TRUNCATE TABLE floor_behaviors")
         _, seconds = timed(
             "floor: INSERT INTO floor_behaviors SELECT * FROM user_behaviors (inside the server)",
-            lambda: clickhouse.execute_sql(
-                "INSERT INTO floor_behaviors SELECT * FROM user_behaviors"
+            lambda: floor.command(
+                "INSERT INTO floor_behaviors SELECT * FROM user_behaviors",
+                settings=INSERT_SETTINGS,
             ),
         )
         result["floor_rows_per_s_insert_select"] = round(rows / seconds)

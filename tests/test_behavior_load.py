@@ -53,6 +53,32 @@ def test_schema_applies_twice_cleanly(clickhouse: ClickHouseResource) -> None:
     assert clickhouse.schema_version() == max(m.version for m in migrations("clickhouse"))
 
 
+def test_metrics_by_scope_by_month_keeps_its_rows_when_run_again(
+    clickhouse: ClickHouseResource,
+) -> None:
+    """V010 swaps metrics_by_scope for a month-partitioned copy of itself; run again (a crash
+    before it was recorded, two steps migrating at once) it copies the rows, never doubles."""
+    clickhouse.execute_sql(
+        "INSERT INTO metrics_by_scope SELECT 'acme', '', 'hour', "
+        "toDateTime('2026-01-30 00:00:00', 'UTC') + number * 3600, number, 1, 0, 1 "
+        "FROM numbers(96)"
+    )
+    (v010,) = [m for m in migrations("clickhouse") if m.version == 10]
+    for statement in v010.statements:
+        clickhouse.execute_sql(statement)
+    stored = clickhouse.query_sql(
+        "SELECT count() AS n, sum(impressions) AS s, uniqExact(_partition_id) AS months "
+        "FROM metrics_by_scope"
+    )
+    assert stored.row(0) == (96, sum(range(96)), 2)
+    key = clickhouse.query_sql(
+        "SELECT partition_key FROM system.tables "
+        "WHERE database = currentDatabase() AND name IN ('metrics_by_scope', "
+        "'metrics_by_scope__rebuild')"
+    )
+    assert set(key["partition_key"]) == {"toStartOfMonth(bucket)"}
+
+
 def test_reloading_a_partition_does_not_double_count(
     clickhouse: ClickHouseResource, raw_event_log: RawEventLog
 ) -> None:

@@ -88,7 +88,10 @@ def test_ttl_is_read_from_each_table_and_only_partition_aligned_ttls_are_planned
         "item_stats_daily": ("Year", 3),
         "experiment_metrics": ("Year", 3),
         "user_funnel_hourly": ("Month", 13),
-        "metrics_by_scope": ("Month", 13),
+        "metrics_by_scope": ("Month", 14),
+        "user_activity_monthly": ("Month", 14),
+        "experiment_users_monthly": ("Month", 14),
+        "item_stats_by_scope": ("Month", 37),
     }
     assert set(expected) == set(MAINTAINED_TABLES)
     for table, (unit, count) in expected.items():
@@ -108,6 +111,13 @@ def test_ttl_is_read_from_each_table_and_only_partition_aligned_ttls_are_planned
     assert ttl.oldest_kept_day(today) == today - dt.timedelta(days=89)
     assert ttl.expires_on(ttl.oldest_kept_day(today)) > today
     assert ttl.expires_on(ttl.oldest_kept_day(today) - dt.timedelta(days=1)) <= today
+    assert ttl.oldest_kept_partition(today, "day") == ttl.oldest_kept_day(today)
+    # a month partition is named by its first day and expires as a whole: 2025-01 went on
+    # 2026-03-01, 2025-02 goes on 2026-04-01
+    monthly = DayTTL("Month", 14)
+    assert monthly.oldest_kept_partition(dt.date(2026, 3, 15), "month") == dt.date(2025, 2, 1)
+    assert monthly.oldest_kept_partition(dt.date(2026, 3, 31), "month") == dt.date(2025, 2, 1)
+    assert monthly.oldest_kept_partition(dt.date(2026, 4, 1), "month") == dt.date(2025, 3, 1)
 
 
 # -- ClickHouse: the job ------------------------------------------------------------------
@@ -196,7 +206,7 @@ def test_clickhouse_job_merges_crowded_closed_partitions_and_applies_the_ttl(
     assert report["active_parts"] == sum(after.values())
     assert report["rows"] == sum(len(ids) for ids in expected.values())
     assert report["ttl"] == "date + toIntervalDay(90)" and report["ttl_only_drop_parts"]
-    assert report["oldest_kept_day"] == str(today - dt.timedelta(days=89))
+    assert report["oldest_kept_partition"] == str(today - dt.timedelta(days=89))
     [optimized] = report["partitions_optimized"]
     assert (optimized["partition"], optimized["parts_before"]) == (str(crowded), 15)
     expired = {e["partition"]: e for e in report["partitions_expired"]}
@@ -226,6 +236,51 @@ def test_clickhouse_job_merges_crowded_closed_partitions_and_applies_the_ttl(
     assert with_today.success
     assert _parts_per_day(clickhouse)[str(today)] == 1
     assert _event_ids_per_day(clickhouse) == expected
+
+
+def _month_start(day: dt.date, months_back: int) -> dt.date:
+    months = day.year * 12 + day.month - 1 - months_back
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def test_clickhouse_job_plans_month_partitions(clickhouse: ClickHouseResource) -> None:
+    """The monthly rollups: a month past `month + INTERVAL 14 MONTH` is dropped, a crowded
+    closed month is merged, the open month (rewritten by each day's rebuild) is left."""
+    table = "user_activity_monthly"
+    this_month = _month_start(utc_today(), 0)
+    expired, closed = _month_start(this_month, 15), _month_start(this_month, 1)
+    clickhouse.execute_sql(
+        "ALTER TABLE user_activity_monthly "
+        "MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1"
+    )
+    for month, parts in ((expired, 2), (closed, 12), (this_month, 12)):
+        for part in range(parts):
+            clickhouse.execute_sql(
+                "INSERT INTO user_activity_monthly (tenant_id, scenario_id, month, user_id, "
+                "active_days) SELECT 'acme', '', {month:Date}, "
+                "concat('u', toString({part:UInt32}), '-', toString(number)), 1 "
+                "FROM numbers(10)",
+                {"month": month, "part": part},
+            )
+    op = f"maintain_{table}_parts"
+    result = clickhouse_maintenance.execute_in_process(
+        resources={"clickhouse": clickhouse}, op_selection=[op]
+    )
+    assert result.success
+    parts = clickhouse.query("maintenance/partition_parts", {"table": table})
+    assert dict(parts.select("partition", "parts").iter_rows()) == {
+        str(closed): 1,
+        str(this_month): 12,
+    }
+    assert dict(parts.select("partition", "rows").iter_rows()) == {
+        str(closed): 120,
+        str(this_month): 120,
+    }
+    report = observations(result)[table]
+    assert report["partition_unit"] == "month"
+    assert report["oldest_kept_partition"] == str(_month_start(this_month, 13))
+    assert [e["partition"] for e in report["partitions_expired"]] == [str(expired)]
+    assert [o["partition"] for o in report["partitions_optimized"]] == [str(closed)]
 
 
 # -- Staging retention -------------------------------------------------------------------------

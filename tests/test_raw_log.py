@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import ipaddress
 import time
 import uuid
 from pathlib import Path
@@ -126,6 +127,32 @@ def test_uuid_check_by_byte_answers_as_the_regex(texts: list[str], offset: int) 
     column = pa.chunked_array([pa.array(valid + texts)[offset:], pa.array(texts[:1])])
     by_regex = pc.all(pc.match_substring_regex(column, behaviors._UUID_PATTERN)).as_py()
     assert behaviors._all_uuid_texts(column) is by_regex
+
+
+OCTETS = st.sampled_from(["0", "00", "01", "9", "99", "199", "249", "255", "256", "1000", "a", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(OCTETS, min_size=3, max_size=5).map(".".join))
+def test_ipv4_regex_accepts_only_what_ipaddress_accepts(text: str) -> None:
+    """The regex that lets plain IPv4 skip the Python parse never passes an address
+    `ipaddress` rejects (what it does not match is parsed in Python)."""
+    matched = pc.match_substring_regex(pa.array([text]), behaviors._IPV4_PATTERN)[0].as_py()
+    try:
+        ipaddress.IPv4Address(text)
+        parsed = True
+    except ValueError:
+        parsed = False
+    assert matched == parsed
+
+
+def test_contract_rejects_an_unparsable_ip_and_accepts_ipv6() -> None:
+    good = generate_behaviors(ANCHOR, ANCHOR + dt.timedelta(minutes=5), 50, seed=4)
+    index = good.schema.get_field_index("ip")
+    ips = good["ip"].to_pylist()
+    assert behaviors.conform(good.set_column(index, "ip", pa.array(["::1", *ips[1:]])))
+    with pytest.raises(behaviors.NonConformingBatch, match=r"'01\.2\.3\.4' is not an IPv4"):
+        behaviors.conform(good.set_column(index, "ip", pa.array(["01.2.3.4", *ips[1:]])))
 
 
 def polars_hour_parts(contract: StreamContract, table: pa.Table) -> list[pa.Table]:

@@ -87,12 +87,14 @@ ROLLUP_SOURCE: dict[str, str] = {
     "item_stats_by_scope": "item_stats_daily",
 }
 # Rollups partitioned by month rewrite the whole month for a day: the *_monthly ones from
-# the stored month (read, clear the day's bit, OR the day in, replace), so two runs
+# the stored month (read, clear the day's bit, OR the day in, replace), metrics_by_scope
+# likewise (the month's other days as stored, the day recomputed, replace), so two runs
 # rebuilding days of one month at once would lose a day; item_stats_by_scope re-sums its
 # month from item_stats_daily, so a run that read before another's day landed could
 # replace the month after it. Their steps run one at a time (pools are at 1,
 # dagster_home/dagster.yaml).
 ROLLUP_POOL: dict[str, str] = {
+    "metrics_by_scope": "clickhouse_month_rewrite",
     "user_activity_monthly": "clickhouse_month_rewrite",
     "experiment_users_monthly": "clickhouse_month_rewrite",
     "item_stats_by_scope": "clickhouse_month_rewrite",

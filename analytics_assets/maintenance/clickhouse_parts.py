@@ -44,18 +44,20 @@ from analytics_lib.metadata import markdown_table
 if TYPE_CHECKING:
     import polars as pl
 
-# The allow-list: the day-partitioned tables of sql/clickhouse/migrations, each the asset of
-# the same name. Every statement of this job names one of these and nothing else.
-MAINTAINED_TABLES = (
-    "user_behaviors",
-    "metrics_hourly",
-    "item_stats_daily",
-    "experiment_metrics",
-    "user_funnel_hourly",
-    "metrics_by_scope",
-)
-# Not yet here: the rollups partitioned by month (user_activity_monthly,
-# experiment_users_monthly, item_stats_by_scope): this job plans day partitions.
+# The allow-list: the tables of sql/clickhouse/migrations, each the asset of the same name,
+# with what one partition holds (a UTC day, or a month named by its first day). Every
+# statement of this job names one of these and nothing else.
+MAINTAINED_TABLES: dict[str, str] = {
+    "user_behaviors": "day",
+    "metrics_hourly": "day",
+    "item_stats_daily": "day",
+    "experiment_metrics": "day",
+    "user_funnel_hourly": "day",
+    "metrics_by_scope": "month",
+    "user_activity_monthly": "month",
+    "experiment_users_monthly": "month",
+    "item_stats_by_scope": "month",
+}
 
 # Repeat OPTIMIZE on a partition while it keeps shrinking and is still above the threshold:
 # ClickHouse may merge only a range of the parts per call.
@@ -73,13 +75,15 @@ _MONTHS = {"Month": 1, "Quarter": 3, "Year": 12}
 
 class PartsMaintenanceConfig(Config):
     parts_threshold: int = 10
+    # also merge the open partition: today's, or this month's for the monthly rollups
     include_today: bool = False
 
 
 @dataclass(frozen=True)
 class DayTTL:
-    """A delete TTL of the form `<partition key> + INTERVAL n UNIT`: every row of day
-    partition D expires together, on D + n UNIT."""
+    """A delete TTL of the form `<partition key> + INTERVAL n UNIT`: every row of the
+    partition whose key is the date D (a day, or a month's first day) expires together,
+    on D + n UNIT."""
 
     unit: str
     count: int
@@ -100,6 +104,14 @@ class DayTTL:
         while self.expires_on(day - dt.timedelta(days=1)) > today:
             day -= dt.timedelta(days=1)
         return day
+
+    def oldest_kept_partition(self, today: dt.date, unit: str) -> dt.date:
+        """The key of the oldest partition whose rows have not expired yet: the oldest kept
+        day, or for month partitions the first month starting on or after it."""
+        day = self.oldest_kept_day(today)
+        if unit == "day" or day.day == 1:
+            return day
+        return (day.replace(day=1) + dt.timedelta(days=31)).replace(day=1)
 
 
 @dataclass(frozen=True)
@@ -156,15 +168,21 @@ def expired_partitions(parts: "pl.DataFrame", ttl: DayTTL | None, today: dt.date
     ]
 
 
+def open_partition(today: dt.date, unit: str) -> dt.date:
+    """The key of the partition still being written: today's, or this month's."""
+    return today if unit == "day" else today.replace(day=1)
+
+
 def crowded_partitions(
-    parts: "pl.DataFrame", threshold: int, today: dt.date, include_today: bool
+    parts: "pl.DataFrame", threshold: int, open_key: dt.date, include_open: bool
 ) -> list[str]:
-    """Partitions with more active parts than the threshold; today's (still being loaded
-    every 10 minutes, merges would be undone within the hour) only when asked."""
+    """Partitions with more active parts than the threshold; the open one (today's, still
+    loaded every 10 minutes, or this month's, rewritten on each day's rebuild: merges would
+    be undone within the hour) only when asked."""
     return [
         partition
         for partition, count in parts.select("partition", "parts").iter_rows()
-        if count > threshold and (include_today or partition_day(partition) != today)
+        if count > threshold and (include_open or partition_day(partition) != open_key)
     ]
 
 
@@ -253,6 +271,7 @@ def maintain_table(
     if config.parts_threshold < 1:
         raise ValueError(f"parts_threshold must be at least 1, got {config.parts_threshold}")
     today = dt.datetime.now(dt.UTC).date()
+    unit = MAINTAINED_TABLES[table]
     definition = clickhouse.query("maintenance/table_definition", {"table": table})
     if definition.is_empty():
         raise ValueError(f"ClickHouse has no table {table}; run the migrations first")
@@ -279,7 +298,7 @@ def maintain_table(
     after_ttl = clickhouse.query("maintenance/partition_parts", {"table": table})
     optimized = []
     for partition in crowded_partitions(
-        after_ttl, config.parts_threshold, today, config.include_today
+        after_ttl, config.parts_threshold, open_partition(today, unit), config.include_today
     ):
         result = optimize_partition(clickhouse, table, partition, config.parts_threshold)
         optimized.append(result)
@@ -304,8 +323,11 @@ def maintain_table(
                 "ttl": ttl.expression or "none",
                 "ttl_only_drop_parts": ttl.drops_whole_parts,
                 "ttl_problem": ttl.problem or "none",
-                "oldest_kept_day": (
-                    ttl.day_ttl.oldest_kept_day(today).isoformat() if ttl.day_ttl else "n/a"
+                "partition_unit": unit,
+                "oldest_kept_partition": (
+                    ttl.day_ttl.oldest_kept_partition(today, unit).isoformat()
+                    if ttl.day_ttl
+                    else "n/a"
                 ),
                 "parts_threshold": config.parts_threshold,
                 "partitions_expired": MetadataValue.json([asdict(e) for e in expired]),

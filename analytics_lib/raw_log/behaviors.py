@@ -91,9 +91,18 @@ def _require_uuid_event_ids(table: pa.Table) -> None:
         raise NonConformingBatch(f"{invalid} event_id value(s) are not UUIDs, e.g. {example!r}")
 
 
+# Dotted-quad IPv4 as `ipaddress` accepts it (no leading zeros), checked by the regex
+# kernel in one call: parsing each distinct address in Python took ~60 % of an hour's
+# read + validate (about 22 K distinct addresses in a 206 K-event demo hour).
+_IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
+
+
 def _require_ip_addresses(table: pa.Table) -> None:
-    """ClickHouse stores `ip` as IPv6: one unparsable address would fail a whole hour."""
-    for value in pc.unique(table["ip"]).to_pylist():
+    """ClickHouse stores `ip` as IPv6: one unparsable address would fail a whole hour.
+    Plain IPv4 passes the regex; anything else (IPv6, or an error) is parsed in Python."""
+    distinct = pc.unique(table["ip"])
+    others = distinct.filter(pc.invert(pc.match_substring_regex(distinct, _IPV4_PATTERN)))
+    for value in others.to_pylist():
         if value is None:
             continue
         try:
@@ -125,7 +134,17 @@ def for_clickhouse(conforming: pa.Table) -> tuple[pa.Table, int]:
     """The rows `user_behaviors` stores for a conforming batch, and how many duplicates
     (same event_id: at-least-once deliveries) were dropped. The hourly load and the
     stream sink both insert through here, so the two paths store identical rows."""
-    unique = pl.from_arrow(conforming).unique(subset="event_id", keep="first", maintain_order=True)
-    assert isinstance(unique, pl.DataFrame)
-    rows = with_defaults(unique.to_arrow().cast(SCHEMA))
+    # Counting distinct ids first skips the dedup's full-table round trip through polars in
+    # the common case, no duplicate (measured on a 206 K-event hour: 30 ms vs 200 ms).
+    ids = pl.from_arrow(conforming["event_id"])
+    assert isinstance(ids, pl.Series)
+    if ids.n_unique() == conforming.num_rows:
+        unique = conforming
+    else:
+        deduplicated = pl.from_arrow(conforming).unique(
+            subset="event_id", keep="first", maintain_order=True
+        )
+        assert isinstance(deduplicated, pl.DataFrame)
+        unique = deduplicated.to_arrow()
+    rows = with_defaults(unique.cast(SCHEMA))
     return rows, conforming.num_rows - rows.num_rows
