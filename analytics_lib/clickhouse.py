@@ -25,6 +25,7 @@ import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from analytics_lib.raw_log.behaviors import INSERT_SETTINGS
 from analytics_lib.sql_files import Migration, load_sql, migrations, split_statements
 
 # The local server `make demo` starts (DEMO_CLICKHOUSE_PORT's default), as Redis' 6379.
@@ -33,14 +34,6 @@ _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,100}$")
 
 Params = Mapping[str, Any]
-
-# Every Arrow insert: synchronous (a batch load is one big insert; the async buffer is for
-# many small ones and only delays it), and without the ReplacingMergeTree collapse at
-# insert time: every caller inserts `behaviors.for_clickhouse` rows, already unique by
-# event_id, which is part of each sorting key, so the collapse finds nothing to remove and
-# only sorts. Measured on one server, 206 K rows per insert, 5 alternated inserts at load 8:
-# 380 → 170 ms of server CPU per insert (system.query_log), 816 → 583 ms wall.
-INSERT_SETTINGS = {"async_insert": 0, "optimize_on_insert": 0}
 
 
 @dataclass(frozen=True)

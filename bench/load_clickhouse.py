@@ -36,8 +36,9 @@ from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, re
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.raw_event_log import RawEventLog
 from analytics_demo.traffic import generate_behaviors
-from analytics_lib.clickhouse import INSERT_SETTINGS, ClickHouseEndpoint
+from analytics_lib.clickhouse import ClickHouseEndpoint
 from analytics_lib.raw_log import behaviors
+from analytics_lib.raw_log.behaviors import INSERT_SETTINGS
 from stack.clickhouse import clickhouse_server
 
 RESULTS = Path(__file__).parent / "results"

@@ -130,6 +130,15 @@ def with_defaults(table: pa.Table) -> pa.Table:
     return table
 
 
+# Every insert into user_behaviors: synchronous (a batch load is one big insert; the async
+# buffer is for many small ones and only delays it), and without the ReplacingMergeTree
+# collapse at insert time: the hourly load and the Flink sink both insert `for_clickhouse`
+# rows, already unique by event_id, which is part of the sorting key, so the collapse finds
+# nothing to remove and only sorts. Measured on one server, 206 K rows per insert, 5 alternated inserts at load 8:
+# 380 → 170 ms of server CPU per insert (system.query_log), 816 → 583 ms wall.
+INSERT_SETTINGS = {"async_insert": 0, "optimize_on_insert": 0}
+
+
 def for_clickhouse(conforming: pa.Table) -> tuple[pa.Table, int]:
     """The rows `user_behaviors` stores for a conforming batch, and how many duplicates
     (same event_id: at-least-once deliveries) were dropped. The hourly load and the

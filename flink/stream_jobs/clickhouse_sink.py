@@ -112,7 +112,7 @@ def insert_url(settings: JobSettings, dedup_token: str) -> str:
         settings,
         f"INSERT INTO {TABLE} ({columns}) FORMAT ArrowStream",
         insert_deduplication_token=dedup_token,
-        async_insert="0",
+        **{name: str(value) for name, value in behaviors.INSERT_SETTINGS.items()},
         query_id=f"{_query_id_prefix(settings)}{uuid.uuid4()}",
     )
 
