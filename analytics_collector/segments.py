@@ -1,8 +1,7 @@
 """The collector's local disk buffer: append-only segment files of checksummed frames.
 
 A frame is one stream's Arrow batch: `SAWL | u32 length | u32 crc32 | u16 name length |
-stream name | Arrow IPC stream`, its buffers LZ4-compressed (Arrow's IPC compression:
-readers decompress by themselves, and uncompressed frames of older segments still read). Frames are fsynced before the request that carried them
+stream name | Arrow IPC stream`. Frames are fsynced before the request that carried them
 is acknowledged, so an acknowledged event survives kill -9 and power loss. A frame torn by
 a crash fails its checksum; reading stops there (that request was never acknowledged).
 
@@ -29,12 +28,6 @@ log = logging.getLogger("collector.buffer")
 MAGIC = b"SAWL"
 HEADER = struct.Struct("<4sII")
 SUFFIX = ".seg"
-# Bytes written to the page cache are the disk buffer's largest cost per event: on the
-# bench's VM ~3.6 µs of CPU per KB (page allocation, not the copy), ~1.3 KB per event
-# uncompressed. LZ4 costs ~0.8 µs per event to write and ~0.7 to read back (the bench's
-# property maps shrink ~5x; real ones less). In the calling thread: a pool hand-off per
-# buffer costs more than the compression on 2 shared cores.
-IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
 
 
 def encode_frame(stream: str, table: pa.Table) -> list[bytes | pa.Buffer]:
@@ -42,7 +35,7 @@ def encode_frame(stream: str, table: pa.Table) -> list[bytes | pa.Buffer]:
     Arrow IPC stream): the IPC buffer, most of a frame, is checksummed and written where
     Arrow put it (joining it into one `bytes` copied a ~1 MB frame three times)."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema, options=IPC_OPTIONS) as writer:
+    with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     ipc = sink.getvalue()
     name = stream.encode()

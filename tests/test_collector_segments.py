@@ -13,13 +13,11 @@ from hypothesis import strategies as st
 from analytics_collector import segments
 
 
-def reference_frame(stream: str, table: pa.Table, compression: str | None = "lz4") -> bytes:
+def reference_frame(stream: str, table: pa.Table) -> bytes:
     """A frame as the format defines it (and as the joined-bytes encoder wrote it):
-    `SAWL | u32 length | u32 crc32 | u16 name length | name | Arrow IPC stream` with
-    LZ4-compressed buffers (`compression=None`: as collectors before it wrote frames)."""
+    `SAWL | u32 length | u32 crc32 | u16 name length | name | Arrow IPC stream`."""
     sink = pa.BufferOutputStream()
-    options = pa.ipc.IpcWriteOptions(compression=compression)
-    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+    with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     name = stream.encode()
     payload = struct.pack("<H", len(name)) + name + sink.getvalue().to_pybytes()
@@ -58,11 +56,3 @@ def test_a_torn_frame_ends_the_segment(tmp_path: Path) -> None:
     whole = reference_frame("behaviors", pa.table({"a": [1, 2]}))
     path.write_bytes(whole + whole[:-3])
     assert [s for s, _ in segments.read_frames(path)] == ["behaviors"]
-
-
-def test_frames_of_older_collectors_without_compression_still_read(tmp_path: Path) -> None:
-    path = tmp_path / "old.seg"
-    table = pa.table({"text": ["a" * 300, None], "number": [1, 2]})
-    path.write_bytes(reference_frame("sa_events", table, compression=None))
-    [(stream, read)] = segments.read_frames(path)
-    assert stream == "sa_events" and read.equals(table)
