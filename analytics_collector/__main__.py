@@ -4,7 +4,6 @@ import logging
 
 import uvicorn
 
-from analytics_collector.http_protocol import OneWriteHttpToolsProtocol
 from analytics_collector.settings import CollectorSettings, SettingsError
 
 
@@ -20,7 +19,6 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        http=OneWriteHttpToolsProtocol,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,
