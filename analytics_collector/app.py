@@ -60,6 +60,8 @@ PIXEL_GIF = (
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 MAX_DEAD_LETTER_PAYLOAD = 1024 * 1024
+# How long a group stays open for more requests under concurrent traffic (`_commit_groups`).
+GROUP_WINDOW_SECONDS = 0.002
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # A Sensors `token=` parameter at the start of the query text, of the form body, or after `&`.
 _TOKEN_PARAMETER = re.compile(rb"(?<![^&?\n])token=[^&\s]*")
@@ -197,16 +199,24 @@ class Collector:
 
     async def _commit_groups(self) -> None:
         """Prepare a group while the previous one is being written (its fsync is ~4-12 ms
-        of waiting here), with at most one write in flight: groups stay as large as the
-        serial loop made them, and the CPU work no longer waits for the disk."""
+        of waiting here), with at most one write in flight, so the CPU work does not wait
+        for the disk. Under concurrent traffic (the previous group had more than one
+        request) a group stays open `GROUP_WINDOW_SECONDS` for the requests being decoded
+        meanwhile: a group costs ~2 ms of Arrow calls whatever its size, so at 16
+        connections groups of ~7 requests paid ~6 µs per event for it; the window
+        doubles them. A lone request (quiet traffic) is never held."""
         writing: asyncio.Task[None] | None = None
+        previous_size = 1
         while self._pending or writing is not None:
             if not self._pending:
                 assert writing is not None
                 await writing  # requests that arrive meanwhile are picked up after it
                 writing = None
                 continue
+            if previous_size > 1:
+                await asyncio.sleep(GROUP_WINDOW_SECONDS)
             group, self._pending = self._pending, []
+            previous_size = len(group)
             try:
                 merged = await self.prepare_off_loop([b for b, _ in group])
             except Exception as exc:
