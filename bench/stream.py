@@ -16,7 +16,10 @@ local ClickHouse server (chdb-core, for `clickhouse_sink`).
    minus the time it landed (notice written / every message acknowledged), per job,
    p50/p90/p99. The job states, the TaskManager count and the load average (before and
    after) are recorded too: a phase without samples says why, and a shared machine's load
-   is beside every number. `--sources` picks the sources (the raw log is the anchor of
+   is beside every number. The first batch after the jobs start is timed apart (it pays
+   for the first pass through each job's path); per phase: the batches over 2 s with the
+   checkpoints triggered meanwhile, the TaskManager's GC time, and every batch and
+   checkpoint in bench/results/stream_latency_<source>.json. `--sources` picks the sources (the raw log is the anchor of
    Kafka's: same jobs, same minute).
 Results: bench/results/stream.json. Anchors: Nexmark q5 (hot items) in Flink SQL, run in
 the same bench (`nexmark_hot_items.py`, after the throughput phase), and its published
@@ -35,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -149,9 +153,16 @@ def _live_batch() -> pa.Table:
     return table.set_column(table.schema.get_field_index("action_type"), "action_type", actions)
 
 
-def _latency(land: Callable[[pa.Table], None], client, seconds: float) -> dict[str, list[float]]:
+def _latency(
+    land: Callable[[pa.Table], None], client, seconds: float
+) -> tuple[dict[str, list[float]], list[dict[str, object]]]:
+    """Latencies per job, and per batch: when it landed (epoch ms), how long landing took
+    (for Kafka, produce until every message is acknowledged) and, per job, the latency and
+    the write time the job's status recorded (`updated_ms`)."""
     samples: dict[str, list[float]] = {job.name: [] for job in STREAM_JOBS}
-    pending: list[tuple[dict[str, int], int]] = []  # (newest event ms per job, landed ms)
+    # (newest event ms per job, landed ms, seconds landing took)
+    pending: list[tuple[dict[str, int], int, float]] = []
+    details: list[dict[str, object]] = []
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
@@ -159,9 +170,12 @@ def _latency(land: Callable[[pa.Table], None], client, seconds: float) -> dict[s
         while time.monotonic() < stop:
             table = _live_batch()
             newest = _newest_per_job(table)
+            started = time.monotonic()
             land(table)
+            landing = time.monotonic() - started
             with lock:
-                pending.append((newest, int(time.time() * 1000)))
+                pending.append((newest, int(time.time() * 1000), landing))
+                details.append({"landed_ms": pending[-1][1], "landing_s": round(landing, 3)})
             time.sleep(0.5)
 
     writer = threading.Thread(target=write)
@@ -170,20 +184,95 @@ def _latency(land: Callable[[pa.Table], None], client, seconds: float) -> dict[s
     while writer.is_alive() or any(seen[j] < len(pending) for j in seen):
         now_ms = int(time.time() * 1000)
         for job in STREAM_JOBS:
-            last = int(client.hget(status_key(job.name), "last_event_ms") or 0)
+            status = client.hgetall(status_key(job.name))
+            last = int(status.get(b"last_event_ms", 0))
             with lock:
                 while (
                     seen[job.name] < len(pending) and pending[seen[job.name]][0][job.name] <= last
                 ):
-                    newest, landed_ms = pending[seen[job.name]]
+                    newest, landed_ms, _ = pending[seen[job.name]]
                     if newest[job.name]:  # a file with nothing for this job is no sample
                         samples[job.name].append((now_ms - landed_ms) / 1000)
+                        details[seen[job.name]][job.name] = {
+                            "seconds": (now_ms - landed_ms) / 1000,
+                            "written_s": (int(status.get(b"updated_ms", 0)) - landed_ms) / 1000,
+                        }
                     seen[job.name] += 1
         time.sleep(0.02)
         if time.monotonic() > stop + 60:
             break
     writer.join()
-    return samples
+    return samples, details
+
+
+class _Checkpoints(threading.Thread):
+    """Every job's completed checkpoints (trigger time, duration), polled every 3 s while
+    the latency phase runs: Flink's REST history keeps only the last ten."""
+
+    def __init__(self, rest: FlinkRest, job_ids: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.rest, self.job_ids, self.found = rest, job_ids, {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(3):
+            for job, job_id in self.job_ids.items():
+                with contextlib.suppress(Exception):
+                    for entry in self.rest.checkpoints(job_id).get("history", []):
+                        self.found[(job, entry["id"])] = {
+                            "job": job,
+                            "trigger_ms": entry.get("trigger_timestamp"),
+                            "ack_ms": entry.get("latest_ack_timestamp"),
+                            "duration_ms": entry.get("end_to_end_duration"),
+                            "status": entry.get("status"),
+                        }
+
+    def stop(self) -> list[dict[str, object]]:
+        self.stopping.set()
+        self.join()
+        return sorted(self.found.values(), key=lambda c: c["trigger_ms"] or 0)
+
+
+def _gc_ms(rest_url: str) -> dict[str, float]:
+    """Cumulative GC time (ms) and count of the TaskManagers, by collector (Flink metrics)."""
+    import httpx
+
+    totals: dict[str, float] = {}
+    for manager in httpx.get(f"{rest_url}/taskmanagers", timeout=10).json()["taskmanagers"]:
+        base = f"{rest_url}/taskmanagers/{manager['id']}/metrics"
+        names = [
+            m["id"]
+            for m in httpx.get(base, timeout=10).json()
+            if m["id"].startswith("Status.JVM.GarbageCollector.")
+        ]
+        if names:
+            for metric in httpx.get(base, params={"get": ",".join(names)}, timeout=10).json():
+                totals[metric["id"]] = totals.get(metric["id"], 0) + float(metric["value"])
+    return totals
+
+
+def _slow_batches(
+    details: list[dict[str, object]], checkpoints: list[dict[str, object]], over: float = 2.0
+) -> list[dict[str, object]]:
+    """Batches some job showed later than `over` seconds, with their index and the
+    checkpoints triggered between landing and becoming visible."""
+    slow = []
+    for index, batch in enumerate(details):
+        latencies = [v["seconds"] for v in batch.values() if isinstance(v, dict)]
+        if latencies and max(latencies) > over:
+            landed, visible = batch["landed_ms"], batch["landed_ms"] + max(latencies) * 1000
+            slow.append(
+                {
+                    "index": index,
+                    **batch,
+                    "checkpoints_meanwhile": [
+                        {**c, "trigger_after_landing_s": (c["trigger_ms"] - landed) / 1000}
+                        for c in checkpoints
+                        if c["trigger_ms"] and landed - 1000 <= c["trigger_ms"] <= visible
+                    ],
+                }
+            )
+    return slow
 
 
 def _nexmark_anchor(events: int) -> dict[str, float]:
@@ -308,25 +397,52 @@ def main() -> None:
                 for name in wanted_sources:
                     source, land = sources[name]
                     client.flushall()
-                    ids = [
-                        submit(
-                            cluster.rest_url,
-                            job.name,
-                            _settings(job.name, redis_url, live_log, root, sink, source),
-                            bundle,
-                            work_dir=root / "submit",
+                    names = [job.name for job in STREAM_JOBS]
+                    # submitted together: each `flink run` is a client JVM of its own
+                    with ThreadPoolExecutor(len(STREAM_JOBS)) as pool:
+                        ids = list(
+                            pool.map(
+                                lambda job, source=source: submit(
+                                    cluster.rest_url,
+                                    job.name,
+                                    _settings(job.name, redis_url, live_log, root, sink, source),
+                                    bundle,
+                                    work_dir=root / "submit" / job.name,
+                                ),
+                                STREAM_JOBS,
+                            )
                         )
-                        for job in STREAM_JOBS
-                    ]
-                    time.sleep(15)  # all tasks running, the first batch read
+                    time.sleep(15)  # all tasks running
+                    # The first batch after a job starts is no sample of freshness: it
+                    # pays for the job's first pass through its operators (and, from an
+                    # empty topic, its first fetch). Timed apart, then the phase starts.
+                    first, _ = _latency(land, client, 0.1)
+                    checkpoints = _Checkpoints(rest, dict(zip(names, ids, strict=True)))
+                    checkpoints.start()
+                    gc_before = _gc_ms(cluster.rest_url)
                     load_before = os.getloadavg()
-                    samples = _latency(land, client, args.seconds)
+                    samples, details = _latency(land, client, args.seconds)
+                    gc_after = _gc_ms(cluster.rest_url)
+                    completed = checkpoints.stop()
                     results["latency_seconds"][name] = {
                         "jobs": {j.name: j.state for j in rest.jobs() if j.job_id in ids},
                         "taskmanagers": rest.overview()["taskmanagers"],
                         "load_average_1m": [load_before[0], os.getloadavg()[0]],
+                        "first_batch_seconds": {job: v[:1] for job, v in first.items()},
                         **{job: _percentiles(values) for job, values in samples.items()},
+                        "over_2s": {
+                            job: sum(v > 2 for v in values) for job, values in samples.items()
+                        },
+                        "gc_during_phase": {k: gc_after[k] - gc_before.get(k, 0) for k in gc_after},
+                        "checkpoints": len(completed),
+                        "checkpoint_ms_max": max(
+                            (c["duration_ms"] or 0 for c in completed), default=None
+                        ),
+                        "slow_batches": _slow_batches(details, completed),
                     }
+                    (RESULTS / f"stream_latency_{name}.json").write_text(
+                        json.dumps({"batches": details, "checkpoints": completed}, indent=1)
+                    )
                     print(name, json.dumps(results["latency_seconds"][name], indent=1), flush=True)
                     for job_id in ids:
                         rest.cancel(job_id)

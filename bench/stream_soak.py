@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -65,15 +66,45 @@ def orphaned_python_workers(cluster_dir: Path) -> list[int]:
     return orphans
 
 
+def command_of(pid: int) -> str:
+    """A process's command line, shortened (which part of the worker chain it is)."""
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "(gone)"
+    return " ".join(Path(a.decode()).name for a in arguments[:4])[:120]
+
+
 def one_cycle(
-    cluster: LocalFlinkCluster, bundle: Path, settings: dict[str, str], client: redis.Redis
+    cluster: LocalFlinkCluster,
+    bundle: Path,
+    settings: dict[str, str],
+    client: redis.Redis,
+    clickhouse_url: str,
 ) -> None:
     rest = FlinkRest(cluster.rest_url)
     client.delete(*[status_key(job.name) for job in STREAM_JOBS])
-    ids = [
-        submit(cluster.rest_url, job.name, settings[job.name], bundle, work_dir=bundle.parent)
-        for job in STREAM_JOBS
-    ]
+    # A new sink job counts the rows inserted since a minute before it was submitted as
+    # seen (clickhouse_sink's restore without a recorded insert): with the last cycle's
+    # rows in the table it would insert nothing and never write its status.
+    httpx.post(
+        clickhouse_url, params={"query": "TRUNCATE TABLE default.user_behaviors"}
+    ).raise_for_status()
+    # Submitted together (each `flink run` is a client JVM of its own, ~15 s): a cycle
+    # takes half the time, and the TaskManager sees the same four jobs.
+    with ThreadPoolExecutor(len(STREAM_JOBS)) as pool:
+        ids = list(
+            pool.map(
+                lambda job: submit(
+                    cluster.rest_url,
+                    job.name,
+                    settings[job.name],
+                    bundle,
+                    work_dir=bundle.parent / job.name,
+                ),
+                STREAM_JOBS,
+            )
+        )
     wait_until(
         lambda: all(client.exists(status_key(job.name)) for job in STREAM_JOBS),
         300,
@@ -123,21 +154,27 @@ def main() -> None:
             bundle = build_bundle(root / "submit" / "bundle")
             client = redis.Redis.from_url(redis_url)
             taskmanagers = cluster.daemon_pids("taskexecutor")
+            earlier_orphans: set[int] = set()
             samples.append({"cycle": 0, "metaspace_mb": metaspace_mb(cluster.rest_url)})
             for cycle in range(1, args.cycles + 1):
                 try:
-                    one_cycle(cluster, bundle, settings, client)
+                    one_cycle(cluster, bundle, settings, client, clickhouse_url)
                 except (AssertionError, RuntimeError) as exc:
                     samples.append({"cycle": cycle, "failed": str(exc)[:500]})
                     break
                 alive = all(os.path.exists(f"/proc/{pid}") for pid in taskmanagers)
+                orphans = orphaned_python_workers(root / "flink")
                 sample = {
                     "cycle": cycle,
                     "seconds": round(time.monotonic() - started),
                     "metaspace_mb": metaspace_mb(cluster.rest_url),
                     "same_taskmanager": alive,
-                    "orphaned_python_workers": len(orphaned_python_workers(root / "flink")),
+                    "orphaned_python_workers": len(orphans),
+                    # orphans of an earlier cycle still alive: workers that never end
+                    "orphans_from_earlier_cycles": len(set(orphans) & earlier_orphans),
+                    "orphan_commands": sorted({command_of(pid) for pid in orphans}),
                 }
+                earlier_orphans |= set(orphans)
                 samples.append(sample)
                 print(json.dumps(sample), flush=True)
                 (RESULTS / "stream_soak.json").write_text(json.dumps(samples, indent=2))
