@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,31 +49,52 @@ def _wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
-@pytest.fixture
-def chain(tmp_path: Path) -> Iterator[Chain]:
+def _default_stop_signals() -> None:
+    """As a JVM starts its children: SIGTERM and SIGINT at their defaults. An ignored
+    disposition survives exec, and the pytest process may carry one (measured in CI: SIGTERM
+    ignored by the time this file ran), which would make the runner shrug off Beam's SIGTERM."""
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_DFL)
+
+
+@contextmanager
+def _chain(folder: Path, ignore_sigterm: bool = False) -> Iterator[Chain]:
     """java (bash under that name) → runner.sh (bash) → wrapper → worker, and tee."""
-    (tmp_path / "java").symlink_to("/bin/bash")
-    (tmp_path / "runner.sh").write_text(
-        f'"{sys.executable}" "{WRAPPER}" -c "$WORKER_CODE" 2>&1 | tee "{tmp_path}/boot.log"\n'
+    (folder / "java").symlink_to("/bin/bash")
+    (folder / "runner.sh").write_text(
+        f'"{sys.executable}" "{WRAPPER}" -c "$WORKER_CODE" 2>&1 | tee "{folder}/boot.log"\n'
     )
+
+    def signals() -> None:
+        _default_stop_signals()
+        if ignore_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
     taskmanager = subprocess.Popen(
-        [str(tmp_path / "java"), "-c", "bash runner.sh & echo $! > runner.pid; wait; sleep 60"],
-        cwd=tmp_path,
-        env={**os.environ, "WORKER_CODE": WORKER, "WORKER_PID": str(tmp_path / "worker.pid")},
+        [str(folder / "java"), "-c", "bash runner.sh & echo $! > runner.pid; wait; sleep 60"],
+        cwd=folder,
+        env={**os.environ, "WORKER_CODE": WORKER, "WORKER_PID": str(folder / "worker.pid")},
         start_new_session=True,
+        preexec_fn=signals,
     )
-    found = Chain(taskmanager, tmp_path)
+    found = Chain(taskmanager, folder)
     try:
-        worker_pid = tmp_path / "worker.pid"
+        worker_pid = folder / "worker.pid"
         assert _wait_for(lambda: worker_pid.exists() and worker_pid.read_text(), 20), "no worker"
         yield found
     finally:
         for name in ("worker", "runner"):
-            if (tmp_path / f"{name}.pid").exists() and _alive(found.pid(name)):
+            if (folder / f"{name}.pid").exists() and _alive(found.pid(name)):
                 os.kill(found.pid(name), signal.SIGKILL)
         if taskmanager.poll() is None:
             taskmanager.kill()
         taskmanager.wait()
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Chain]:
+    with _chain(tmp_path) as found:
+        yield found
 
 
 def test_a_cancelled_jobs_worker_ends_with_the_runner_beam_stops(chain: Chain) -> None:
@@ -85,3 +107,12 @@ def test_a_cancelled_jobs_worker_ends_with_the_runner_beam_stops(chain: Chain) -
 def test_the_worker_ends_with_a_killed_taskmanager(chain: Chain) -> None:
     os.kill(chain.taskmanager.pid, signal.SIGKILL)
     assert _wait_for(lambda: not _alive(chain.pid("worker")), 5), "worker outlived the JVM"
+
+
+def test_a_worker_that_inherited_an_ignored_sigterm_still_ends_with_the_taskmanager(
+    tmp_path: Path,
+) -> None:
+    """An ignored SIGTERM survives exec: the wrapper starts the worker with the default."""
+    with _chain(tmp_path, ignore_sigterm=True) as found:
+        os.kill(found.taskmanager.pid, signal.SIGKILL)
+        assert _wait_for(lambda: not _alive(found.pid("worker")), 5), "worker ignored SIGTERM"

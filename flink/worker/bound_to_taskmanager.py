@@ -54,7 +54,12 @@ def taskmanager_pid() -> int | None:
 
 
 def _terminate_with_parent() -> None:
-    """In the worker between fork and exec: SIGTERM when this process (its parent) dies."""
+    """In the worker between fork and exec: SIGTERM when this process (its parent) dies.
+    SIGTERM and SIGINT are reset to their defaults first: an ignored disposition survives
+    exec, and a worker that inherited one (from whatever started the TaskManager) would
+    outlive every stop we send it until the SIGKILL after `GRACE_SECONDS`."""
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_DFL)
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
