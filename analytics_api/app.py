@@ -15,15 +15,16 @@ ClickHouse (or Redis, for realtime) unreachable is a 503 that says which.
 
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 import redis
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from analytics_api.answer_cache import DEFAULT_TTL_SECONDS, AnswerCache
 from analytics_api.page import mount_dashboard_page
 from analytics_api.ranges import EXAMPLE, RangeError, TimeRange, Unit, requested_range
 from analytics_api.service import ALL_SCENARIOS, AnalyticsService
@@ -109,6 +110,19 @@ def _tokens_from_environment() -> dict[str, str]:
     return tokens
 
 
+def _cache_seconds_from_environment() -> float:
+    raw = os.environ.get("ANALYTICS_API_CACHE_SECONDS", "")
+    try:
+        seconds = float(raw) if raw else DEFAULT_TTL_SECONDS
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise SystemExit(
+            f"ANALYTICS_API_CACHE_SECONDS must be seconds from 0 (off) to 3600, got {raw!r}"
+        )
+    return seconds
+
+
 def _unavailable(error: ClickHouseError) -> bool:
     """Connection failures (server down, refused, timed out), not query bugs: those stay
     500s so tests and logs see them."""
@@ -123,11 +137,17 @@ def create_app(
     redis_url: str | None = None,
     tokens: dict[str, str] | None = None,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    cache_seconds: float | None = None,
 ) -> FastAPI:
     """`service` defaults to one over `CLICKHOUSE_URL`, the configuration store and the
     warehouse of the environment; `redis_url` to `REDIS_URL`; `tokens` to
-    `ANALYTICS_API_TOKENS`; `clock` (tests pin it) decides "now" for default ranges."""
+    `ANALYTICS_API_TOKENS`; `clock` (tests pin it) decides "now" for default ranges;
+    `cache_seconds` (`ANALYTICS_API_CACHE_SECONDS`, default 10; 0 = off) how long an
+    answer is shared by identical requests (`analytics_api.answer_cache`)."""
     analytics = service or service_from_environment()
+    answers = AnswerCache(
+        _cache_seconds_from_environment() if cache_seconds is None else cache_seconds
+    )
     url = redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     token_tenants = dict(tokens if tokens is not None else _tokens_from_environment())
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -164,24 +184,37 @@ def create_app(
             ) from None
 
     def answer(
-        tenant_id: str, scope: str | None, covered: TimeRange, compute: Callable[[], T | None]
-    ) -> Envelope:
-        try:
-            data = compute()
-        except ClickHouseError as error:
-            if not _unavailable(error):
-                raise
-            raise HTTPException(
-                status_code=503, detail="analytics store (ClickHouse) unavailable"
-            ) from None
-        return Envelope(
-            status="empty" if data is None else "ok",
-            tenant_id=tenant_id,
-            scenario_id=scope,
-            as_of=clock().isoformat(),
-            range=Range(**covered.as_json()),
-            data=data,
-        )
+        endpoint: str,
+        tenant_id: str,
+        scope: str | None,
+        covered: TimeRange,
+        compute: Callable[[], T | None],
+        variant: Hashable = None,
+    ) -> Response:
+        """The endpoint's answer for the tenant, scope and range (and `variant`, its other
+        parameters), encoded once and shared by identical requests (`answers`)."""
+
+        def encoded() -> bytes:
+            try:
+                data = compute()
+            except ClickHouseError as error:
+                if not _unavailable(error):
+                    raise
+                raise HTTPException(
+                    status_code=503, detail="analytics store (ClickHouse) unavailable"
+                ) from None
+            envelope = Envelope(
+                status="empty" if data is None else "ok",
+                tenant_id=tenant_id,
+                scenario_id=scope,
+                as_of=clock().isoformat(),
+                range=Range(**covered.as_json()),
+                data=data,
+            )
+            return orjson.dumps(envelope.model_dump())
+
+        key = (endpoint, tenant_id, scope, covered, variant)
+        return Response(answers.get(key, encoded), media_type="application/json")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -194,12 +227,13 @@ def create_app(
         scenario_id: SCENARIO = ALL_SCENARIOS,
         start: START = None,
         end: END = None,
-    ) -> Envelope:
+    ) -> Response:
         """Overview of the range (default: the last 7 days, as the seed's
         get_dashboard_data): recommendations, clicks, CTR, conversions, conversion rate,
         exact active users, and the tenant's item and scenario counts."""
         covered = span(start, end, dt.timedelta(days=7), "hour")
         return answer(
+            "dashboard",
             tenant_id,
             scenario_id,
             covered,
@@ -218,13 +252,14 @@ def create_app(
         granularity: Literal["hour", "day"] = "hour",
         start: START = None,
         end: END = None,
-    ) -> Envelope:
+    ) -> Response:
         """Counts, CTR and exact active users per hour or UTC day of the range (default:
         the last 7 days by hour, the last 30 days by day); hours or days without events
         are absent."""
         default = dt.timedelta(days=7 if granularity == "hour" else 30)
         covered = span(start, end, default, granularity)
         return answer(
+            "trend",
             tenant_id,
             scenario_id,
             covered,
@@ -243,15 +278,17 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=20)] = 10,
         start: START = None,
         end: END = None,
-    ) -> Envelope:
+    ) -> Response:
         """Top items of the UTC days of the range by clicks (default: the last 7 days),
         with their categories and the clicks per category."""
         covered = span(start, end, dt.timedelta(days=7), "day")
         return answer(
+            "items",
             tenant_id,
             scenario_id,
             covered,
             lambda: analytics.items(tenant_id, scenario_id, covered, limit),
+            variant=limit,
         )
 
     @app.get(
@@ -265,12 +302,13 @@ def create_app(
         scenario_id: SCENARIO = ALL_SCENARIOS,
         start: START = None,
         end: END = None,
-    ) -> Envelope:
+    ) -> Response:
         """The user funnel of the range (default: the last 7 days): users whose funnel
         starting with an impression in the range reaches each step in order within one
         hour, in one scenario (from the `user_funnel_hourly` rollup)."""
         covered = span(start, end, dt.timedelta(days=7), "hour")
         return answer(
+            "funnel",
             tenant_id,
             scenario_id,
             covered,
@@ -280,11 +318,17 @@ def create_app(
     @app.get(
         "/api/v1/experiments", response_model=Envelope, summary="getExperiments", responses=ERRORS
     )
-    def get_experiments(tenant_id: Tenant, start: START = None, end: END = None) -> Envelope:
+    def get_experiments(tenant_id: Tenant, start: START = None, end: END = None) -> Response:
         """Each experiment's groups over the UTC days of the range (default: the last 14
         days) with a two-proportion z-test vs control."""
         covered = span(start, end, dt.timedelta(days=14), "day")
-        return answer(tenant_id, None, covered, lambda: analytics.experiments(tenant_id, covered))
+        return answer(
+            "experiments",
+            tenant_id,
+            None,
+            covered,
+            lambda: analytics.experiments(tenant_id, covered),
+        )
 
     @app.get(
         "/api/v1/lakehouse",
@@ -292,12 +336,14 @@ def create_app(
         summary="getLakehouseOverview",
         responses=ERRORS,
     )
-    def get_lakehouse(tenant_id: Tenant, start: START = None, end: END = None) -> Envelope:
+    def get_lakehouse(tenant_id: Tenant, start: START = None, end: END = None) -> Response:
         """The tracking lakehouse (DWS) of the tenant's project over the UTC days of the
         range (default: the last 7 days): users, events and order conversion per day, and
         the most frequent events."""
         covered = span(start, end, dt.timedelta(days=7), "day")
-        return answer(tenant_id, None, covered, lambda: analytics.lakehouse(tenant_id, covered))
+        return answer(
+            "lakehouse", tenant_id, None, covered, lambda: analytics.lakehouse(tenant_id, covered)
+        )
 
     @app.get("/api/v1/realtime", response_model=Envelope, summary="getRealtime", responses=ERRORS)
     def get_realtime(tenant_id: Tenant, scenario_id: SCENARIO = "home_feed") -> Envelope:

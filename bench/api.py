@@ -11,17 +11,22 @@ for p95 < 50 ms per endpoint and range at concurrency 1 and 16, over 100 M raw e
    that day to the `--days - 1` days before it inside ClickHouse (fresh event ids;
    bench/load_clickhouse.py) and rebuilds every rollup per day, the user funnel's
    included. `--days` stays under the 90-day raw retention.
-2. Loads the demo configuration and serves the API as production does
-   (`python -m analytics_api`: uvicorn, its own process, access log on).
+2. Loads the demo configuration and serves the API twice as production does
+   (`python -m analytics_api`: uvicorn, its own process, access log on): as deployed,
+   where identical requests share an answer for 10 s (`analytics_api.answer_cache`), and
+   with that cache off (`ANALYTICS_API_CACHE_SECONDS=0`): what every request costs when
+   nobody asked for the same range in the last seconds.
 3. For every data endpoint and the ranges 24 h, 7 d, 30 d and 90 d ending at the end of
-   the loaded day: `--requests` requests at concurrency 1 and 16 (threads, one keep-alive
-   httpx client each, round robin over the demo tenants), then the endpoint's SQL with the
+   the loaded day: `--requests` requests at concurrency 1 and 16 to each API (threads, one
+   keep-alive httpx client each, round robin over the demo tenants, the same range: many
+   viewers of one dashboard, for the deployed API), then the endpoint's SQL with the
    same bound parameters straight to the server through clickhouse-connect (the floor: no
    HTTP API, no JSON). Prints p50/p95/p99 per cell with PASS/FAIL against the 50 ms target
-   (it does not fail the run) and writes bench/results/api.json. With `--before REF`, the
-   endpoint SQL files as they were at git REF run straight to the server too (the same
-   data, the same session: the speed-up of a change to the SQL and its rollups), after a
-   check that they answer the same as today's for each tenant.
+   (it does not fail the run) and writes bench/results/api.json. First, the machine's
+   anchors at the same concurrencies: the API's `/healthz` and `SELECT 1` to the server.
+   With `--before REF`, the endpoint SQL files as they were at git REF run straight to
+   the server too (the same data, the same session: the speed-up of a change to the SQL
+   and its rollups), after a check that they answer the same as today's for each tenant.
 Before 2, it profiles each endpoint's SQL per range on the server: one run alone, then
 its system.query_log row (rows and bytes read, peak memory, server-side duration).
 
@@ -32,6 +37,7 @@ lake). `--events 20000 --days 10 --requests 40` is a quick check.
 
 import argparse
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -155,20 +161,47 @@ def sql_at(ref: str) -> dict[str, str]:
     }
 
 
+def _anchors(
+    clients: list[httpx.Client], clickhouse: ClickHouseResource, requests: int
+) -> dict[str, Any]:
+    """What this machine costs a request before any data is read, per concurrency: the
+    API's `/healthz` (HTTP, FastAPI, no store round trip) and `SELECT 1` straight to the
+    server through the floor's client. When these alone come near 50 ms at c=16, the
+    cores, not the queries, set the bound there."""
+    anchors: dict[str, Any] = {}
+    for concurrency in CONCURRENCY:
+        for label, call in (
+            ("API /healthz", lambda n: str(clients[n % len(clients)].get("/healthz").status_code)),
+            ("server SELECT 1", lambda n: str(clickhouse.query_sql("SELECT 1").height)),
+        ):
+            _run(concurrency, min(requests, 2 * concurrency), call)  # warm-up
+            cell = _run(concurrency, requests, call).report()
+            anchors[f"{label} c={concurrency}"] = cell
+            print(f"anchor {label:<16} c={concurrency:<3} p50 {cell['p50_ms']:>6} "
+                  f"p95 {cell['p95_ms']:>6} p99 {cell['p99_ms']:>6} ms", flush=True)  # fmt: skip
+    return anchors
+
+
 def _measure(
-    url: str,
+    urls: dict[str, str],
     clickhouse: ClickHouseResource,
     tokens: dict[str, str],
     end: dt.datetime,
     requests: int,
     before: dict[str, str],
 ) -> dict[str, Any]:
+    """Every endpoint and range at each concurrency, through each API server of `urls`
+    (by label), then straight to the server (the floor) and, with `before`, its old SQL."""
     tenants = list(tokens.items())
-    clients = [httpx.Client(base_url=url, timeout=30) for _ in range(max(CONCURRENCY))]
-    report: dict[str, Any] = {}
-    print(f"\n{'endpoint':<15} {'range':>5} {'c':>3} {'p50':>7} {'p95':>7} {'p99':>7}   "
-          f"{'floor p50':>9} {'p95':>7} {'p99':>7}   {'before p50':>10} {'p95':>7} {'p99':>7}"
-          "  answers", flush=True)  # fmt: skip
+    clients = {
+        label: [httpx.Client(base_url=url, timeout=30) for _ in range(max(CONCURRENCY))]
+        for label, url in urls.items()
+    }
+    first = next(iter(clients.values()))
+    report: dict[str, Any] = {"anchors": _anchors(first, clickhouse, requests)}
+    print(f"\n{'endpoint':<15} {'range':>5} {'c':>3}" + "".join(
+        f"   {label[:12]:>12} p50 {'p95':>7} {'p99':>7}" for label in [*urls, "floor"]
+    ) + ("   before p50     p95     p99" if before else "") + "  answers", flush=True)  # fmt: skip
     for endpoint in ENDPOINTS:
         for label, length in RANGES.items():
             sent = {"start": (end - length).isoformat(), "end": end.isoformat()}
@@ -177,9 +210,11 @@ def _measure(
                 now=end,
             )  # fmt: skip
 
-            def api_call(n: int, sent: dict = sent, endpoint: Endpoint = endpoint) -> str:
+            def api_call(
+                n: int, server: list[httpx.Client], sent: dict = sent, endpoint: Endpoint = endpoint
+            ) -> str:
                 token, _ = tenants[n % len(tenants)]
-                response = clients[n % len(clients)].get(
+                response = server[n % len(server)].get(
                     endpoint.path,
                     params={**endpoint.params, **sent},
                     headers={"Authorization": f"Bearer {token}"},
@@ -210,34 +245,47 @@ def _measure(
                     for params in [endpoint.sql_params(tenant, span)]
                 )
             for concurrency in CONCURRENCY:
-                _run(concurrency, min(requests, 2 * concurrency), api_call)  # warm-up
-                api = _run(concurrency, requests, api_call).report()
+                cells: dict[str, Any] = {}
+                for server_label, server in clients.items():
+                    call = functools.partial(api_call, server=server)
+                    _run(concurrency, min(requests, 2 * concurrency), call)  # warm-up
+                    cells[server_label] = _run(concurrency, requests, call).report()
                 floor = _run(concurrency, requests, floor_call).report()
                 old = _run(concurrency, requests, before_call).report() if before else None
                 key = f"{endpoint.label} {label} c={concurrency}"
                 report[key] = {
-                    "api": api,
+                    **cells,
                     "floor": floor,
                     "before_floor": old,
                     "same_answer_as_before": same,
-                    "target": "PASS" if api["p95_ms"] < TARGET_P95_MS else "FAIL",
+                    "target": {
+                        server_label: "PASS" if cell["p95_ms"] < TARGET_P95_MS else "FAIL"
+                        for server_label, cell in cells.items()
+                    },
                 }
-                answers = ", ".join(f"{k}: {v}" for k, v in api["answers"].items())
+                answers = "; ".join(
+                    f"{server_label}: " + ", ".join(f"{k}: {v}" for k, v in cell["answers"].items())
+                    for server_label, cell in cells.items()
+                )
                 was = (
-                    f"{old['p50_ms']:>10} {old['p95_ms']:>7} {old['p99_ms']:>7}"
+                    f"   {old['p50_ms']:>10} {old['p95_ms']:>7} {old['p99_ms']:>7}"
                     f"{'' if same else ' ANSWER DIFFERS'}"
                     if old
-                    else f"{'-':>10} {'-':>7} {'-':>7}"
+                    else ""
                 )
+                columns = "".join(
+                    f"   {cell['p50_ms']:>16} {cell['p95_ms']:>7} {cell['p99_ms']:>7}"
+                    for cell in [*cells.values(), floor]
+                )
+                targets = " ".join(f"{k}: {v}" for k, v in report[key]["target"].items())
                 print(
-                    f"{endpoint.label:<15} {label:>5} {concurrency:>3} {api['p50_ms']:>7} "
-                    f"{api['p95_ms']:>7} {api['p99_ms']:>7}   {floor['p50_ms']:>9} "
-                    f"{floor['p95_ms']:>7} {floor['p99_ms']:>7}   {was}  {answers} "
-                    f"{report[key]['target']}",
+                    f"{endpoint.label:<15} {label:>5} {concurrency:>3}{columns}{was}  "
+                    f"{answers}  {targets}",
                     flush=True,
                 )
-    for client in clients:
-        client.close()
+    for server in clients.values():
+        for client in server:
+            client.close()
     return report
 
 
@@ -332,9 +380,15 @@ def main() -> None:
             result["before_ref"] = args.before or None
             result["server_profile"] = _profile(clickhouse, tokens, end, before)
             environment = {"CLICKHOUSE_URL": f"{url}/default", "CONFIG_STORE_PATH": store.path}
-            with api_server(work, redis_url, tokens, environment) as api_url:
+            with (
+                api_server(work, redis_url, tokens, environment) as deployed,
+                api_server(
+                    work, redis_url, tokens, {**environment, "ANALYTICS_API_CACHE_SECONDS": "0"}
+                ) as uncached,
+            ):
                 load_before = os.getloadavg()[0]
-                result["cells"] = _measure(api_url, clickhouse, tokens, end, args.requests, before)
+                urls = {"API uncached": uncached, "API deployed": deployed}
+                result["cells"] = _measure(urls, clickhouse, tokens, end, args.requests, before)
                 result["load_average_1min"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     result["run_s"] = round(time.perf_counter() - run_started)
     RESULTS.mkdir(exist_ok=True)
