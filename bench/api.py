@@ -248,7 +248,8 @@ def _measure(
                 cells: dict[str, Any] = {}
                 for server_label, server in clients.items():
                     call = functools.partial(api_call, server=server)
-                    _run(concurrency, min(requests, 2 * concurrency), call)  # warm-up
+                    # warm-up: every client connected, every tenant asked once
+                    _run(concurrency, min(requests, 2 * max(concurrency, len(tenants))), call)
                     cells[server_label] = _run(concurrency, requests, call).report()
                 floor = _run(concurrency, requests, floor_call).report()
                 old = _run(concurrency, requests, before_call).report() if before else None
