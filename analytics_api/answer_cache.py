@@ -21,9 +21,10 @@ from concurrent.futures import Future
 
 # The default answer lifetime: ANALYTICS_API_CACHE_SECONDS overrides it.
 DEFAULT_TTL_SECONDS = 10.0
-# Distinct answers kept at most (tenants x endpoints x ranges being looked at); beyond it
-# the oldest go first. An encoded answer is a few KB to ~200 KB (90 days by hour).
-MAX_ANSWERS = 2048
+# Bytes of encoded answers kept at most; beyond it the oldest go first. An answer is a few
+# KB, up to ~270 KB for 90 days by hour and ~1.2 MB for the longest range (400 days by
+# hour), so a tenant asking for many distinct long ranges cannot grow the process past it.
+MAX_BYTES = 64 * 1024 * 1024
 
 
 class AnswerCache:
@@ -34,6 +35,7 @@ class AnswerCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._answers: dict[Hashable, tuple[float, bytes]] = {}
+        self._bytes = 0
         self._computing: dict[Hashable, Future[bytes]] = {}
 
     def get(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
@@ -65,10 +67,16 @@ class AnswerCache:
 
     def _keep(self, key: Hashable, answer: bytes) -> None:
         now = self._clock()
-        self._answers.pop(key, None)  # re-inserted last: the dict's order is age
+        self._drop(key)  # re-inserted last: the dict's order is age
         self._answers[key] = (now + self.ttl_seconds, answer)
-        if len(self._answers) > MAX_ANSWERS:
+        self._bytes += len(answer)
+        if self._bytes > MAX_BYTES:
             for old in [k for k, (expires, _) in self._answers.items() if expires <= now]:
-                del self._answers[old]
-            while len(self._answers) > MAX_ANSWERS:
-                del self._answers[next(iter(self._answers))]
+                self._drop(old)
+            while self._bytes > MAX_BYTES:
+                self._drop(next(iter(self._answers)))
+
+    def _drop(self, key: Hashable) -> None:
+        kept = self._answers.pop(key, None)
+        if kept is not None:
+            self._bytes -= len(kept[1])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from analytics_api.answer_cache import MAX_ANSWERS, AnswerCache
+from analytics_api.answer_cache import MAX_BYTES, AnswerCache
 from analytics_api.app import create_app
 from analytics_api.ranges import TimeRange
 from tests.support.servers import free_port
@@ -89,11 +89,14 @@ def test_zero_seconds_computes_every_time_and_the_size_is_bounded() -> None:
 
     clock = Clock()
     cache = AnswerCache(10, clock)
-    for n in range(MAX_ANSWERS + 5):
-        cache.get(n, lambda: b"x")
-    assert len(cache._answers) == MAX_ANSWERS
+    megabyte = b"x" * 1024 * 1024
+    kept = MAX_BYTES // len(megabyte)
+    for n in range(kept + 5):
+        cache.get(n, lambda: megabyte)
+    assert len(cache._answers) == kept
     recomputed = []
-    cache.get(0, lambda: recomputed.append(0) or b"x")  # the oldest went first
+    cache.get(0, lambda: recomputed.append(0) or megabyte)  # the oldest went first
+    cache.get(kept + 4, lambda: recomputed.append(1) or megabyte)  # the newest stayed
     assert recomputed == [0]
 
 
