@@ -118,10 +118,32 @@ class ClickHouseTable:
     name: str
     columns: tuple[ClickHouseColumn, ...]
     clauses: tuple[str, ...]  # ENGINE, PARTITION BY, ORDER BY, TTL as written
+    replaces: bool = False  # CREATE OR REPLACE: it supersedes an earlier definition
+
+    @property
+    def partition_key(self) -> str:
+        """The PARTITION BY expression as written ('' when unpartitioned)."""
+        for clause in self.clauses:
+            if clause.startswith("PARTITION BY "):
+                return clause.removeprefix("PARTITION BY ").strip()
+        return ""
+
+    @property
+    def partition_unit(self) -> str:
+        """What one partition holds: a UTC `day` (`date`, `toDate(…)`) or a `month`, named
+        by its first day (`month`, `toStartOfMonth(…)`). Maintenance plans by it, and the
+        rollups that rewrite a whole month per day rebuilt run one at a time by it."""
+        key = self.partition_key
+        if key == "month" or key.startswith("toStartOfMonth("):
+            return "month"
+        if key == "date" or key.startswith("toDate("):
+            return "day"
+        raise ValueError(f"{self.name}: no day or month unit in PARTITION BY {key!r}")
 
 
 _CREATE_TABLE = re.compile(
-    r"^CREATE TABLE (?:IF NOT EXISTS )?(?P<name>\w+)\s*\((?P<body>.*)\)\s*(?P<tail>ENGINE.*)$",
+    r"^CREATE (?P<replace>OR REPLACE )?TABLE (?:IF NOT EXISTS )?(?P<name>\w+)\s*"
+    r"\((?P<body>.*)\)\s*(?P<tail>ENGINE.*)$",
     re.S,
 )
 _COLUMN = re.compile(
@@ -171,19 +193,20 @@ def parse_create_table(statement: str) -> ClickHouseTable | None:
     clauses = tuple(
         line.strip() for line in match["tail"].splitlines() if line.strip().startswith(_CLAUSES)
     )
-    return ClickHouseTable(match["name"], tuple(columns), clauses)
+    return ClickHouseTable(match["name"], tuple(columns), clauses, bool(match["replace"]))
 
 
 @cache
 def clickhouse_tables() -> dict[str, ClickHouseTable]:
-    """Every table the ClickHouse migrations create, by name (the first CREATE wins, as
-    `IF NOT EXISTS` makes the server do)."""
+    """Every table the ClickHouse migrations create, by name, as the server ends up with
+    it: the first `CREATE` wins (`IF NOT EXISTS`) until a later `CREATE OR REPLACE`
+    redefines the table (V010 moved `metrics_by_scope` to month partitions)."""
     tables: dict[str, ClickHouseTable] = {}
     for migration in migrations("clickhouse"):
         for statement in migration.statements:
             table = parse_create_table(statement)
-            if table is not None:
-                tables.setdefault(table.name, table)
+            if table is not None and (table.replaces or table.name not in tables):
+                tables[table.name] = table
     return tables
 
 

@@ -37,6 +37,20 @@ def test_create_table_columns_split_outside_parentheses_and_quotes() -> None:
     assert parse_create_table("CREATE TABLE IF NOT EXISTS t__rebuild AS t") is None
 
 
+def test_a_create_or_replace_supersedes_the_first_definition() -> None:
+    replaced = parse_create_table(
+        "CREATE OR REPLACE TABLE t\n(\n    bucket DateTime('UTC')\n)\nENGINE = MergeTree\n"
+        "PARTITION BY toStartOfMonth(bucket)\nORDER BY bucket\nAS SELECT * FROM t"
+    )
+    assert replaced is not None and replaced.replaces
+    assert (replaced.partition_key, replaced.partition_unit) == ("toStartOfMonth(bucket)", "month")
+    # V010 moved metrics_by_scope from V006's day partitions to months
+    assert clickhouse_tables()["metrics_by_scope"].partition_unit == "month"
+    assert "TTL toStartOfMonth(bucket) + INTERVAL 14 MONTH" in (
+        clickhouse_tables()["metrics_by_scope"].clauses
+    )
+
+
 def test_clickhouse_schemas_match_the_servers_describe(clickhouse: ClickHouseResource) -> None:
     """Parsed once from the migration files, compared with what the server made of them."""
     assert set(clickhouse_tables()) >= {
@@ -46,7 +60,13 @@ def test_clickhouse_schemas_match_the_servers_describe(clickhouse: ClickHouseRes
         "experiment_metrics",
         "user_funnel_hourly",
     }
+    partition_keys = dict(
+        clickhouse.query_sql(
+            "SELECT name, partition_key FROM system.tables WHERE database = currentDatabase()"
+        ).iter_rows()
+    )
     for name, table in clickhouse_tables().items():
+        assert partition_keys[name] == table.partition_key, name
         described = clickhouse.query_sql(f"DESCRIBE TABLE {name}").to_dicts()
         assert [
             ClickHouseColumn(

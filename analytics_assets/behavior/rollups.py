@@ -29,7 +29,11 @@ from analytics_assets.partitions import (
     require_within_retention,
 )
 from analytics_assets.resources.clickhouse import ClickHouseResource
-from analytics_assets.table_metadata import clickhouse_location, clickhouse_metadata
+from analytics_assets.table_metadata import (
+    clickhouse_location,
+    clickhouse_metadata,
+    clickhouse_tables,
+)
 from analytics_lib.metadata import markdown_table
 
 ROLLUPS: dict[str, str] = {
@@ -94,10 +98,9 @@ ROLLUP_SOURCE: dict[str, str] = {
 # replace the month after it. Their steps run one at a time (pools are at 1,
 # dagster_home/dagster.yaml).
 ROLLUP_POOL: dict[str, str] = {
-    "metrics_by_scope": "clickhouse_month_rewrite",
-    "user_activity_monthly": "clickhouse_month_rewrite",
-    "experiment_users_monthly": "clickhouse_month_rewrite",
-    "item_stats_by_scope": "clickhouse_month_rewrite",
+    name: "clickhouse_month_rewrite"
+    for name in ROLLUPS
+    if clickhouse_tables()[name].partition_unit == "month"
 }
 # A funnel starting in a day's last hour ends in the next day's first hour: loading that
 # hour must rebuild the day before too.
@@ -157,7 +160,9 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
                 "table": name,
                 # a month-partitioned rollup's partition is named by the month's first day
                 "first_day": (
-                    days[0].replace(day=1) if name in ROLLUP_POOL else days[0]
+                    days[0].replace(day=1)
+                    if clickhouse_tables()[name].partition_unit == "month"
+                    else days[0]
                 ).isoformat(),
                 "last_day": days[-1].isoformat(),
             },

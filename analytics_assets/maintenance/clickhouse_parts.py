@@ -39,24 +39,29 @@ from dagster import (
 )
 
 from analytics_assets.resources.clickhouse import ClickHouseResource
+from analytics_assets.table_metadata import clickhouse_tables
 from analytics_lib.metadata import markdown_table
 
 if TYPE_CHECKING:
     import polars as pl
 
 # The allow-list: the tables of sql/clickhouse/migrations, each the asset of the same name,
-# with what one partition holds (a UTC day, or a month named by its first day). Every
-# statement of this job names one of these and nothing else.
+# with what one partition holds (a UTC day, or a month named by its first day), read from
+# the migrations' PARTITION BY. Every statement of this job names one of these and nothing
+# else.
 MAINTAINED_TABLES: dict[str, str] = {
-    "user_behaviors": "day",
-    "metrics_hourly": "day",
-    "item_stats_daily": "day",
-    "experiment_metrics": "day",
-    "user_funnel_hourly": "day",
-    "metrics_by_scope": "month",
-    "user_activity_monthly": "month",
-    "experiment_users_monthly": "month",
-    "item_stats_by_scope": "month",
+    name: clickhouse_tables()[name].partition_unit
+    for name in (
+        "user_behaviors",
+        "metrics_hourly",
+        "item_stats_daily",
+        "experiment_metrics",
+        "user_funnel_hourly",
+        "metrics_by_scope",
+        "user_activity_monthly",
+        "experiment_users_monthly",
+        "item_stats_by_scope",
+    )
 }
 
 # Repeat OPTIMIZE on a partition while it keeps shrinking and is still above the threshold:
