@@ -150,10 +150,13 @@ class AnalyticsService:
         )
         if rows.is_empty():
             return None
+        # At most 20 rows: a dict lookup each. replace_strict built a mapping of the
+        # tenant's whole catalog (5,000 demo items) per request, 2 ms of the answer.
         categories = self.configuration(tenant_id).item_categories
-        items = rows.with_columns(
-            category=pl.col("item_id").replace_strict(categories, default="unknown")
-        ).to_dicts()
+        items = [
+            {**row, "category": categories.get(row["item_id"], "unknown")}
+            for row in rows.to_dicts()
+        ]
         clicks_by_category: dict[str, int] = {}
         for item in items:
             clicks_by_category[item["category"]] = (
