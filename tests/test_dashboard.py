@@ -24,6 +24,7 @@ from analytics_api.service import AnalyticsService
 from analytics_api.significance import two_proportion_z_test
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.warehouse import EmbeddedWarehouse
+from analytics_demo.configuration import CATEGORIES
 from analytics_lib.project import PROJECT_ROOT
 from tests import independent
 from tests.conftest import ANCHOR
@@ -180,6 +181,11 @@ def test_every_endpoint_equals_polars_for_generated_ranges(
         got = pl.DataFrame(items["data"]["items"]).select("item_id", "impressions", "clicks")
         assert got.cast(top.schema).equals(top)
         assert sum(items["data"]["clicks_by_category"].values()) == top["clicks"].sum()
+        # the demo catalog gives item i<n> category n mod len(CATEGORIES)
+        assert [item["category"] for item in items["data"]["items"]] == [
+            CATEGORIES[int(item_id.removeprefix("i")) % len(CATEGORIES)]
+            for item_id in top["item_id"]
+        ]
 
     # the funnel: funnels starting in the hours of the range (their later steps may not)
     funnel = get("/api/v1/users/behavior")
