@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from analytics_lib.processes import default_stop_signals
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -114,6 +116,7 @@ class Daemon:
                 cwd=cwd,
                 user=user,
                 start_new_session=True,
+                preexec_fn=default_stop_signals,
             )
         started = start_time(process.pid)
         if started is None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from analytics_lib.processes import default_stop_signals
 from analytics_lib.project import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -442,6 +443,7 @@ class LocalFlinkCluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=120,
+            preexec_fn=default_stop_signals,  # the daemons it starts must stop on SIGTERM
         )
 
 
