@@ -39,7 +39,6 @@ import argparse
 import datetime as dt
 import functools
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -56,7 +55,7 @@ import httpx
 import polars as pl
 from dagster import materialize
 from load_clickhouse import bench_day, grow, load, rebuild_rollups, stage
-from timing import timed
+from timing import percentile, timed
 
 from analytics_api.ranges import TimeRange, requested_range
 from analytics_assets.resources.clickhouse import ClickHouseResource
@@ -121,13 +120,10 @@ class Cell:
     statuses: Counter = field(default_factory=Counter)
 
     def report(self) -> dict[str, Any]:
-        ordered = sorted(self.samples_ms)
-
-        def rank(q: float) -> float:
-            return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 1)
-
-        return {"p50_ms": rank(0.5), "p95_ms": rank(0.95), "p99_ms": rank(0.99),
-                "answers": dict(self.statuses)}  # fmt: skip
+        return {
+            **{f"p{q}_ms": round(percentile(self.samples_ms, q), 1) for q in (50, 95, 99)},
+            "answers": dict(self.statuses),
+        }
 
 
 def _run(concurrency: int, requests: int, call: Callable[[int], str]) -> Cell:

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 import redis
+from timing import percentile
 
 from analytics_collector.sensors_protocol import encode_records
 from tests.support.geoip import write_city_database
@@ -188,8 +189,8 @@ def run_server(
         "events_per_second": round(events / elapsed),
         "json_mb_per_second": round(len(latencies) * json_bytes / elapsed / 1e6, 1),
         "wire_mb_per_second": round(len(latencies) * wire / elapsed / 1e6, 1),
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "server_cpu_cores": round(server_cpu / elapsed, 2),
         # uvicorn's supervisor and each worker: how evenly the kernel spread connections.
         "server_cpu_cores_per_process": [round(cpu / elapsed, 2) for cpu in by_process],

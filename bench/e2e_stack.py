@@ -50,9 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "flink"))
 
 import httpx
-import numpy as np
 from dagster import materialize
-from timing import timed
+from timing import percentile, timed
 
 from analytics_assets.resources import resources_from_environment
 from analytics_demo.traffic import generate_behaviors, send_to_collector
@@ -80,8 +79,8 @@ def percentiles(values: list[float], scale: float = 1.0, digits: int = 3) -> dic
         return {"n": 0, "p50": None, "p99": None}
     return {
         "n": len(values),
-        "p50": round(float(np.percentile(values, 50)) * scale, digits),
-        "p99": round(float(np.percentile(values, 99)) * scale, digits),
+        "p50": round(percentile(values, 50) * scale, digits),
+        "p99": round(percentile(values, 99) * scale, digits),
     }
 
 

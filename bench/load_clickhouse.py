@@ -22,14 +22,13 @@ import contextlib
 import datetime as dt
 import json
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from timing import timed
+from timing import percentile, timed
 
 from analytics_assets.behavior.rollups import ROLLUPS, script_days
 from analytics_assets.behavior.user_behaviors import clear_hour, insert_hour, read_hour
@@ -80,10 +79,9 @@ def _latencies(
             started = time.perf_counter()
             clickhouse.query(name, params)
             samples.append((time.perf_counter() - started) * 1000)
-        samples.sort()
         report[label] = {
-            "p50_ms": round(statistics.median(samples), 1),
-            "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1),
+            "p50_ms": round(percentile(samples, 50), 1),
+            "p95_ms": round(percentile(samples, 95), 1),
         }
         print(
             f"  {label}: p50 {report[label]['p50_ms']} ms, p95 {report[label]['p95_ms']} ms",

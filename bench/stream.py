@@ -41,11 +41,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import redis
-from timing import timed
+from timing import percentile, timed
 
 from analytics_assets.resources.clickhouse_sink import ClickHouseSinkTarget
 from analytics_assets.resources.raw_event_log import RawEventLog
@@ -291,10 +290,7 @@ def _nexmark_anchor(events: int) -> dict[str, float]:
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:
     return {
         "batches": len(values),
-        **{
-            f"p{q}": round(float(np.percentile(values, q)), 3) if values else None
-            for q in (50, 90, 99)
-        },
+        **{f"p{q}": round(percentile(values, q), 3) if values else None for q in (50, 90, 99)},
     }
 
 
