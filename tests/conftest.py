@@ -1,5 +1,6 @@
 import contextlib
 import datetime as dt
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,17 @@ import pytest
 from analytics_assets.resources.clickhouse import ClickHouseResource
 from analytics_assets.resources.paimon import PaimonLake
 from analytics_assets.resources.raw_event_log import RawEventLog
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run started in the background by a non-interactive shell (CI's `cmd &`, nohup)
+    begins with SIGINT ignored, and Dagster copies SIGINT's disposition onto SIGTERM after
+    each in-process materialization (analytics_lib/processes.py): the session would then
+    ignore SIGTERM, a CI timeout's included, and so would every child that does not reset
+    it. Python's own SIGINT handler instead, as in an interactive run."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # A fixed, recent-enough anchor so partitions stay inside the 90-day raw retention.
 ANCHOR = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(
