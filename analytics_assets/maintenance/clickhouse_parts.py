@@ -45,23 +45,11 @@ from analytics_lib.metadata import markdown_table
 if TYPE_CHECKING:
     import polars as pl
 
-# The allow-list: the tables of sql/clickhouse/migrations, each the asset of the same name,
-# with what one partition holds (a UTC day, or a month named by its first day), read from
-# the migrations' PARTITION BY. Every statement of this job names one of these and nothing
-# else.
+# The allow-list: the tables of sql/clickhouse/migrations (each the asset of the same name),
+# with what one partition holds (a UTC day, or a month named by its first day) read from
+# its PARTITION BY. Every statement of this job names one of these and nothing else.
 MAINTAINED_TABLES: dict[str, str] = {
-    name: clickhouse_tables()[name].partition_unit
-    for name in (
-        "user_behaviors",
-        "metrics_hourly",
-        "item_stats_daily",
-        "experiment_metrics",
-        "user_funnel_hourly",
-        "metrics_by_scope",
-        "user_activity_monthly",
-        "experiment_users_monthly",
-        "item_stats_by_scope",
-    )
+    name: table.partition_unit for name, table in clickhouse_tables().items()
 }
 
 # Repeat OPTIMIZE on a partition while it keeps shrinking and is still above the threshold:
