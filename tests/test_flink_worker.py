@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics_lib.processes import default_stop_signals
 from analytics_lib.project import PROJECT_ROOT
 
 WRAPPER = PROJECT_ROOT / "flink" / "worker" / "bound_to_taskmanager.py"
@@ -49,14 +50,6 @@ def _wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
-def _default_stop_signals() -> None:
-    """As a JVM starts its children: SIGTERM and SIGINT at their defaults. An ignored
-    disposition survives exec, and the pytest process may carry one (measured in CI: SIGTERM
-    ignored by the time this file ran), which would make the runner shrug off Beam's SIGTERM."""
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, signal.SIG_DFL)
-
-
 @contextmanager
 def _chain(folder: Path, ignore_sigterm: bool = False) -> Iterator[Chain]:
     """java (bash under that name) → runner.sh (bash) → wrapper → worker, and tee."""
@@ -66,7 +59,11 @@ def _chain(folder: Path, ignore_sigterm: bool = False) -> Iterator[Chain]:
     )
 
     def signals() -> None:
-        _default_stop_signals()
+        # As a JVM starts its children: SIGTERM and SIGINT at their defaults. An ignored
+        # disposition survives exec, and the pytest process may carry one (measured in CI:
+        # SIGTERM ignored by the time this file ran), which would make the runner shrug off
+        # Beam's SIGTERM.
+        default_stop_signals()
         if ignore_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
