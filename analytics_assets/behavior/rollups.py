@@ -132,6 +132,8 @@ def script_days(name: str, days: list[dt.date]) -> list[dt.date]:
 
 
 def build_rollup(name: str, description: str) -> AssetsDefinition:
+    monthly = clickhouse_tables()[name].partition_unit == "month"
+
     @asset(
         name=name,
         deps=[ROLLUP_SOURCE.get(name, user_behaviors)],
@@ -159,11 +161,7 @@ def build_rollup(name: str, description: str) -> AssetsDefinition:
             {
                 "table": name,
                 # a month-partitioned rollup's partition is named by the month's first day
-                "first_day": (
-                    days[0].replace(day=1)
-                    if clickhouse_tables()[name].partition_unit == "month"
-                    else days[0]
-                ).isoformat(),
+                "first_day": (days[0].replace(day=1) if monthly else days[0]).isoformat(),
                 "last_day": days[-1].isoformat(),
             },
         )
